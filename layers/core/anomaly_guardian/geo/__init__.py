@@ -1,0 +1,75 @@
+"""Geolocation: the contract's three `geoLocation` forms resolved to one point, and distances.
+
+The tables are bundled (no network, no GeoIP database): ISO 3166-1 alpha-2 country centroids and
+AWS region locations. Points are generalised to 0.1 degrees (about 11 km) before storage.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+EARTH_RADIUS_KM = 6371.0088
+
+
+class GeoPoint(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    latitude: float = Field(ge=-90, le=90, allow_inf_nan=False)
+    longitude: float = Field(ge=-180, le=180, allow_inf_nan=False)
+    country: str | None = Field(default=None, max_length=64)
+    city: str | None = Field(default=None, max_length=128)
+    # Where the point came from: "coordinates", "country" or "region" (a centroid is coarse).
+    source: str = "coordinates"
+
+
+@lru_cache(maxsize=1)
+def _tables() -> tuple[dict[str, Any], dict[str, Any]]:
+    data = json.loads(resources.files(__package__).joinpath("locations.json").read_text("utf-8"))
+    return data["countries"], data["regions"]
+
+
+def resolve_geo(value: Any) -> Any:
+    """Turn 'DE', 'us-east-1' or {latitude, longitude, ...} into a GeoPoint-compatible dict.
+
+    Unknown strings raise ValueError with a message naming what was expected.
+    """
+    if value is None or isinstance(value, GeoPoint):
+        return value
+    if isinstance(value, str):
+        code = value.strip()
+        countries, regions = _tables()
+        region = regions.get(code.lower())
+        if region is not None:
+            return {"latitude": region["lat"], "longitude": region["lon"], "country": region["country"],
+                    "city": region.get("city"), "source": "region"}
+        country = countries.get(code.upper())
+        if country is not None:
+            return {"latitude": country["lat"], "longitude": country["lon"], "country": code.upper(),
+                    "source": "country"}
+        raise ValueError(
+            f"unknown location {code!r}: expected an ISO 3166-1 alpha-2 country code (e.g. 'DE'), "
+            "an AWS region code (e.g. 'us-east-1') or an object with latitude and longitude"
+        )
+    if isinstance(value, dict):
+        if "latitude" not in value or "longitude" not in value:
+            raise ValueError("a geoLocation object needs both latitude and longitude")
+        return value
+    raise ValueError("geoLocation must be a country code, an AWS region code or an object with latitude and longitude")
+
+
+def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
+
+
+def generalise(point: GeoPoint, places: int = 1) -> tuple[float, float]:
+    """Coordinates rounded for storage (privacy: about 11 km at one decimal place)."""
+    return round(point.latitude, places), round(point.longitude, places)

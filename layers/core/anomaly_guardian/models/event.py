@@ -1,0 +1,163 @@
+"""The event contract (DESIGN.md, "Event"): what POST /events and the Kinesis stream carry.
+
+Validation errors are turned into one sentence that names the field and the problem, because
+the caller is a person reading an HTTP 400 or a replay log line, not a pydantic traceback.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from anomaly_guardian.geo import GeoPoint, resolve_geo
+
+MAX_BATCH_EVENTS = 500
+NonEmpty = Annotated[str, StringConstraints(min_length=1, max_length=256, strip_whitespace=True)]
+KNOWN_EVENT_TYPES = frozenset({"transaction", "login", "pageview", "api_request", "metric"})
+
+
+class InvalidEvent(ValueError):
+    """A payload that breaks the event contract; `str()` is a message a person can act on."""
+
+    code = "INVALID_PAYLOAD"
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class Event(BaseModel):
+    """One event. Unknown extra fields are kept (forward compatible), but never trusted for tenancy."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=False)
+
+    eventId: NonEmpty
+    userId: NonEmpty
+    timestamp: datetime
+    eventType: NonEmpty
+    transactionAmount: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    requestsPerSecond: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    userAgent: str | None = Field(default=None, max_length=2048)
+    ipAddress: str | None = Field(default=None, max_length=64)
+    sessionLength: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    sessionId: str | None = Field(default=None, max_length=256)
+    deviceId: str | None = Field(default=None, max_length=256)
+    geoLocation: GeoPoint | None = None
+    metadata: dict[str, Any] | None = None
+    service: str | None = Field(default=None, max_length=256)
+    metricName: str | None = Field(default=None, max_length=256)
+    metricValue: float | None = Field(default=None, allow_inf_nan=False)
+
+    @field_validator("timestamp")
+    @classmethod
+    def _aware_utc(cls, value: datetime) -> datetime:
+        # Naive timestamps are taken as UTC so event-time arithmetic never mixes zones.
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    @field_validator("geoLocation", mode="before")
+    @classmethod
+    def _resolve_geo(cls, value: Any) -> Any:
+        return resolve_geo(value)
+
+    @model_validator(mode="after")
+    def _metric_fields(self) -> Event:
+        if self.eventType == "metric":
+            for name in ("service", "metricName", "metricValue"):
+                if getattr(self, name) is None:
+                    raise ValueError(f"Missing required field for a metric event: {name}")
+        return self
+
+    @property
+    def epoch(self) -> float:
+        return self.timestamp.timestamp()
+
+    def summary(self) -> dict[str, Any]:
+        """The part of the event an anomaly keeps as `originalEvent` (no raw PII beyond the contract)."""
+        out: dict[str, Any] = {
+            "eventId": self.eventId,
+            "timestamp": self.timestamp.isoformat().replace("+00:00", "Z"),
+            "eventType": self.eventType,
+        }
+        for name in ("transactionAmount", "requestsPerSecond", "sessionLength", "service", "metricName", "metricValue"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        return out
+
+
+class EventBatch(BaseModel):
+    events: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_BATCH_EVENTS)
+
+
+_EVENT = TypeAdapter(Event)
+
+
+def describe_validation_error(exc: ValidationError) -> tuple[str, str | None]:
+    """First error of a pydantic exception as ('Missing required field: userId', 'userId')."""
+    err = exc.errors(include_url=False)[0]
+    loc = [str(p) for p in err.get("loc", ()) if p != "__root__"]
+    field = ".".join(loc) if loc else None
+    kind = err.get("type", "")
+    msg = err.get("msg", "invalid value")
+    if kind == "missing":
+        return f"Missing required field: {field}", field
+    if kind == "json_invalid":
+        return f"Malformed JSON: {err.get('ctx', {}).get('error', msg)}", None
+    if kind in ("model_type", "dict_type") and not loc:
+        return "Event must be a JSON object", None
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+    if field is None:
+        return msg, None
+    if msg.startswith("Missing required field"):
+        return msg, field
+    return f"Invalid field {field}: {msg}", field
+
+
+def parse_event(payload: bytes | str | dict[str, Any]) -> Event:
+    """Validate one event from raw JSON bytes/str (fast path) or an already-decoded dict."""
+    try:
+        if isinstance(payload, dict):
+            return _EVENT.validate_python(payload)
+        return _EVENT.validate_json(payload)
+    except ValidationError as exc:
+        message, field = describe_validation_error(exc)
+        raise InvalidEvent(message, field) from None
+
+
+def split_body(body: str | bytes | None) -> list[dict[str, Any]]:
+    """Decode a POST /events body into a list of raw event objects (one, or {"events": [...]})."""
+    if body is None or (isinstance(body, (str, bytes)) and not body.strip()):
+        raise InvalidEvent("Request body is empty; send one event object or {\"events\": [...]}")
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise InvalidEvent(f"Malformed JSON: {exc}") from None
+    if isinstance(data, dict) and "events" in data and "eventId" not in data:
+        events = data["events"]
+        if not isinstance(events, list):
+            raise InvalidEvent("Invalid field events: must be a list of event objects", "events")
+        if not events:
+            raise InvalidEvent("Invalid field events: must contain at least one event", "events")
+        if len(events) > MAX_BATCH_EVENTS:
+            raise InvalidEvent(f"Invalid field events: at most {MAX_BATCH_EVENTS} events per request, got {len(events)}", "events")
+        for i, item in enumerate(events):
+            if not isinstance(item, dict):
+                raise InvalidEvent(f"Invalid field events.{i}: must be a JSON object", f"events.{i}")
+        return events
+    if not isinstance(data, dict):
+        raise InvalidEvent("Event must be a JSON object or {\"events\": [...]}")
+    return [data]
