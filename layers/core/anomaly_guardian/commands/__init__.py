@@ -1,0 +1,1 @@
+"""`guardian` subcommands, one module each (see anomaly_guardian.cli)."""
