@@ -1,0 +1,189 @@
+"""Signed bearer tokens (JWT) that carry the tenant.
+
+The tenant of every API call comes from here and nowhere else: the authorizer verifies the token
+and passes `tenantId` to the API in the request context. Tokens are HS256 JWTs signed with a key
+kept in SSM SecureString (`TOKEN_SIGNING_KEY_PARAM`) or `GUARDIAN_TOKEN_KEY` locally. RS256 tokens
+from an external issuer (e.g. Cognito) are accepted when a public key or JWKS URL is configured.
+
+Tenant ids are restricted to `[A-Za-z0-9][A-Za-z0-9_.-]{0,63}` so a tenant can never smuggle the
+`#` separator into a DynamoDB key and address another tenant's items.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import jwt
+
+DEFAULT_ISSUER = "anomaly-guardian"
+DEFAULT_AUDIENCE = "anomaly-guardian-api"
+# read: GET anything; write: POST/PUT/DELETE anything (includes POST /events); events:write: POST /events only.
+SCOPES = ("api:read", "api:write", "events:write")
+DEFAULT_SCOPES = ("api:read", "api:write")
+MAX_TTL_SECONDS = 7 * 24 * 3600
+MIN_KEY_BYTES = 32
+_TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class TokenError(Exception):
+    """Why a token was refused; the reason is safe to log (it never contains the token)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def valid_tenant(tenant: object) -> bool:
+    return isinstance(tenant, str) and bool(_TENANT.match(tenant))
+
+
+@dataclass(frozen=True, slots=True)
+class Claims:
+    tenant: str
+    subject: str
+    scopes: tuple[str, ...]
+    expires_at: int
+
+
+@dataclass(frozen=True)
+class TokenSettings:
+    """What a verifier accepts. `hs256_key` for our own tokens; `rs256_key_for` for an external issuer."""
+
+    hs256_key: bytes | None = None
+    issuer: str = DEFAULT_ISSUER
+    audience: str = DEFAULT_AUDIENCE
+    tenant_claim: str = "tenantId"
+    rs256_key_for: Callable[[str], Any] | None = None  # token -> public key (PEM/JWK-derived)
+    leeway_seconds: int = 30
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, hs256_key: bytes | None) -> TokenSettings:
+        """Issuer/audience/tenant claim overridable for Cognito (`custom:tenantId`); JWKS via PyJWKClient."""
+        jwks_url = os.environ.get("GUARDIAN_TOKEN_JWKS_URL")
+        pem = os.environ.get("GUARDIAN_TOKEN_PUBLIC_KEY")
+        key_for: Callable[[str], Any] | None = None
+        if jwks_url:
+            client = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=3600)
+            key_for = lambda token: client.get_signing_key_from_jwt(token).key  # noqa: E731
+        elif pem:
+            key_for = lambda _token: pem  # noqa: E731
+        return cls(
+            hs256_key=hs256_key,
+            issuer=os.environ.get("GUARDIAN_TOKEN_ISSUER", DEFAULT_ISSUER),
+            audience=os.environ.get("GUARDIAN_TOKEN_AUDIENCE", DEFAULT_AUDIENCE),
+            tenant_claim=os.environ.get("GUARDIAN_TOKEN_TENANT_CLAIM", "tenantId"),
+            rs256_key_for=key_for,
+        )
+
+
+def _check_key(key: bytes) -> bytes:
+    if len(key) < MIN_KEY_BYTES:
+        raise ValueError(f"token signing key must be at least {MIN_KEY_BYTES} bytes, got {len(key)}")
+    return key
+
+
+def sign_token(
+    key: bytes,
+    tenant: str,
+    *,
+    subject: str | None = None,
+    scopes: Iterable[str] = DEFAULT_SCOPES,
+    ttl_seconds: int = 3600,
+    issuer: str = DEFAULT_ISSUER,
+    audience: str = DEFAULT_AUDIENCE,
+    now: float | None = None,
+) -> str:
+    """An HS256 JWT for `tenant`; refuses bad tenants, unknown scopes and TTLs over a week."""
+    if not valid_tenant(tenant):
+        raise ValueError("tenant must match [A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+    scopes = tuple(dict.fromkeys(scopes))
+    unknown = [s for s in scopes if s not in SCOPES]
+    if unknown or not scopes:
+        raise ValueError(f"unknown scope(s) {unknown}; choose from {', '.join(SCOPES)}")
+    if not 1 <= ttl_seconds <= MAX_TTL_SECONDS:
+        raise ValueError(f"ttl must be between 1 and {MAX_TTL_SECONDS} seconds")
+    issued = int(time.time() if now is None else now)
+    claims = {
+        "iss": issuer,
+        "aud": audience,
+        "sub": subject or f"cli:{tenant}",
+        "tenantId": tenant,
+        "scope": " ".join(scopes),
+        "iat": issued,
+        "nbf": issued,
+        "exp": issued + ttl_seconds,
+        "jti": uuid.uuid4().hex,
+    }
+    return jwt.encode(claims, _check_key(key), algorithm="HS256")
+
+
+def verify_token(token: str, settings: TokenSettings, *, now: float | None = None) -> Claims:
+    """Verify signature, exp/nbf, iss, aud and the tenant claim; raise TokenError with a loggable reason."""
+    if not token or len(token) > 8192:
+        raise TokenError("token missing or too long")
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError:
+        raise TokenError("token is not a JWT") from None
+    alg = header.get("alg")
+    if alg == "HS256" and settings.hs256_key:
+        key: Any = settings.hs256_key
+    elif alg == "RS256" and settings.rs256_key_for is not None:
+        try:
+            key = settings.rs256_key_for(token)
+        except jwt.PyJWTError:
+            raise TokenError("no public key for this token (kid unknown)") from None
+    else:
+        raise TokenError(f"algorithm {alg!r} not accepted")
+    try:
+        payload = _decode_at(token, key, alg, settings, time.time() if now is None else now)
+    except jwt.ExpiredSignatureError:
+        raise TokenError("token expired") from None
+    except jwt.InvalidAudienceError:
+        raise TokenError("wrong audience") from None
+    except jwt.InvalidIssuerError:
+        raise TokenError("wrong issuer") from None
+    except jwt.InvalidSignatureError:
+        raise TokenError("bad signature") from None
+    except jwt.MissingRequiredClaimError as exc:
+        raise TokenError(f"missing claim {exc.claim}") from None
+    except jwt.PyJWTError as exc:
+        raise TokenError(f"invalid token ({type(exc).__name__})") from None
+    tenant = payload.get(settings.tenant_claim)
+    if not valid_tenant(tenant):
+        raise TokenError(f"claim {settings.tenant_claim} missing or not a valid tenant id")
+    raw_scope = payload.get("scope", "")
+    scopes = tuple(s for s in raw_scope.split() if s in SCOPES) if isinstance(raw_scope, str) else ()
+    return Claims(tenant=tenant, subject=str(payload["sub"]), scopes=scopes, expires_at=int(payload["exp"]))
+
+
+def _decode_at(token: str, key: Any, alg: str, settings: TokenSettings, now: float) -> dict[str, Any]:
+    """Verify signature/iss/aud with PyJWT, then exp/nbf against an explicit clock (testable)."""
+    payload = jwt.decode(
+        token,
+        key,
+        algorithms=[alg],
+        audience=settings.audience,
+        issuer=settings.issuer,
+        options={
+            "require": ["exp", "iss", "aud", "sub"],
+            "verify_exp": False,
+            "verify_nbf": False,
+            "verify_iat": False,
+        },
+    )
+    for claim in ("exp", "nbf"):
+        if claim in payload and (isinstance(payload[claim], bool) or not isinstance(payload[claim], (int, float))):
+            raise jwt.InvalidTokenError(f"{claim} is not a number")
+    if now > payload["exp"] + settings.leeway_seconds:
+        raise jwt.ExpiredSignatureError("expired")
+    if "nbf" in payload and now < payload["nbf"] - settings.leeway_seconds:
+        raise jwt.ImmatureSignatureError("not yet valid")
+    return payload
