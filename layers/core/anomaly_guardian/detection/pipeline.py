@@ -81,6 +81,7 @@ class DetectionPipeline:
             explanation=f.explanation,
             detector=f.detector,
             entities={k: v for k, v in (("user", pe.user), ("ip", pe.ip), ("device", pe.device)) if v} | f.entities,
+            **f.extra,  # detector-specific fields, e.g. the rule engine's `matchedRules`
         )
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from anomaly_guardian.detection.base import Detector
 
 
-def build_detectors() -> list[Detector]:
+def build_detectors(rule_provider=None) -> list[Detector]:
+    """`rule_provider` (tenant -> rules, see detection/rules.py) feeds the tenant rule engine; None: no rules."""
+    from anomaly_guardian.detection.rules import RuleDetector
     from anomaly_guardian.detection.value import ValueDetector
 
-    return [ValueDetector()]
+    return [ValueDetector(), RuleDetector(rule_provider)]
