@@ -1,0 +1,39 @@
+"""Step Functions: start remediation executions (idempotent by name) and resume task tokens."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from anomaly_guardian.adapters.dynamodb import client
+
+_NAME_BAD = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def execution_name(*parts: str) -> str:
+    """Deterministic execution name (<= 80 chars, [A-Za-z0-9_-]): the same anomaly never runs twice."""
+    return _NAME_BAD.sub("-", "-".join(parts))[:80]
+
+
+class Workflows:
+    def __init__(self, state_machine_arn: str | None = None, sfn: Any = None):
+        self.arn = state_machine_arn or os.environ.get("REMEDIATION_STATE_MACHINE_ARN", "")
+        self.sfn = sfn or client("stepfunctions")
+
+    def start(self, name: str, payload: Mapping[str, Any]) -> tuple[str, bool]:
+        """(execution arn, started); an existing execution with this name counts as started before."""
+        try:
+            resp = self.sfn.start_execution(stateMachineArn=self.arn, name=name, input=json.dumps(payload, default=str))
+            return resp["executionArn"], True
+        except self.sfn.exceptions.ExecutionAlreadyExists:
+            arn = self.arn.replace(":stateMachine:", ":execution:") + f":{name}"
+            return arn, False
+
+    def succeed(self, token: str, output: Mapping[str, Any]) -> None:
+        self.sfn.send_task_success(taskToken=token, output=json.dumps(output, default=str))
+
+    def fail(self, token: str, error: str, cause: str) -> None:
+        self.sfn.send_task_failure(taskToken=token, error=error[:256], cause=cause[:32768])

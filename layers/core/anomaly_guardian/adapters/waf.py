@@ -1,0 +1,73 @@
+"""WAFv2 IP set the rate_limit action writes (the web ACL blocks its addresses).
+
+UpdateIPSet replaces the whole address list and needs the LockToken from GetIPSet; a concurrent
+writer makes it fail with WAFOptimisticLockException, so read-modify-write is retried.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import random
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from anomaly_guardian.adapters.dynamodb import client
+
+MAX_LOCK_RETRIES = 6
+
+
+def as_cidr(ip: str) -> str:
+    """203.0.113.7 -> 203.0.113.7/32 (WAF stores CIDRs); raises ValueError naming a bad address."""
+    try:
+        net = ipaddress.ip_network(ip, strict=False)
+    except ValueError:
+        raise ValueError(f"not an IP address or CIDR: {ip!r}") from None
+    if "/" not in ip:
+        net = ipaddress.ip_network(f"{net.network_address}/{net.max_prefixlen}")
+    return str(net)
+
+
+class WafIpSet:
+    def __init__(
+        self,
+        name: str | None = None,
+        ip_set_id: str | None = None,
+        scope: str | None = None,
+        waf: Any = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.name = name or os.environ["WAF_IP_SET_NAME"]
+        self.id = ip_set_id or os.environ["WAF_IP_SET_ID"]
+        self.scope = scope or os.environ.get("WAF_SCOPE", "REGIONAL")
+        self.waf = waf or client("wafv2")
+        self.sleep = sleep
+
+    def addresses(self) -> set[str]:
+        resp = self.waf.get_ip_set(Name=self.name, Id=self.id, Scope=self.scope)
+        return set(resp["IPSet"]["Addresses"])
+
+    def _modify(self, change: Callable[[set[str]], set[str]]) -> bool:
+        for attempt in range(MAX_LOCK_RETRIES):
+            resp = self.waf.get_ip_set(Name=self.name, Id=self.id, Scope=self.scope)
+            current = set(resp["IPSet"]["Addresses"])
+            wanted = change(set(current))
+            if wanted == current:
+                return False
+            try:
+                self.waf.update_ip_set(
+                    Name=self.name, Id=self.id, Scope=self.scope, Addresses=sorted(wanted), LockToken=resp["LockToken"]
+                )
+                return True
+            except self.waf.exceptions.WAFOptimisticLockException:
+                self.sleep(min(1.0, 0.05 * 2**attempt) * (0.5 + random.random() / 2))
+        raise RuntimeError(f"WAF IP set {self.name}: lock contention after {MAX_LOCK_RETRIES} attempts")
+
+    def add(self, ips: Iterable[str]) -> bool:
+        cidrs = {as_cidr(ip) for ip in ips}
+        return self._modify(lambda s: s | cidrs)
+
+    def remove(self, ips: Iterable[str]) -> bool:
+        cidrs = {as_cidr(ip) for ip in ips}
+        return self._modify(lambda s: s - cidrs)
