@@ -1,37 +1,92 @@
-"""Detection settings: DESIGN.md's defaults, overridable per tenant (rules and SSM)."""
+"""Detection settings: DESIGN.md's defaults, overridable per tenant (rules and SSM).
+
+Every number a detector compares against lives here, so a tenant can tune it without a deploy and a
+reviewer can see the defaults in one place.
+"""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
 
-class VelocityConfig(BaseModel):
-    window_seconds: int = 300
-    max_events_per_user: int = 100
-    max_events_per_ip: int = 100
-    max_requests_per_second: float = 50.0
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
 
 
-class ValueConfig(BaseModel):
-    absolute_limit: float = 5000.0
-    z_threshold: float = 6.0
-    min_history: int = 8
+class VelocityConfig(_Section):
+    window_seconds: int = Field(default=300, gt=0)
+    max_events_per_user: int = Field(default=100, ge=1)
+    max_events_per_ip: int = Field(default=100, ge=1)
+    # A client reporting more than this (requestsPerSecond) is flagged on that event.
+    max_requests_per_second: float = Field(default=50.0, gt=0)
+    # After a finding for an entity, stay quiet for this long (one anomaly per burst, no alert storm).
+    cooldown_seconds: int = Field(default=600, ge=0)
 
 
-class GeoConfig(BaseModel):
-    max_speed_kmh: float = 900.0
-    min_distance_km: float = 500.0
+class ValueConfig(_Section):
+    absolute_limit: float = Field(default=5000.0, gt=0)
+    # Robust z-score of log(amount) against the user's moving median-like level and scale.
+    z_threshold: float = Field(default=4.5, gt=0)
+    # Amounts below this never fire the statistical rule (a $40 coffee spree is not fraud review).
+    min_amount: float = Field(default=200.0, ge=0)
+    # Transactions after which the user's own profile outweighs the population prior.
+    min_history: int = Field(default=5, ge=1)
+    # Population prior for users with little history: median amount and log-scale (sigma of log).
+    prior_median: float = Field(default=60.0, gt=0)
+    prior_log_scale: float = Field(default=1.0, gt=0)
+    # Smallest log-scale a user profile may claim (very regular spenders still vary).
+    min_log_scale: float = Field(default=0.25, gt=0)
+    # EWMA horizon (transactions) of the per-user level and scale.
+    horizon: int = Field(default=30, ge=2)
+
+
+class GeoConfig(_Section):
+    max_speed_kmh: float = Field(default=900.0, gt=0)
+    # Jumps shorter than this (after subtracting location uncertainty) never count as travel.
+    min_distance_km: float = Field(default=500.0, ge=0)
     flag_new_country: bool = True
+    # A user needs this many located events before a new country is notable.
+    new_country_min_history: int = Field(default=5, ge=1)
+    new_country_score: float = Field(default=0.55, ge=0, le=1)
+    max_countries_remembered: int = Field(default=32, ge=1)
 
 
-class BehavioralConfig(BaseModel):
-    score_threshold: float = 0.8
+class BehavioralConfig(_Section):
+    score_threshold: float = Field(default=0.6, ge=0, le=1)
+    # A session is a run of events with one sessionId (or, without one, gaps below this).
+    session_gap_seconds: int = Field(default=1800, gt=0)
+    # Timing regularity: coefficient of variation of inter-event gaps below this, over at least
+    # `min_intervals` gaps of interactive events (pageview/login), looks scripted.
+    regular_cv: float = Field(default=0.2, gt=0)
+    min_intervals: int = Field(default=8, ge=3)
+    # Many distinct pages at machine pace: pages per minute above this over >= min_intervals events.
+    max_pages_per_minute: float = Field(default=40.0, gt=0)
+    max_devices_remembered: int = Field(default=16, ge=1)
 
 
-class SystemConfig(BaseModel):
-    sigma: float = 3.0
-    ewma_lambda: float = 0.2
-    warmup_points: int = 30
+class SystemConfig(_Section):
+    # Run rule: `run_length` consecutive points beyond `sigma` robust standard deviations, same side.
+    sigma: float = Field(default=3.0, gt=0)
+    run_length: int = Field(default=3, ge=1)
+    # A single point this far out is an anomaly on its own (heavy tails make 3 sigma too eager).
+    spike_sigma: float = Field(default=8.0, gt=0)
+    # Two-sided CUSUM on clipped robust z-scores: slack k and decision interval h.
+    cusum_k: float = Field(default=0.75, ge=0)
+    cusum_h: float = Field(default=12.0, gt=0)
+    # Level/trend smoothing (Holt) and scale horizon; the level tracks daily cycles and slow drift.
+    ewma_lambda: float = Field(default=0.2, gt=0, le=1)
+    trend_beta: float = Field(default=0.02, ge=0, le=1)
+    scale_beta: float = Field(default=0.02, gt=0, le=1)
+    warmup_points: int = Field(default=30, ge=3)
+    # After an alarm: the episode lasts until `recovery_points` in-control points (no new alarm);
+    # a shift that persists `rebase_points` becomes the new normal; then `cooldown_points` of quiet.
+    recovery_points: int = Field(default=5, ge=1)
+    rebase_points: int = Field(default=60, ge=2)
+    cooldown_points: int = Field(default=15, ge=0)
+    # A gap of more than this many sampling intervals restarts the level (keeps the scale).
+    max_gap_intervals: float = Field(default=30.0, gt=1)
+    # Scale floor relative to the level, for flat or integer-valued series (0 MAD).
+    min_relative_scale: float = Field(default=0.01, ge=0)
 
 
 class DetectionConfig(BaseModel):
@@ -43,5 +98,5 @@ class DetectionConfig(BaseModel):
     behavioral: BehavioralConfig = Field(default_factory=BehavioralConfig)
     system: SystemConfig = Field(default_factory=SystemConfig)
     # Anomalies below this score are not emitted at all.
-    min_score: float = 0.5
-    state_ttl_days: int = 90
+    min_score: float = Field(default=0.5, ge=0, le=1)
+    state_ttl_days: int = Field(default=90, ge=1)

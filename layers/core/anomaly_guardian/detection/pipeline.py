@@ -3,11 +3,16 @@
 One entry point, `DetectionPipeline.process`, used identically by the Kinesis detector Lambda
 (DynamoDB store), `guardian replay` and the demo (in-memory store). A batch loads all the state it
 needs in one call and saves it in one call.
+
+Detectors implement `detect(ev, states, config)` per event (in event-time order). A detector may
+instead implement `detect_batch(prepared, states, config) -> [(index, Finding)]` to score the whole
+sorted batch at once (vectorised models); it runs after the per-event detectors.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from operator import attrgetter
 
 from anomaly_guardian.config import DetectionConfig
 from anomaly_guardian.detection.base import Detector, Finding, PreparedEvent
@@ -17,6 +22,7 @@ from anomaly_guardian.privacy import Pseudonymiser
 from anomaly_guardian.state.store import StateStore
 
 ConfigProvider = Callable[[str], DetectionConfig]
+_EPOCH = attrgetter("epoch")
 
 
 def default_detectors() -> list[Detector]:
@@ -37,6 +43,8 @@ class DetectionPipeline:
         self.config_for = config_for or (lambda _tenant: DetectionConfig())
         self.detectors = list(detectors) if detectors is not None else default_detectors()
         self.pseudonymiser = pseudonymiser or Pseudonymiser()
+        self._event_detectors = [d for d in self.detectors if not hasattr(d, "detect_batch")]
+        self._batch_detectors = [d for d in self.detectors if hasattr(d, "detect_batch")]
 
     def prepare(self, tenant: str, event: Event) -> PreparedEvent:
         p = self.pseudonymiser
@@ -51,25 +59,48 @@ class DetectionPipeline:
 
     def process(self, tenant: str, events: Sequence[Event]) -> list[Anomaly]:
         """Detect over one tenant's events (sorted here by event time); returns new anomalies."""
-        prepared = sorted((self.prepare(tenant, e) for e in events), key=lambda pe: pe.epoch)
+        prepare = self.prepare
+        prepared = [prepare(tenant, e) for e in events]
+        prepared.sort(key=_EPOCH)
         keys: set[str] = set()
-        for pe in prepared:
-            for det in self.detectors:
-                keys.update(det.state_keys(pe))
+        own_ttl: set[str] = set()  # keys of detectors that set their own TTL (`sets_ttl = True`)
+        for det in self.detectors:
+            state_keys = det.state_keys
+            target = own_ttl if getattr(det, "sets_ttl", False) else keys
+            for pe in prepared:
+                target.update(state_keys(pe))
+        managed = keys - own_ttl
+        keys |= own_ttl
         states = self.store.load(keys)
         config = self.config_for(tenant)
+        min_score = config.min_score
         anomalies: list[Anomaly] = []
+        detects = [d.detect for d in self._event_detectors]
         for pe in prepared:
-            for det in self.detectors:
-                for finding in det.detect(pe, states, config):
-                    if finding.score >= config.min_score:
-                        anomalies.append(self._anomaly(pe, finding))
-        self.store.save(states)
+            for detect in detects:
+                findings = detect(pe, states, config)
+                if findings:
+                    anomalies.extend(self._anomaly(pe, f) for f in findings if f.score >= min_score)
+        for det in self._batch_detectors:
+            for index, finding in det.detect_batch(prepared, states, config):
+                if finding.score >= min_score:
+                    anomalies.append(self._anomaly(prepared[index], finding))
+        if prepared:
+            horizon = int(prepared[-1].epoch) + config.state_ttl_days * 86400
+            for key in managed:
+                states[key].ttl = horizon
+            for key in own_ttl:
+                if states[key].ttl is None:
+                    states[key].ttl = horizon
+        # Detectors only ask for keys they update, so "loaded" is "changed"; empty items are skipped.
+        self.store.save({k: v for k, v in states.items() if v.state or v.version})
         return anomalies
 
     @staticmethod
     def _anomaly(pe: PreparedEvent, f: Finding) -> Anomaly:
         score = min(1.0, max(0.0, f.score))
+        entities = {k: v for k, v in (("user", pe.user), ("ip", pe.ip), ("device", pe.device)) if v}
+        entities.update(f.entities)
         return Anomaly(
             tenantId=pe.tenant,
             severity=severity_for(score),
@@ -80,8 +111,8 @@ class DetectionPipeline:
             originalEvent=pe.event.summary(),
             explanation=f.explanation,
             detector=f.detector,
-            entities={k: v for k, v in (("user", pe.user), ("ip", pe.ip), ("device", pe.device)) if v} | f.entities,
-            **f.extra,  # detector-specific fields, e.g. the rule engine's `matchedRules`
+            entities=entities,
+            **f.extra,
         )
 
 

@@ -1,13 +1,41 @@
-"""Value anomalies: amounts far from the user's robust moving statistics, and an absolute limit."""
+"""Value anomalies: amounts far from the user's robust moving statistics, and an absolute limit.
+
+Amounts are compared on a log scale (spending is multiplicative: $300 after a $30 habit is as
+unusual as $3,000 after $300). Per user we keep an EWMA level of log(amount) and an EWMA of the
+absolute deviation (a robust scale; x1.2533 turns it into a sigma for normal data). Updates are
+clipped at 3 sigma and flagged amounts are not learned, so one fraud does not teach the profile
+that fraud is normal. A user with little history is shrunk towards a population prior
+(`ValueConfig.prior_median`, `prior_log_scale`): weight n / (n + min_history) on the user's own.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 from anomaly_guardian.config import DetectionConfig
 from anomaly_guardian.detection.base import Finding, PreparedEvent
 from anomaly_guardian.models.anomaly import AnomalyType, Explanation
-from anomaly_guardian.state.store import StateItem, state_key
+from anomaly_guardian.state.store import StateItem
+
+KIND = "value"
+MAD_TO_SIGMA = 1.2533  # mean absolute deviation -> standard deviation for normal data
+
+
+def baseline(state: dict, config: DetectionConfig) -> tuple[float, float, int]:
+    """(expected log-amount, log-scale, history) for a user's state, shrunk towards the prior."""
+    cfg = config.value
+    n = state.get("n", 0)
+    prior_m = math.log(cfg.prior_median)
+    prior_s = cfg.prior_log_scale
+    if n:
+        w = n / (n + cfg.min_history)
+        m = w * state["m"] + (1.0 - w) * prior_m
+        sigma = max(state["s"] * MAD_TO_SIGMA, cfg.min_log_scale)
+        s = math.sqrt(w * sigma * sigma + (1.0 - w) * prior_s * prior_s)
+    else:
+        m, s = prior_m, prior_s
+    return m, max(s, cfg.min_log_scale), n
 
 
 class ValueDetector:
@@ -15,15 +43,65 @@ class ValueDetector:
 
     def state_keys(self, ev: PreparedEvent) -> Iterable[str]:
         if ev.event.transactionAmount is not None:
-            yield state_key(ev.tenant, "value", ev.user)
+            return (f"{ev.tenant}#{KIND}#{ev.user}",)
+        return ()
 
     def detect(self, ev: PreparedEvent, states: dict[str, StateItem], config: DetectionConfig) -> list[Finding]:
         amount = ev.event.transactionAmount
         if amount is None:
             return []
-        limit = config.value.absolute_limit
-        if amount > limit:
-            score = min(1.0, 0.75 + 0.25 * min(1.0, (amount - limit) / limit))
-            return [Finding(AnomalyType.VALUE, score, f"Transaction amount {amount:.2f} above the absolute limit {limit:.2f}",
-                            [Explanation(feature="transactionAmount", observed=amount, expected=limit)], detector=self.name)]
-        return []
+        cfg = config.value
+        state = states[f"{ev.tenant}#{KIND}#{ev.user}"].state
+        x = math.log(max(amount, 0.01))
+        m, s, n = baseline(state, config)
+        z = (x - m) / s
+        findings: list[Finding] = []
+        expected = round(math.exp(m), 2)
+        limit = cfg.absolute_limit
+        z_fires = z > cfg.z_threshold and amount >= cfg.min_amount
+        if amount > limit or z_fires:
+            score = 0.0
+            reasons = []
+            explanation = []
+            if amount > limit:
+                score = 0.75 + 0.25 * min(1.0, (amount - limit) / limit)
+                reasons.append(f"above the absolute limit {limit:,.2f}")
+                explanation.append(
+                    Explanation(feature="transactionAmount", observed=amount, expected=limit, detail="absolute limit")
+                )
+            if z_fires:
+                score = max(score, 0.6 + 0.4 * (1.0 - math.exp(-(z - cfg.z_threshold) / cfg.z_threshold)))
+                reasons.append(f"{math.exp(x - m):.1f}x the user's typical {expected:,.2f}")
+            explanation.append(
+                Explanation(
+                    feature="log_transaction_amount_z",
+                    observed=round(z, 2),
+                    expected=cfg.z_threshold,
+                    detail=f"amount {amount:,.2f} vs typical {expected:,.2f} (robust log-scale {s:.2f}, "
+                    f"{n} prior transactions{', shrunk to population prior' if n < cfg.min_history else ''})",
+                )
+            )
+            findings.append(
+                Finding(
+                    AnomalyType.VALUE,
+                    score,
+                    f"Transaction amount {amount:,.2f} " + " and ".join(reasons),
+                    explanation,
+                    detector=self.name,
+                )
+            )
+            if z_fires:
+                return findings  # do not learn from an outlier
+        # Learn: EWMA level and absolute deviation of log(amount), with clipped updates.
+        if n == 0:
+            state["n"], state["m"], state["s"] = 1, x, 0.0
+            return findings
+        alpha = 1.0 / min(n + 1, cfg.horizon)
+        d = x - state["m"]
+        if n >= 3:
+            bound = 3.0 * max(state["s"] * MAD_TO_SIGMA, cfg.min_log_scale)
+            d = max(-bound, min(bound, d))
+        state["m"] += alpha * d
+        state["s"] += alpha * (abs(d) - state["s"])
+        state["n"] = n + 1
+        return findings

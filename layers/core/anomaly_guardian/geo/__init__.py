@@ -26,10 +26,18 @@ class GeoPoint(BaseModel):
     city: str | None = Field(default=None, max_length=128)
     # Where the point came from: "coordinates", "country" or "region" (a centroid is coarse).
     source: str = "coordinates"
+    # How far the true position may be from the point (km): 0 for coordinates, the country's rough
+    # radius for a centroid. Impossible-travel checks subtract it so coarse points do not fire.
+    radius_km: float = Field(default=0.0, ge=0)
+
+
+DEFAULT_COUNTRY_RADIUS_KM = 250.0
+REGION_RADIUS_KM = 300.0
 
 
 @lru_cache(maxsize=1)
-def _tables() -> tuple[dict[str, Any], dict[str, Any]]:
+def tables() -> tuple[dict[str, Any], dict[str, Any]]:
+    """(countries, regions) from the bundled locations.json."""
     data = json.loads(resources.files(__package__).joinpath("locations.json").read_text("utf-8"))
     return data["countries"], data["regions"]
 
@@ -43,23 +51,39 @@ def resolve_geo(value: Any) -> Any:
         return value
     if isinstance(value, str):
         code = value.strip()
-        countries, regions = _tables()
+        countries, regions = tables()
         region = regions.get(code.lower())
         if region is not None:
-            return {"latitude": region["lat"], "longitude": region["lon"], "country": region["country"],
-                    "city": region.get("city"), "source": "region"}
+            return {
+                "latitude": region["lat"],
+                "longitude": region["lon"],
+                "country": region["country"],
+                "city": region.get("city"),
+                "source": "region",
+                "radius_km": REGION_RADIUS_KM,
+            }
         country = countries.get(code.upper())
         if country is not None:
-            return {"latitude": country["lat"], "longitude": country["lon"], "country": code.upper(),
-                    "source": "country"}
+            return {
+                "latitude": country["lat"],
+                "longitude": country["lon"],
+                "country": code.upper(),
+                "source": "country",
+                "radius_km": float(country.get("r", DEFAULT_COUNTRY_RADIUS_KM)),
+            }
         raise ValueError(
             f"unknown location {code!r}: expected an ISO 3166-1 alpha-2 country code (e.g. 'DE'), "
             "an AWS region code (e.g. 'us-east-1') or an object with latitude and longitude"
         )
     if isinstance(value, dict):
-        if "latitude" not in value or "longitude" not in value:
-            raise ValueError("a geoLocation object needs both latitude and longitude")
-        return value
+        missing = [k for k in ("latitude", "longitude") if k not in value]
+        if missing:
+            raise ValueError(f"a geoLocation object needs both latitude and longitude (missing {', '.join(missing)})")
+        # Coordinates given by the caller are precise; a source/radius in the body is not trusted.
+        out = {k: value[k] for k in ("latitude", "longitude", "country", "city") if k in value}
+        if isinstance(out.get("country"), str):
+            out["country"] = out["country"].strip().upper()
+        return out
     raise ValueError("geoLocation must be a country code, an AWS region code or an object with latitude and longitude")
 
 
