@@ -1,0 +1,71 @@
+variable "region" {
+  description = "AWS region of the deployment."
+  type        = string
+  default     = "us-east-1"
+}
+
+variable "azs" {
+  description = "Two availability zones in the region."
+  type        = list(string)
+  default     = ["us-east-1a", "us-east-1b"]
+}
+
+variable "single_nat_gateway" {
+  description = "One NAT gateway instead of one per AZ."
+  type        = bool
+  default     = false
+}
+
+variable "kinesis_stream_mode" {
+  description = "ON_DEMAND or PROVISIONED."
+  type        = string
+  default     = "ON_DEMAND"
+}
+
+variable "kinesis_shard_count" {
+  description = "Shards when PROVISIONED."
+  type        = number
+  default     = 1
+}
+
+variable "opensearch_instance_type" {
+  description = "OpenSearch data node type."
+  type        = string
+  default     = "r7g.large.search"
+}
+
+variable "opensearch_instance_count" {
+  description = "OpenSearch data nodes."
+  type        = number
+  default     = 2
+}
+
+variable "opensearch_dedicated_masters" {
+  description = "Three dedicated master nodes."
+  type        = bool
+  default     = true
+}
+
+variable "opensearch_volume_size_gb" {
+  description = "EBS per OpenSearch data node, GiB."
+  type        = number
+  default     = 100
+}
+
+variable "log_retention_days" {
+  description = "Retention of infrastructure log groups."
+  type        = number
+  default     = 365
+}
+
+variable "key_admin_arns" {
+  description = "Principals administering the KMS keys (the deploy role)."
+  type        = list(string)
+  default     = []
+}
+
+variable "force_destroy" {
+  description = "Let destroy remove non-empty buckets."
+  type        = bool
+  default     = false
+}

@@ -1,0 +1,11 @@
+# prod: NAT per AZ, dedicated masters, provisioned Kinesis sized for 2M events/day
+# (~23 events/s average, 10x peaks well inside 1 MB/s per shard with 2 shards).
+single_nat_gateway           = false
+kinesis_stream_mode          = "PROVISIONED"
+kinesis_shard_count          = 2
+opensearch_instance_type     = "r7g.large.search"
+opensearch_instance_count    = 2
+opensearch_dedicated_masters = true
+opensearch_volume_size_gb    = 100
+log_retention_days           = 365
+force_destroy                = false

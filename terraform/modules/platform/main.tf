@@ -1,0 +1,215 @@
+# One environment's long-lived infrastructure, composed from the modules, and the SSM contract
+# SAM (sam/template.yaml parameters) and ml/ read. Keep the contract keys in step with the template:
+# tests/infra/test_contract.py fails when they drift.
+data "aws_partition" "current" {}
+data "aws_caller_identity" "current" {}
+
+locals {
+  name   = "anomaly-guardian-${var.environment}"
+  prefix = "/anomaly-guardian/${var.environment}"
+  tags   = merge({ project = "anomaly-guardian", environment = var.environment }, var.tags)
+}
+
+module "kms" {
+  source         = "../kms"
+  name           = local.name
+  key_admin_arns = var.key_admin_arns
+  tags           = local.tags
+}
+
+module "network" {
+  source                  = "../network"
+  name                    = local.name
+  azs                     = var.azs
+  single_nat_gateway      = var.single_nat_gateway
+  flow_log_retention_days = var.log_retention_days
+  log_kms_key_arn         = module.kms.app_key_arn
+  tags                    = local.tags
+}
+
+module "kinesis" {
+  source      = "../kinesis"
+  name        = "${local.name}-events"
+  stream_mode = var.kinesis_stream_mode
+  shard_count = var.kinesis_shard_count
+  kms_key_arn = module.kms.app_key_arn
+  tags        = local.tags
+}
+
+module "waf" {
+  source             = "../waf"
+  name               = local.name
+  rate_limit         = var.waf_rate_limit
+  log_retention_days = var.log_retention_days
+  log_kms_key_arn    = module.kms.app_key_arn
+  tags               = local.tags
+}
+
+module "storage" {
+  source        = "../storage"
+  name          = local.name
+  kms_key_arn   = module.kms.app_key_arn
+  force_destroy = var.force_destroy
+  tags          = local.tags
+}
+
+# FGAC master: an IAM role operators assume to map OpenSearch roles (e.g. the detector role to a writer).
+data "aws_iam_policy_document" "opensearch_admin_trust" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"]
+    }
+    condition {
+      test     = "Bool"
+      variable = "aws:MultiFactorAuthPresent"
+      values   = ["true"]
+    }
+  }
+}
+
+resource "aws_iam_role" "opensearch_admin" {
+  name                 = "${local.name}-opensearch-admin"
+  assume_role_policy   = data.aws_iam_policy_document.opensearch_admin_trust.json
+  max_session_duration = 3600
+  tags                 = local.tags
+}
+
+module "opensearch" {
+  source                     = "../opensearch"
+  name                       = local.name
+  vpc_id                     = module.network.vpc_id
+  subnet_ids                 = module.network.database_subnet_ids
+  allowed_security_group_ids = [module.network.lambda_security_group_id]
+  instance_type              = var.opensearch_instance_type
+  instance_count             = var.opensearch_instance_count
+  dedicated_master_enabled   = var.opensearch_dedicated_masters
+  volume_size_gb             = var.opensearch_volume_size_gb
+  master_user_arn            = aws_iam_role.opensearch_admin.arn
+  kms_key_arn                = module.kms.database_key_arn
+  log_kms_key_arn            = module.kms.app_key_arn
+  log_retention_days         = var.log_retention_days
+  tags                       = local.tags
+}
+
+# SageMaker execution role for the ml/ pipeline: read/write the models bucket, use the app key, logs.
+data "aws_iam_policy_document" "sagemaker_trust" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["sagemaker.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "sagemaker" {
+  statement {
+    sid       = "ModelsBucketObjects"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+    resources = ["${module.storage.bucket_arns["models"]}/*", "${module.storage.bucket_arns["archive"]}/*"]
+  }
+  statement {
+    sid       = "ModelsBucketList"
+    actions   = ["s3:ListBucket", "s3:GetBucketLocation"]
+    resources = [module.storage.bucket_arns["models"], module.storage.bucket_arns["archive"]]
+  }
+  statement {
+    sid       = "AppKey"
+    actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+    resources = [module.kms.app_key_arn]
+  }
+  statement {
+    sid       = "Logs"
+    actions   = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
+    resources = ["arn:${data.aws_partition.current.partition}:logs:*:${data.aws_caller_identity.current.account_id}:log-group:/aws/sagemaker/*"]
+  }
+  statement {
+    sid       = "Metrics"
+    actions   = ["cloudwatch:PutMetricData"]
+    resources = ["*"] # PutMetricData has no resource-level permissions; scoped by namespace below.
+    condition {
+      test     = "StringLike"
+      variable = "cloudwatch:namespace"
+      values   = ["/aws/sagemaker/*", "AnomalyGuardian*"]
+    }
+  }
+  statement {
+    sid       = "PullBuiltInImages"
+    actions   = ["ecr:GetAuthorizationToken"]
+    resources = ["*"] # GetAuthorizationToken has no resource-level permissions.
+  }
+  statement {
+    sid       = "PullImageLayers"
+    actions   = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"]
+    resources = ["arn:${data.aws_partition.current.partition}:ecr:*:*:repository/*"]
+  }
+}
+
+resource "aws_iam_role" "sagemaker" {
+  name               = "${local.name}-sagemaker"
+  assume_role_policy = data.aws_iam_policy_document.sagemaker_trust.json
+  tags               = local.tags
+}
+
+resource "aws_iam_role_policy" "sagemaker" {
+  name   = "least-privilege"
+  role   = aws_iam_role.sagemaker.id
+  policy = data.aws_iam_policy_document.sagemaker.json
+}
+
+# Application secrets: generated once, stored as SecureString under the app key. The state bucket
+# is KMS-encrypted and private (terraform/bootstrap). Rotate by tainting the random_password.
+resource "random_password" "secret" {
+  for_each = toset(["pseudonym-key", "token-signing-key"])
+
+  length  = 64
+  special = false
+}
+
+resource "aws_ssm_parameter" "secret" {
+  for_each = random_password.secret
+
+  name        = "${local.prefix}/secrets/${each.key}"
+  description = "Anomaly Guardian ${each.key} (HMAC)"
+  type        = "SecureString"
+  key_id      = module.kms.app_key_arn
+  value       = each.value.result
+  tags        = local.tags
+}
+
+module "contract" {
+  source = "../ssm_contract"
+  prefix = local.prefix
+  tags   = local.tags
+
+  values = {
+    "kinesis/stream-name"             = module.kinesis.stream_name
+    "kinesis/stream-arn"              = module.kinesis.stream_arn
+    "kms/app-key-arn"                 = module.kms.app_key_arn
+    "kms/database-key-arn"            = module.kms.database_key_arn
+    "waf/web-acl-arn"                 = module.waf.web_acl_arn
+    "waf/ip-set-id"                   = module.waf.ip_set_id
+    "waf/ip-set-name"                 = module.waf.ip_set_name
+    "waf/ip-set-arn"                  = module.waf.ip_set_arn
+    "opensearch/endpoint"             = module.opensearch.endpoint
+    "opensearch/domain-arn"           = module.opensearch.domain_arn
+    "s3/models-bucket"                = module.storage.bucket_names["models"]
+    "s3/reports-bucket"               = module.storage.bucket_names["reports"]
+    "s3/archive-bucket"               = module.storage.bucket_names["archive"]
+    "sagemaker/role-arn"              = aws_iam_role.sagemaker.arn
+    "secrets/pseudonym-key-param"     = aws_ssm_parameter.secret["pseudonym-key"].name
+    "secrets/token-signing-key-param" = aws_ssm_parameter.secret["token-signing-key"].name
+  }
+
+  list_values = {
+    "network/private-subnet-ids"        = module.network.private_subnet_ids
+    "network/lambda-security-group-ids" = [module.network.lambda_security_group_id]
+  }
+}

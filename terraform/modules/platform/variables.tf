@@ -1,0 +1,86 @@
+variable "environment" {
+  description = "Deployment environment."
+  type        = string
+
+  validation {
+    condition     = contains(["dev", "staging", "prod"], var.environment)
+    error_message = "environment must be dev, staging or prod."
+  }
+}
+
+variable "azs" {
+  description = "Two availability zones."
+  type        = list(string)
+}
+
+variable "single_nat_gateway" {
+  description = "One NAT gateway instead of one per AZ (dev/staging cost saving)."
+  type        = bool
+  default     = false
+}
+
+variable "kinesis_stream_mode" {
+  description = "ON_DEMAND or PROVISIONED."
+  type        = string
+  default     = "ON_DEMAND"
+}
+
+variable "kinesis_shard_count" {
+  description = "Shards when PROVISIONED."
+  type        = number
+  default     = 1
+}
+
+variable "opensearch_instance_type" {
+  description = "OpenSearch data node type."
+  type        = string
+  default     = "r7g.large.search"
+}
+
+variable "opensearch_instance_count" {
+  description = "OpenSearch data nodes (multiple of 2)."
+  type        = number
+  default     = 2
+}
+
+variable "opensearch_dedicated_masters" {
+  description = "Three dedicated master nodes (prod)."
+  type        = bool
+  default     = true
+}
+
+variable "opensearch_volume_size_gb" {
+  description = "EBS per OpenSearch data node, GiB."
+  type        = number
+  default     = 100
+}
+
+variable "waf_rate_limit" {
+  description = "WAF rate-based rule limit per IP per 5 minutes."
+  type        = number
+  default     = 2000
+}
+
+variable "log_retention_days" {
+  description = "Retention of infrastructure log groups (flow, WAF, OpenSearch)."
+  type        = number
+  default     = 365
+}
+
+variable "key_admin_arns" {
+  description = "Principals allowed to administer the KMS keys (the deploy role)."
+  type        = list(string)
+  default     = []
+}
+
+variable "force_destroy" {
+  description = "Let destroy remove non-empty buckets (dev only)."
+  type        = bool
+  default     = false
+}
+
+variable "tags" {
+  description = "Extra tags for every resource."
+  type        = map(string)
+  default     = {}
+}
