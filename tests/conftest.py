@@ -57,6 +57,20 @@ def load_handler(name: str):
 
 
 @pytest.fixture
+def handler_module():
+    """`handler_module("ingest")` imports functions/ingest/app.py afresh (module-level objects re-created)."""
+    return load_handler
+
+
+@pytest.fixture
+def event_fixture():
+    """`event_fixture("apigw_post_event.json")`: a fresh copy of a tests/events/ fixture."""
+    import json
+
+    return lambda name: json.loads((EVENTS / name).read_text())
+
+
+@pytest.fixture
 def aws_env(monkeypatch):
     """Fake credentials, one region, the table names, Powertools quiet; no real endpoint can be reached."""
     for name, value in {

@@ -1,0 +1,39 @@
+"""POST /events: validate, authorise, block-list check, write to Kinesis (logic in anomaly_guardian.ingest)."""
+
+import json
+import os
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.metrics import MetricUnit
+
+from anomaly_guardian.adapters.blocklist import DynamoDBBlockList
+from anomaly_guardian.adapters.keys import pseudonymiser_from_env
+from anomaly_guardian.adapters.kinesis import KinesisSink
+from anomaly_guardian.ingest.service import IngestService, request_from_apigw
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+app = APIGatewayRestResolver(enable_validation=True)
+service = IngestService(KinesisSink(), DynamoDBBlockList(), pseudonymiser_from_env())
+IAM_TENANTS = json.loads(os.environ.get("IAM_TENANT_MAP") or "{}")
+
+
+@app.post("/events")
+@tracer.capture_method
+def post_events():  # returns Response (annotation omitted: the validating resolver would model it)
+    result = service.handle(request_from_apigw(app.current_event.raw_event, IAM_TENANTS))
+    if result.accepted:
+        metrics.add_metric(name="EventsAccepted", unit=MetricUnit.Count, value=result.accepted)
+    if result.rejected_code:
+        metrics.add_metric(name="RequestsRejected", unit=MetricUnit.Count, value=1)
+        logger.info("request rejected", extra={"status": result.status, "code": result.rejected_code})
+    return Response(status_code=result.status, content_type="application/json", body=result.body)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: object) -> dict:
+    return app.resolve(event, context)

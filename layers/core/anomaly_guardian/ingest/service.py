@@ -1,0 +1,286 @@
+"""POST /events: validate, authorise the tenant, consult the block list, write to Kinesis.
+
+Pure logic: the stream and the block list are ports (see `RecordSink`, `BlockList`), so every rule
+here is unit-tested without AWS; `adapters/kinesis.py` and `adapters/blocklist.py` implement them.
+
+Rules (the documented contract):
+- Content-Type must be `application/json` (parameters such as charset allowed) -> else 415.
+- Body at most 1 MiB (`MAX_BODY_BYTES`) -> else 413; each event at most 64 KiB as stored
+  (`MAX_EVENT_BYTES`) -> else 413 naming the index. 1 MiB keeps one PutRecords call well under
+  Kinesis' 5 MiB request limit; 64 KiB keeps anomaly/state items far from DynamoDB's 400 KB.
+- One event or `{"events": [...]}` with at most 500. All-or-nothing: any invalid event -> 400 naming
+  it (`events[3]: Missing required field: userId`) and nothing is written. Duplicate eventIds in one
+  request are invalid too.
+- The tenant comes from the authorizer (never the body). A `tenantId` in an event is *rejected*
+  (400), not ignored: a sender that believes it routes by body field must find out, not have its
+  events land silently in another tenant.
+- Blocked source IP -> 403 `SOURCE_BLOCKED`; an event whose `ipAddress` or (pseudonymised) `userId`
+  is on the block list -> 403 `EVENT_BLOCKED` naming the events; nothing is written.
+- PutRecords retries only the entries the partial failure names (bounded, exponential backoff with
+  jitter). Anything still failing -> 503 listing `notAccepted` eventIds (and the `accepted` ones,
+  which did land). Never reports acceptance of a record that did not land.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from anomaly_guardian.ingest.envelope import encode_record, now_iso, partition_key, valid_tenant
+from anomaly_guardian.models.event import InvalidEvent, parse_event, split_body
+from anomaly_guardian.privacy import Pseudonymiser
+
+MAX_BODY_BYTES = 1024 * 1024
+MAX_EVENT_BYTES = 64 * 1024
+PUT_ATTEMPTS = 4
+MAX_NAMED = 10  # at most this many indexes/ids named in one error message
+
+
+class RecordSink(Protocol):
+    def put(self, entries: Sequence[tuple[bytes, str]]) -> list[str | None]:
+        """One PutRecords call: per entry None (landed) or an error code (did not land)."""
+
+
+class BlockList(Protocol):
+    def blocked(self, tenant: str, ips: set[str], users: set[str]) -> set[tuple[str, str]]:
+        """The active entries among the given IPs / user pseudonyms, as ('IP', ip) / ('USER', pseudonym)."""
+
+
+@dataclass
+class IngestRequest:
+    body: str | bytes | None
+    content_type: str | None
+    tenant: str | None
+    source_ip: str | None = None
+    is_base64: bool = False
+
+
+@dataclass
+class IngestResponse:
+    status: int
+    body: dict[str, Any]
+    accepted: int = 0
+    rejected_code: str | None = None
+
+
+@dataclass
+class IngestError(Exception):
+    status: int
+    code: str
+    message: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def response(self) -> IngestResponse:
+        body = {"status": "error", "code": self.code, "message": self.message, **self.extra}
+        return IngestResponse(self.status, body, rejected_code=self.code)
+
+
+def _names(items: Sequence[Any]) -> str:
+    shown = ", ".join(str(i) for i in items[:MAX_NAMED])
+    return shown + (f" and {len(items) - MAX_NAMED} more" if len(items) > MAX_NAMED else "")
+
+
+def check_content_type(content_type: str | None) -> None:
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if media != "application/json":
+        shown = media or "none"
+        raise IngestError(415, "UNSUPPORTED_MEDIA_TYPE", f"Content-Type must be application/json, got {shown}")
+
+
+def decode_body(request: IngestRequest) -> bytes:
+    body = request.body
+    if body is None:
+        return b""
+    raw = body.encode() if isinstance(body, str) else bytes(body)
+    if request.is_base64:
+        if len(raw) > MAX_BODY_BYTES * 4 // 3 + 4:
+            raise IngestError(413, "PAYLOAD_TOO_LARGE", f"Request body exceeds {MAX_BODY_BYTES} bytes")
+        try:
+            raw = base64.b64decode(raw, validate=True)
+        except (binascii.Error, ValueError):
+            raise IngestError(400, "INVALID_PAYLOAD", "Request body is not valid base64") from None
+    if len(raw) > MAX_BODY_BYTES:
+        raise IngestError(
+            413, "PAYLOAD_TOO_LARGE", f"Request body is {len(raw)} bytes; at most {MAX_BODY_BYTES} are accepted"
+        )
+    return raw
+
+
+def validate_events(raw_body: bytes) -> tuple[list[dict[str, Any]], bool]:
+    """Decode and validate every event; returns (events, is_batch). All-or-nothing."""
+    try:
+        events = split_body(raw_body)
+    except InvalidEvent as exc:
+        raise IngestError(400, "INVALID_PAYLOAD", exc.message) from None
+    is_batch = _is_batch(raw_body)
+    seen: dict[str, int] = {}
+    for i, event in enumerate(events):
+        where = f"events[{i}]: " if is_batch else ""
+        if "tenantId" in event:
+            raise IngestError(
+                400,
+                "INVALID_PAYLOAD",
+                f"{where}Field tenantId is not accepted: the tenant is taken from your credentials",
+            )
+        try:
+            parsed = parse_event(event)
+        except InvalidEvent as exc:
+            raise IngestError(400, "INVALID_PAYLOAD", f"{where}{exc.message}") from None
+        first = seen.setdefault(parsed.eventId, i)
+        if first != i:
+            raise IngestError(
+                400, "INVALID_PAYLOAD", f"{where}Duplicate eventId {parsed.eventId!r} (also at events[{first}])"
+            )
+    return events, is_batch
+
+
+def _is_batch(raw_body: bytes) -> bool:
+    # split_body accepted it, so it is valid JSON; the same rule as split_body's.
+    data = json.loads(raw_body)
+    return isinstance(data, dict) and "events" in data and "eventId" not in data
+
+
+class IngestService:
+    def __init__(
+        self,
+        sink: RecordSink,
+        blocklist: BlockList | None = None,
+        pseudonymiser: Pseudonymiser | None = None,
+        *,
+        clock: Callable[[], str] = now_iso,
+        sleep: Callable[[float], None] = time.sleep,
+        attempts: int = PUT_ATTEMPTS,
+    ) -> None:
+        self.sink = sink
+        self.blocklist = blocklist
+        self.pseudonymiser = pseudonymiser or Pseudonymiser()
+        self.clock = clock
+        self.sleep = sleep
+        self.attempts = attempts
+
+    def handle(self, request: IngestRequest) -> IngestResponse:
+        try:
+            return self._handle(request)
+        except IngestError as err:
+            return err.response()
+
+    def _handle(self, request: IngestRequest) -> IngestResponse:
+        if not valid_tenant(request.tenant):
+            raise IngestError(401, "UNAUTHORIZED", "No tenant in the caller's identity; check the credentials")
+        tenant = str(request.tenant)
+        check_content_type(request.content_type)
+        raw = decode_body(request)
+        events, is_batch = validate_events(raw)
+        received_at = self.clock()
+        entries = []
+        for i, event in enumerate(events):
+            data = encode_record(tenant, event, received_at)
+            if len(data) > MAX_EVENT_BYTES:
+                where = f"events[{i}]" if is_batch else "Event"
+                raise IngestError(
+                    413, "PAYLOAD_TOO_LARGE", f"{where} is {len(data)} bytes; at most {MAX_EVENT_BYTES} per event"
+                )
+            entries.append((data, partition_key(tenant, event)))
+        self._check_blocklist(tenant, request.source_ip, events, is_batch)
+
+        failed = self._put_with_retry(entries)
+        ids = [str(e["eventId"]).strip() for e in events]
+        if failed:
+            not_accepted = [ids[i] for i in sorted(failed)]
+            accepted = [ids[i] for i in range(len(ids)) if i not in failed]
+            raise IngestError(
+                503,
+                "UNAVAILABLE",
+                f"{len(not_accepted)} event(s) were not accepted, retry them: {_names(not_accepted)}",
+                {"accepted": len(accepted), "acceptedEventIds": accepted, "notAccepted": not_accepted},
+            )
+        if is_batch:
+            body = {
+                "status": "success",
+                "message": "Events received",
+                "accepted": len(ids),
+                "eventIds": ids,
+                "timestamp": received_at,
+            }
+        else:
+            body = {"status": "success", "message": "Event received", "eventId": ids[0], "timestamp": received_at}
+        return IngestResponse(202, body, accepted=len(ids))
+
+    def _check_blocklist(
+        self, tenant: str, source_ip: str | None, events: list[dict[str, Any]], is_batch: bool
+    ) -> None:
+        if self.blocklist is None:
+            return
+        ips = {str(e["ipAddress"]) for e in events if e.get("ipAddress")}
+        if source_ip:
+            ips.add(source_ip)
+        users = {self.pseudonymiser.user(tenant, str(e["userId"]).strip()) for e in events}
+        hits = self.blocklist.blocked(tenant, ips, users)
+        if not hits:
+            return
+        if source_ip and ("IP", source_ip) in hits:
+            raise IngestError(403, "SOURCE_BLOCKED", "Requests from this source IP are blocked for this tenant")
+        bad = [
+            i
+            for i, e in enumerate(events)
+            if ("IP", str(e.get("ipAddress"))) in hits
+            or ("USER", self.pseudonymiser.user(tenant, str(e["userId"]).strip())) in hits
+        ]
+        where = f"events[{_names(bad)}]" if is_batch else "The event"
+        raise IngestError(
+            403, "EVENT_BLOCKED", f"{where}: the user or ipAddress is on the block list; nothing was accepted"
+        )
+
+    def _put_with_retry(self, entries: list[tuple[bytes, str]]) -> set[int]:
+        """Indexes of entries that never landed after bounded retries of only the failed ones."""
+        pending = list(range(len(entries)))
+        for attempt in range(self.attempts):
+            results = self.sink.put([entries[i] for i in pending])
+            pending = [i for i, err in zip(pending, results, strict=True) if err is not None]
+            if not pending:
+                return set()
+            if attempt + 1 < self.attempts:
+                self.sleep(0.05 * (2**attempt) * (0.5 + random.random() / 2))
+        return set(pending)
+
+
+def request_from_apigw(event: Mapping[str, Any], iam_tenants: Mapping[str, str] | None = None) -> IngestRequest:
+    """Build the request from an API Gateway REST (v1) proxy event.
+
+    Tenant: `requestContext.authorizer.tenantId` (Lambda authorizer context), or `claims.tenantId` /
+    `claims["custom:tenantId"]` (Cognito), or, for IAM-authorised callers, `iam_tenants[userArn]` (or the
+    caller's account id): a mapping configured by the operator, never anything the caller sends.
+    """
+    headers = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
+    ctx = event.get("requestContext") or {}
+    auth = ctx.get("authorizer") or {}
+    identity = ctx.get("identity") or {}
+    claims = auth.get("claims") or {}
+    tenant = auth.get("tenantId") or (auth.get("lambda") or {}).get("tenantId")
+    tenant = tenant or claims.get("tenantId") or claims.get("custom:tenantId")
+    if not tenant and iam_tenants:
+        tenant = iam_tenants.get(identity.get("userArn") or "") or iam_tenants.get(identity.get("accountId") or "")
+    return IngestRequest(
+        body=event.get("body"),
+        content_type=headers.get("content-type"),
+        tenant=tenant,
+        source_ip=identity.get("sourceIp"),
+        is_base64=bool(event.get("isBase64Encoded")),
+    )
+
+
+__all__ = [
+    "MAX_BODY_BYTES",
+    "MAX_EVENT_BYTES",
+    "IngestError",
+    "IngestRequest",
+    "IngestResponse",
+    "IngestService",
+    "request_from_apigw",
+]

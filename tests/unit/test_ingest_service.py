@@ -1,0 +1,205 @@
+"""POST /events rules without AWS: validation, limits, tenancy, block list, partial-failure retries."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from anomaly_guardian.ingest.envelope import decode_record, partition_key
+from anomaly_guardian.ingest.service import MAX_BODY_BYTES, IngestRequest, IngestService
+from anomaly_guardian.models.event import InvalidEvent
+from anomaly_guardian.privacy import Pseudonymiser
+
+NOW = "2026-03-01T12:00:05.000Z"
+
+
+def ev(i=1, **kw):
+    return {"eventId": f"e{i}", "userId": f"user-{i}", "timestamp": "2026-03-01T12:00:00Z", "eventType": "login"} | kw
+
+
+class FakeSink:
+    """Fails the entries whose eventId is in `fail` for the first `times` calls they appear in."""
+
+    def __init__(self, fail=(), times=1):
+        self.fail = {f: times for f in fail}
+        self.calls: list[list[tuple[bytes, str]]] = []
+        self.landed: list[bytes] = []
+
+    def put(self, entries):
+        self.calls.append(list(entries))
+        out = []
+        for data, _key in entries:
+            eid = json.loads(data)["event"]["eventId"]
+            if self.fail.get(eid, 0) > 0:
+                self.fail[eid] -= 1
+                out.append("ProvisionedThroughputExceededException")
+            else:
+                self.landed.append(data)
+                out.append(None)
+        return out
+
+
+class FakeBlockList:
+    def __init__(self, entries=()):
+        self.entries = set(entries)
+
+    def blocked(self, tenant, ips, users):
+        return {e for e in self.entries if (e[0] == "IP" and e[1] in ips) or (e[0] == "USER" and e[1] in users)}
+
+
+def service(sink=None, blocklist=None):
+    return IngestService(sink or FakeSink(), blocklist, Pseudonymiser(b"k"), clock=lambda: NOW, sleep=lambda _s: None)
+
+
+def req(body, tenant="acme", content_type="application/json", source_ip="198.51.100.1", is_base64=False):
+    if not isinstance(body, (str, bytes)):
+        body = json.dumps(body)
+    return IngestRequest(body=body, content_type=content_type, tenant=tenant, source_ip=source_ip, is_base64=is_base64)
+
+
+def test_single_event_is_accepted_with_the_contract_body_and_envelope():
+    sink = FakeSink()
+    out = service(sink).handle(req(ev(7, transactionAmount=12.5, eventType="transaction")))
+    assert out.status == 202
+    assert out.body == {"status": "success", "message": "Event received", "eventId": "e7", "timestamp": NOW}
+    ((data, key),) = sink.calls[0]
+    env = decode_record(data)
+    assert env.tenantId == "acme" and env.event.eventId == "e7" and key == "acme#user-7"
+    assert json.loads(data)["event"]["transactionAmount"] == 12.5
+
+
+def test_batch_reports_count_and_ids_and_uses_entity_partition_keys():
+    sink = FakeSink()
+    metric = ev(3, eventType="metric", service="checkout", metricName="p99", metricValue=3.0)
+    out = service(sink).handle(req({"events": [ev(1), ev(2), metric]}))
+    assert out.status == 202 and out.body["accepted"] == 3 and out.body["eventIds"] == ["e1", "e2", "e3"]
+    assert [k for _, k in sink.calls[0]] == ["acme#user-1", "acme#user-2", "acme#checkout#p99"]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({k: v for k, v in ev().items() if k != "userId"}, "Missing required field: userId"),
+        (ev(timestamp="yesterday"), "Invalid field timestamp"),
+        ({"events": [ev(1), ev(2), ev(3), {**ev(4), "userId": None}]}, "events[3]: Invalid field userId"),
+        (
+            {"events": [ev(1), ev(2), ev(3), {"eventId": "x", "timestamp": "2026-03-01T12:00:00Z", "eventType": "a"}]},
+            "events[3]: Missing required field: userId",
+        ),
+        ({"events": [ev(1), ev(1)]}, "events[1]: Duplicate eventId 'e1' (also at events[0])"),
+        ({"events": [ev(1), ev(2, tenantId="other")]}, "events[1]: Field tenantId is not accepted"),
+        (ev(tenantId="other"), "Field tenantId is not accepted"),
+        ({"events": []}, "at least one event"),
+        ({"events": [ev(i) for i in range(501)]}, "at most 500 events"),
+        ("{not json", "Malformed JSON"),
+        ("", "Request body is empty"),
+        (ev(eventType="metric", service="s", metricName="m"), "metricValue"),
+    ],
+)
+def test_invalid_payloads_are_400_naming_the_problem_and_write_nothing(body, message):
+    sink = FakeSink()
+    out = service(sink).handle(req(body))
+    assert out.status == 400, out.body
+    assert out.body["status"] == "error" and out.body["code"] == "INVALID_PAYLOAD"
+    assert message in out.body["message"]
+    assert sink.calls == []
+
+
+@pytest.mark.parametrize("ctype", ["application/json", "application/json; charset=utf-8", "Application/JSON"])
+def test_json_content_types_are_accepted(ctype):
+    assert service().handle(req(ev(), content_type=ctype)).status == 202
+
+
+@pytest.mark.parametrize("ctype", [None, "", "text/plain", "application/x-www-form-urlencoded", "application/jsonx"])
+def test_other_content_types_are_415(ctype):
+    sink = FakeSink()
+    out = service(sink).handle(req(ev(), content_type=ctype))
+    assert out.status == 415 and out.body["code"] == "UNSUPPORTED_MEDIA_TYPE" and sink.calls == []
+
+
+def test_body_over_one_mib_is_413():
+    sink = FakeSink()
+    body = json.dumps({"events": [ev(1, metadata={"pad": "x" * (MAX_BODY_BYTES + 10)})]})
+    out = service(sink).handle(req(body))
+    assert out.status == 413 and out.body["code"] == "PAYLOAD_TOO_LARGE" and sink.calls == []
+
+
+def test_one_event_over_64_kib_is_413_naming_it():
+    sink = FakeSink()
+    out = service(sink).handle(req({"events": [ev(1), ev(2, metadata={"pad": "x" * 70_000})]}))
+    assert out.status == 413 and out.body["message"].startswith("events[1] is ") and sink.calls == []
+
+
+def test_base64_bodies_are_decoded():
+    body = base64.b64encode(json.dumps(ev(5)).encode())
+    assert service().handle(req(body, is_base64=True)).body["eventId"] == "e5"
+    assert service().handle(req(b"!!notbase64", is_base64=True)).status == 400
+
+
+@pytest.mark.parametrize("tenant", [None, "", "a#b", "x" * 65, "../etc"])
+def test_missing_or_malformed_tenant_is_401(tenant):
+    sink = FakeSink()
+    out = service(sink).handle(req(ev(), tenant=tenant))
+    assert out.status == 401 and out.body["code"] == "UNAUTHORIZED" and sink.calls == []
+
+
+def test_blocked_source_ip_is_403():
+    sink = FakeSink()
+    out = service(sink, FakeBlockList({("IP", "198.51.100.1")})).handle(req(ev()))
+    assert out.status == 403 and out.body["code"] == "SOURCE_BLOCKED" and sink.calls == []
+
+
+def test_blocked_event_ip_or_user_pseudonym_is_403_naming_the_events():
+    sink = FakeSink()
+    user = Pseudonymiser(b"k").user("acme", "user-3")
+    blocks = FakeBlockList({("IP", "203.0.113.9"), ("USER", user)})
+    body = {"events": [ev(1), ev(2, ipAddress="203.0.113.9"), ev(3)]}
+    out = service(sink, blocks).handle(req(body))
+    assert out.status == 403 and out.body["code"] == "EVENT_BLOCKED"
+    assert out.body["message"].startswith("events[1, 2]:")
+    assert sink.calls == []
+    # a user blocked in another tenant does not block this one
+    assert service(FakeSink(), blocks).handle(req(ev(3), tenant="globex")).status == 202
+
+
+def test_partial_put_failure_retries_only_the_failed_records():
+    sink = FakeSink(fail={"e2", "e4"}, times=2)
+    out = service(sink).handle(req({"events": [ev(i) for i in range(1, 6)]}))
+    assert out.status == 202 and out.body["accepted"] == 5
+    assert [len(c) for c in sink.calls] == [5, 2, 2]
+    landed = [json.loads(d)["event"]["eventId"] for d in sink.landed]
+    assert sorted(landed) == ["e1", "e2", "e3", "e4", "e5"]  # each exactly once
+
+
+def test_records_that_never_land_are_503_and_named():
+    sink = FakeSink(fail={"e2"}, times=99)
+    out = service(sink).handle(req({"events": [ev(1), ev(2), ev(3)]}))
+    assert out.status == 503 and out.body["code"] == "UNAVAILABLE"
+    assert out.body["notAccepted"] == ["e2"] and out.body["acceptedEventIds"] == ["e1", "e3"]
+    assert len(sink.calls) == 4  # bounded: initial + 3 retries
+
+
+def test_partition_keys_over_256_chars_are_hashed_but_stable():
+    long_user = "u" * 300
+    key = partition_key("acme", {"userId": long_user, "eventType": "login"})
+    assert len(key) <= 256 and key.startswith("acme#h#")
+    assert key == partition_key("acme", {"userId": long_user, "eventType": "login"})
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"not json", "Malformed JSON"),
+        (b'{"receivedAt":"2026-03-01T12:00:00Z","event":{}}', "Missing required field: tenantId"),
+        (b'{"tenantId":"a#b","receivedAt":"2026-03-01T12:00:00Z","event":{}}', "Invalid field tenantId"),
+        (
+            b'{"tenantId":"acme","receivedAt":"2026-03-01T12:00:00Z","event":{"eventId":"1","timestamp":"2026-03-01T12:00:00Z","eventType":"x"}}',
+            "Missing required field: event.userId",
+        ),
+    ],
+)
+def test_decode_record_names_the_broken_field(data, message):
+    with pytest.raises(InvalidEvent, match=message.replace("[", r"\[")):
+        decode_record(data)
