@@ -19,13 +19,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from anomaly_guardian.adapters.dynamodb import batch_get, client, from_item, to_attr, to_item
-from anomaly_guardian.response.correlation import DEFAULT_WINDOW_SECONDS, Incident
+from anomaly_guardian.response.correlation import DEFAULT_WINDOW_SECONDS, ConcurrentUpdate, Incident
 
 INCIDENT_RETENTION_DAYS = 400
-
-
-class ConcurrentUpdate(Exception):
-    """Someone else changed the incident (or review) since it was read."""
 
 
 class NotFound(LookupError):
@@ -240,3 +236,20 @@ class IncidentRepository:
                 raise ConcurrentUpdate(f"Review {review_id} is already {from_item(old)['status']}") from None
             raise
         return from_item(resp["Attributes"])
+
+    def _set_review_status(self, tenant: str, review_id: str, status: str) -> None:
+        self.ddb.update_item(
+            TableName=self.table,
+            Key={"pk": {"S": _pk(tenant)}, "sk": {"S": f"R#{review_id}"}},
+            UpdateExpression="SET #st = :st",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeNames={"#st": "status"},
+            ExpressionAttributeValues={":st": {"S": status}},
+        )
+
+    def reopen_review(self, tenant: str, review_id: str) -> None:
+        """Back to PENDING when the workflow could not be resumed (a transient Step Functions error)."""
+        self._set_review_status(tenant, review_id, "PENDING")
+
+    def expire_review(self, tenant: str, review_id: str) -> None:
+        self._set_review_status(tenant, review_id, "EXPIRED")

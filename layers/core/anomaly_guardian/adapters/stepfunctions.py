@@ -4,18 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from anomaly_guardian.adapters.dynamodb import client
-
-_NAME_BAD = re.compile(r"[^A-Za-z0-9_-]")
-
-
-def execution_name(*parts: str) -> str:
-    """Deterministic execution name (<= 80 chars, [A-Za-z0-9_-]): the same anomaly never runs twice."""
-    return _NAME_BAD.sub("-", "-".join(parts))[:80]
 
 
 class Workflows:

@@ -38,6 +38,11 @@ _CAUSES: tuple[tuple[frozenset[str], str], ...] = (
     (frozenset({"value"}), "likely payment fraud"),
 )
 
+
+class ConcurrentUpdate(Exception):
+    """Someone else changed the incident (or review) since it was read; reload and retry."""
+
+
 SEVERITY_RANK = {"LOW": 0, "MEDIUM": 1, "HIGH": 2, "CRITICAL": 3}
 
 

@@ -1,0 +1,22 @@
+"""Scheduled (EventBridge rate(5 minutes)): lift expired blocks, holds and flags; reconcile the WAF IP set."""
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+
+from anomaly_guardian.response.expiry import sweep
+from anomaly_guardian.response.ports import ports_from_env
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics(namespace="AnomalyGuardian")
+ports = ports_from_env()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: object) -> dict:
+    result = sweep(ports)
+    metrics.add_metric(name="BlocksLifted", unit=MetricUnit.Count, value=result["expired"])
+    logger.info("sweep done", **result)
+    return result

@@ -1,0 +1,28 @@
+"""Response queue consumer: each new anomaly joins (or opens) an incident and starts its remediation.
+Malformed messages fail alone (partial batch response) and end up on the queue's DLQ."""
+
+import json
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from anomaly_guardian.response.correlator import handle_message
+from anomaly_guardian.response.ports import ports_from_env
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics(namespace="AnomalyGuardian")
+processor = BatchProcessor(event_type=EventType.SQS)
+ports = ports_from_env()
+
+
+def record_handler(record: SQSRecord) -> dict:
+    return handle_message(ports, json.loads(record.body))
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: object) -> dict:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

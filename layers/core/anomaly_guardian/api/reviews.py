@@ -1,0 +1,83 @@
+"""POST /reviews/{reviewId}: approve or reject a manual review, resuming the waiting remediation.
+
+The review moves PENDING -> APPROVED/REJECTED with a conditional write first, so two analysts
+cannot both decide; then the workflow's task token is resumed (SendTaskSuccess for approve,
+SendTaskFailure `ReviewRejected` for reject). The reviewer comes from the token, not the body.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from http import HTTPStatus
+from typing import Annotated, Literal
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Path
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+from anomaly_guardian.api.deps import tenant_of
+from anomaly_guardian.api.errors import ApiError, not_found
+from anomaly_guardian.api.incidents import incident_repo, workflow_client
+from anomaly_guardian.response.correlation import ConcurrentUpdate
+
+router = Router()
+logger = Logger(child=True)
+ReviewId = Annotated[str, Path(pattern=r"^rv_[0-9A-HJKMNP-TV-Z]{26}$", description="id from the review alert")]
+# The token is gone (execution timed out, was stopped, or already resumed).
+_TOKEN_GONE = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
+
+
+class ReviewDecision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["approve", "reject"]
+    note: Annotated[str, StringConstraints(max_length=1000, strip_whitespace=True)] | None = None
+
+
+class ReviewResult(BaseModel):
+    reviewId: str
+    status: Literal["APPROVED", "REJECTED"]
+    anomalyId: str | None = None
+    incidentId: str | None = None
+    decidedAt: str
+
+
+@router.post("/reviews/<reviewId>", summary="Approve or reject a manual review", tags=["reviews"])
+def decide(reviewId: ReviewId, body: ReviewDecision) -> ReviewResult:
+    raw = router.current_event.raw_event
+    tenant = tenant_of(raw)
+    authorizer = (raw.get("requestContext") or {}).get("authorizer") or {}
+    reviewer = str(authorizer.get("sub") or (authorizer.get("claims") or {}).get("sub") or "unknown")
+    at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    repo = incident_repo()
+    try:
+        review = repo.decide_review(tenant, reviewId, body.decision, reviewer, body.note or "", at)
+    except LookupError:
+        raise not_found("Review", reviewId) from None
+    except ConcurrentUpdate as exc:
+        raise ApiError(HTTPStatus.CONFLICT, "CONFLICT", str(exc)) from None
+    output = {"decision": body.decision, "reviewId": reviewId, "reviewer": reviewer, "note": body.note or ""}
+    try:
+        if body.decision == "approve":
+            workflow_client().succeed(review["taskToken"], output)
+        else:
+            workflow_client().fail(review["taskToken"], "ReviewRejected", json.dumps(output))
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        logger.warning("review resume failed", review_id=reviewId, error_code=code)
+        if code in _TOKEN_GONE:
+            repo.expire_review(tenant, reviewId)
+            raise ApiError(HTTPStatus.CONFLICT, "REVIEW_EXPIRED", f"Review {reviewId} is no longer waiting") from None
+        repo.reopen_review(tenant, reviewId)
+        raise ApiError(HTTPStatus.SERVICE_UNAVAILABLE, "RETRY", "Could not resume the workflow; try again") from None
+    status = "APPROVED" if body.decision == "approve" else "REJECTED"
+    return ReviewResult(
+        reviewId=reviewId,
+        status=status,
+        anomalyId=review.get("anomalyId"),
+        incidentId=review.get("incidentId"),
+        decidedAt=at,
+    )
