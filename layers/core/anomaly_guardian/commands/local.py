@@ -1,0 +1,68 @@
+"""`guardian local`: run the whole stack on loopback until Ctrl-C (no AWS account needed)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("local", help="run the API, stream and handlers locally on an embedded AWS emulation")
+    p.add_argument("--port", type=int, default=3000, help="API port on 127.0.0.1 (0: any free port)")
+    p.add_argument("--moto-port", type=int, default=0, help="AWS emulation port (default: a free port)")
+    p.add_argument("--template", type=Path, default=None, help="SAM template (default: sam/template.yaml)")
+    p.add_argument("--log-level", default="INFO", help="handlers' POWERTOOLS_LOG_LEVEL")
+    p.add_argument("--shards", type=int, default=2, help="Kinesis shards to create")
+    p.add_argument("--json", action="store_true", help="print one JSON line describing the stack when ready")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from anomaly_guardian.local.stack import LocalStack, StackOptions
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stack = LocalStack(
+        StackOptions(
+            template=args.template,
+            api_port=args.port,
+            moto_port=args.moto_port,
+            log_level=args.log_level,
+            shard_count=args.shards,
+        )
+    )
+    try:
+        stack.start()
+    except OSError as exc:
+        print(f"guardian local: cannot start: {exc}", file=sys.stderr)
+        stack.stop()
+        return 1
+    try:
+        info = stack.describe()
+        if args.json:
+            print(json.dumps(info), flush=True)
+        else:
+            _print_banner(info)
+        stop.wait()
+    finally:
+        stack.stop()
+    return 0
+
+
+def _print_banner(info: dict) -> None:
+    print(f"Anomaly Guardian local stack\n  API               {info['api']}")
+    print(f"  AWS_ENDPOINT_URL  {info['aws_endpoint_url']}  (moto; dummy credentials, us-east-1)")
+    for route in info["routes"]:
+        print(f"  route             {route}")
+    for name in info["streams"]:
+        print(f"  stream            {name}")
+    for logical, name in info["tables"].items():
+        print(f"  table             {name}  ({logical})")
+    for note in info["notes"]:
+        print(f"  note              {note}")
+    print("Get a token:  .venv/bin/guardian token --tenant acme      Stop: Ctrl-C", flush=True)

@@ -1,0 +1,329 @@
+"""API Gateway (REST, Lambda proxy) in front of the real handlers, on http.server.
+
+Turns an HTTP request into the exact proxy event API Gateway sends, runs the template's Lambda
+authorizer first (TOKEN or REQUEST), puts its context into `requestContext.authorizer`, and maps
+the handler's proxy response back to HTTP. Failures look like API Gateway's: 401 Unauthorized
+when there is no token or the authorizer says "Unauthorized", 403 on a Deny policy, 403 "Missing
+Authentication Token" for an unknown route, 413 over 10 MB, 502 when the function fails.
+"""
+
+from __future__ import annotations
+
+import base64
+import fnmatch
+import json
+import logging
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from anomaly_guardian.local.cfn import ACCOUNT_ID, REGION
+from anomaly_guardian.local.runtime import FunctionError, LocalFunction
+
+log = logging.getLogger(__name__)
+
+MAX_PAYLOAD = 10 * 1024 * 1024  # API Gateway's hard limit
+API_ID = "local"
+
+
+@dataclass
+class Route:
+    method: str  # upper case, or ANY
+    resource: str  # e.g. /anomalies/{anomalyId} or /{proxy+}
+    function: LocalFunction
+    auth: bool = True
+    _regex: re.Pattern[str] = field(init=False, repr=False)
+    _params: list[str] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.method = self.method.upper()
+        parts, params = [], []
+        for seg in self.resource.strip("/").split("/") if self.resource.strip("/") else []:
+            m = re.fullmatch(r"\{([^}+]+)(\+?)\}", seg)
+            if m:
+                params.append(m.group(1))
+                parts.append(f"(?P<{_group(m.group(1))}>.+)" if m.group(2) else f"(?P<{_group(m.group(1))}>[^/]+)")
+            else:
+                parts.append(re.escape(seg))
+        self._regex = re.compile("^/" + "/".join(parts) + "/?$") if parts else re.compile("^/?$")
+        self._params = params
+
+    @property
+    def specificity(self) -> tuple[int, int, int]:
+        segs = [s for s in self.resource.strip("/").split("/") if s]
+        static = sum(1 for s in segs if not s.startswith("{"))
+        greedy = any(s.endswith("+}") for s in segs)
+        return (0 if greedy else 1, static, len(segs))
+
+    def match(self, method: str, path: str) -> dict[str, str] | None:
+        if self.method not in ("ANY", method):
+            return None
+        m = self._regex.match(path)
+        if not m:
+            return None
+        return {p: unquote(m.group(_group(p))) for p in self._params}
+
+
+def _group(name: str) -> str:
+    return re.sub(r"\W", "_", name)
+
+
+@dataclass
+class Authorizer:
+    function: LocalFunction
+    kind: str = "TOKEN"  # TOKEN | REQUEST
+    header: str = "Authorization"
+
+
+class ApiGateway:
+    """Routing + authorizer + event mapping; `serve()` exposes it over HTTP."""
+
+    def __init__(self, routes: list[Route], authorizer: Authorizer | None, stage: str = "local"):
+        self.routes = sorted(routes, key=lambda r: r.specificity, reverse=True)
+        self.authorizer = authorizer
+        self.stage = stage
+        self.requests = 0
+        self.extra: dict[str, Callable[[], dict[str, Any]]] = {}  # local-only GET endpoints
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ request -> event
+    def find(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        for route in self.routes:
+            params = route.match(method, path)
+            if params is not None:
+                return route, params
+        return None
+
+    def build_event(
+        self,
+        method: str,
+        raw_path: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        source_ip: str,
+        route: Route | None,
+        params: dict[str, str] | None,
+    ) -> dict[str, Any]:
+        url = urlsplit(raw_path)
+        path = url.path or "/"
+        single: dict[str, str] = {}
+        multi: dict[str, list[str]] = {}
+        for name, value in headers:
+            single[name] = value
+            multi.setdefault(name, []).append(value)
+        qs = parse_qs(url.query, keep_blank_values=True)
+        text: str | None = None
+        b64 = False
+        if body:
+            try:
+                text = body.decode("utf-8")
+            except UnicodeDecodeError:
+                text, b64 = base64.b64encode(body).decode(), True
+        now = datetime.now(UTC)
+        request_id = str(uuid.uuid4())
+        resource = route.resource if route else path
+        lower = {k.lower(): v for k, v in single.items()}
+        return {
+            "resource": resource,
+            "path": path,
+            "httpMethod": method,
+            "headers": single or None,
+            "multiValueHeaders": multi or None,
+            "queryStringParameters": {k: v[-1] for k, v in qs.items()} or None,
+            "multiValueQueryStringParameters": qs or None,
+            "pathParameters": params or None,
+            "stageVariables": None,
+            "requestContext": {
+                "accountId": ACCOUNT_ID,
+                "apiId": API_ID,
+                "domainName": lower.get("host", "127.0.0.1"),
+                "domainPrefix": API_ID,
+                "extendedRequestId": request_id,
+                "httpMethod": method,
+                "identity": {
+                    "sourceIp": source_ip,
+                    "userAgent": lower.get("user-agent"),
+                    "accountId": None,
+                    "caller": None,
+                    "user": None,
+                    "userArn": None,
+                    "accessKey": None,
+                    "cognitoIdentityId": None,
+                    "cognitoIdentityPoolId": None,
+                    "cognitoAuthenticationType": None,
+                    "cognitoAuthenticationProvider": None,
+                },
+                "path": f"/{self.stage}{path}",
+                "protocol": "HTTP/1.1",
+                "requestId": request_id,
+                "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+                "requestTimeEpoch": int(now.timestamp() * 1000),
+                "resourceId": "local",
+                "resourcePath": resource,
+                "stage": self.stage,
+            },
+            "body": text,
+            "isBase64Encoded": b64,
+        }
+
+    def method_arn(self, method: str, path: str) -> str:
+        return f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{API_ID}/{self.stage}/{method}{path}"
+
+    # ------------------------------------------------------------------ authorizer
+    def authorize(self, event: dict[str, Any]) -> tuple[int, dict[str, Any]] | dict[str, Any]:
+        """Returns the authorizer context to attach, or (status, body) to send instead."""
+        assert self.authorizer is not None
+        auth = self.authorizer
+        headers = {k.lower(): v for k, v in (event["headers"] or {}).items()}
+        token = headers.get(auth.header.lower())
+        if not token:
+            return 401, {"message": "Unauthorized"}
+        method_arn = self.method_arn(event["httpMethod"], event["path"])
+        if auth.kind == "REQUEST":
+            auth_event = dict(event, type="REQUEST", methodArn=method_arn)
+        else:
+            auth_event = {"type": "TOKEN", "authorizationToken": token, "methodArn": method_arn}
+        try:
+            result = auth.function.invoke(auth_event)
+        except FunctionError as exc:
+            if str(exc.__cause__) == "Unauthorized":
+                return 401, {"message": "Unauthorized"}
+            return 500, {"message": None}
+        if not isinstance(result, dict):
+            return 500, {"message": None}
+        if "isAuthorized" in result:  # simple response format
+            if not result["isAuthorized"]:
+                return 403, {"message": "Forbidden"}
+            return dict(result.get("context") or {})
+        effect = _policy_effect(result.get("policyDocument") or {}, method_arn)
+        if effect == "Deny":
+            return 403, {"message": "User is not authorized to access this resource with an explicit deny"}
+        if effect != "Allow":
+            return 403, {"message": "User is not authorized to access this resource"}
+        context = {k: v for k, v in (result.get("context") or {}).items()}
+        context["principalId"] = result.get("principalId")
+        return context
+
+    # ------------------------------------------------------------------ dispatch
+    def handle(
+        self, method: str, raw_path: str, headers: list[tuple[str, str]], body: bytes, source_ip: str
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        self.requests += 1
+        path = urlsplit(raw_path).path or "/"
+        if method == "GET" and path in self.extra:
+            return _json(200, self.extra[path]())
+        if len(body) > MAX_PAYLOAD:
+            return _json(413, {"message": "Request Too Long"})
+        found = self.find(method, path)
+        if found is None:
+            return _json(403, {"message": "Missing Authentication Token"})
+        route, params = found
+        event = self.build_event(method, raw_path, headers, body, source_ip, route, params)
+        if route.auth and self.authorizer is not None:
+            outcome = self.authorize(event)
+            if isinstance(outcome, tuple):
+                return _json(*outcome)
+            event["requestContext"]["authorizer"] = outcome
+        try:
+            started = time.perf_counter()
+            result = route.function.invoke(event)
+            event["requestContext"]["integrationLatency"] = int((time.perf_counter() - started) * 1000)
+        except FunctionError:
+            return _json(502, {"message": "Internal server error"})
+        return _proxy_response(result)
+
+    # ------------------------------------------------------------------ HTTP server
+    def serve(self, host: str, port: int) -> int:
+        gateway = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            server_version = "AnomalyGuardianLocal/1.0"
+
+            def _do(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                if length > MAX_PAYLOAD:
+                    status, headers, body = _json(413, {"message": "Request Too Long"})
+                    self.close_connection = True
+                else:
+                    raw = self.rfile.read(length) if length else b""
+                    try:
+                        status, headers, body = gateway.handle(
+                            self.command, self.path, list(self.headers.items()), raw, self.client_address[0]
+                        )
+                    except Exception:
+                        log.exception("local API gateway failed")
+                        status, headers, body = _json(500, {"message": "Internal server error"})
+                self.send_response(status)
+                for name, value in headers:
+                    if name.lower() not in ("content-length", "connection", "transfer-encoding"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _do
+
+            def log_message(self, format: str, *args: Any) -> None:
+                log.debug("%s " + format, self.address_string(), *args)
+
+        self._server = ThreadingHTTPServer((host, port), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="local-apigw", daemon=True)
+        self._thread.start()
+        return int(self._server.server_address[1])
+
+    def shutdown(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+
+def _policy_effect(policy: dict[str, Any], method_arn: str) -> str | None:
+    statements = policy.get("Statement") or []
+    if isinstance(statements, dict):
+        statements = [statements]
+    effect = None
+    for st in statements:
+        resources = st.get("Resource") or []
+        resources = [resources] if isinstance(resources, str) else resources
+        actions = st.get("Action") or []
+        actions = [actions] if isinstance(actions, str) else actions
+        if not any(fnmatch.fnmatchcase("execute-api:Invoke", a) for a in actions):
+            continue
+        if any(fnmatch.fnmatchcase(method_arn, r) for r in resources):
+            if st.get("Effect") == "Deny":
+                return "Deny"
+            if st.get("Effect") == "Allow":
+                effect = "Allow"
+    return effect
+
+
+def _json(status: int, body: Any) -> tuple[int, list[tuple[str, str]], bytes]:
+    return status, [("Content-Type", "application/json")], json.dumps(body).encode()
+
+
+def _proxy_response(result: Any) -> tuple[int, list[tuple[str, str]], bytes]:
+    if not isinstance(result, dict) or not isinstance(result.get("statusCode"), int):
+        log.error("function returned a malformed proxy response: %r", type(result).__name__)
+        return _json(502, {"message": "Internal server error"})
+    headers: list[tuple[str, str]] = []
+    multi = result.get("multiValueHeaders") or {}
+    for name, value in (result.get("headers") or {}).items():
+        if name not in multi:
+            headers.append((name, str(value)))
+    for name, values in multi.items():
+        headers.extend((name, str(v)) for v in values)
+    body = result.get("body") or ""
+    raw = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode("utf-8")
+    return int(result["statusCode"]), headers, raw

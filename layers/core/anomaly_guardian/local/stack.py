@@ -1,0 +1,296 @@
+"""The local stack: moto on loopback + the template's resources + the real handlers wired together.
+
+`LocalStack(options).start()` brings up, in order: the moto server, the template's resources,
+the function environment (template variables resolved to the local resources, AWS_ENDPOINT_URL,
+dummy credentials), the real handlers, the API Gateway adapter and the event source mappings
+(Kinesis, SQS, EventBridge rules). `stop()` shuts everything down in reverse order.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from anomaly_guardian.local.apigw import ApiGateway, Authorizer, Route
+from anomaly_guardian.local.cfn import load_template, resources_of
+from anomaly_guardian.local.kinesis import KinesisMapping, KinesisPoller
+from anomaly_guardian.local.resources import FunctionSpec, LocalResources, ResourceBuilder
+from anomaly_guardian.local.runtime import LocalFunction, load_function
+from anomaly_guardian.local.server import DUMMY_CREDENTIALS, MotoServer
+from anomaly_guardian.local.sqs import SqsMapping, SqsPoller
+
+log = logging.getLogger(__name__)
+
+
+def find_repo_root(start: Path | None = None) -> Path:
+    """The directory holding `sam/template.yaml`: from cwd upwards, else next to this package."""
+    for base in [Path(start or Path.cwd()).resolve(), Path(__file__).resolve()]:
+        for candidate in [base, *base.parents]:
+            if (candidate / "sam" / "template.yaml").is_file():
+                return candidate
+    raise FileNotFoundError("sam/template.yaml not found (run from the repository)")
+
+
+@dataclass
+class StackOptions:
+    template: Path | None = None
+    host: str = "127.0.0.1"
+    api_port: int = 3000
+    moto_port: int = 0
+    shard_count: int = 2
+    stack_name: str = "anomaly-guardian-local"
+    log_level: str = "INFO"
+    metrics: bool = False  # EMF lines on stdout are noise locally
+    kinesis_max_retries: int = 3
+    env: dict[str, str] = field(default_factory=dict)
+
+
+class LocalStack:
+    def __init__(self, options: StackOptions | None = None):
+        self.o = options or StackOptions()
+        self.moto: MotoServer | None = None
+        self.resources: LocalResources | None = None
+        self.functions: dict[str, LocalFunction] = {}
+        self.gateway: ApiGateway | None = None
+        self.kinesis_pollers: list[KinesisPoller] = []
+        self.sqs_pollers: list[SqsPoller] = []
+        self.api_url = ""
+        self.notes: list[str] = []
+        self._saved_env: dict[str, str | None] = {}
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> LocalStack:
+        import boto3
+
+        template_path = Path(self.o.template) if self.o.template else find_repo_root() / "sam" / "template.yaml"
+        template = load_template(template_path)
+        self.moto = MotoServer(self.o.host, self.o.moto_port).start()
+        self._set_env({**DUMMY_CREDENTIALS, "AWS_ENDPOINT_URL": self.moto.url})
+        session = boto3.session.Session()
+        self.session = session
+        builder = ResourceBuilder(
+            template,
+            template_path.parent,
+            session,
+            self.moto.url,
+            stack_name=self.o.stack_name,
+            shard_count=self.o.shard_count,
+        )
+        self.resources = res = builder.build()
+        self.notes.extend(sorted(set(res.resolver.unresolved)))
+        self._set_env(self._function_env(res))
+        for logical, spec in res.functions.items():
+            self.functions[logical] = load_function(spec)
+        self._wire_api(template)
+        self._wire_event_sources(builder)
+        return self
+
+    def stop(self) -> None:
+        if self.gateway is not None:
+            self.gateway.shutdown()
+        for poller in [*self.kinesis_pollers, *self.sqs_pollers]:
+            poller.stop()
+        if self.moto is not None:
+            self.moto.stop()
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ environment
+    def _set_env(self, values: dict[str, str]) -> None:
+        for key, value in values.items():
+            self._saved_env.setdefault(key, os.environ.get(key))
+            os.environ[key] = value
+
+    def _function_env(self, res: LocalResources) -> dict[str, str]:
+        """One process hosts every function: merge their variables (they agree on shared names)."""
+        env: dict[str, str] = {}
+        for spec in res.functions.values():
+            for key, value in spec.environment.items():
+                if key in env and env[key] != value:
+                    self.notes.append(f"env {key} differs between functions; using {env[key]!r}")
+                    continue
+                env[key] = value
+        if "EVENTS_STREAM_NAME" not in env and res.streams:
+            env["EVENTS_STREAM_NAME"] = next(iter(res.streams))
+        env.update(
+            {
+                "ENVIRONMENT": "local",
+                "POWERTOOLS_TRACE_DISABLED": "true",
+                "POWERTOOLS_LOG_LEVEL": self.o.log_level,
+                "POWERTOOLS_METRICS_DISABLED": "false" if self.o.metrics else "true",
+                "AWS_LAMBDA_FUNCTION_NAME": env.get("AWS_LAMBDA_FUNCTION_NAME", "anomaly-guardian-local"),
+            }
+        )
+        env.update(self.o.env)
+        return env
+
+    # ------------------------------------------------------------------ wiring
+    def _by_arn(self, arn: Any) -> LocalFunction | None:
+        for fn in self.functions.values():
+            if fn.spec.arn == arn or fn.spec.name == arn:
+                return fn
+        return None
+
+    def _wire_api(self, template: dict[str, Any]) -> None:
+        res = self.resources
+        assert res is not None
+        routes: list[Route] = []
+        for logical, spec in res.functions.items():
+            for event in spec.events.values():
+                if event.get("Type") != "Api":
+                    continue
+                props = event.get("Properties") or {}
+                auth = (props.get("Auth") or {}).get("Authorizer")
+                routes.append(
+                    Route(
+                        method=str(props.get("Method", "ANY")).upper(),
+                        resource=str(props["Path"]),
+                        function=self.functions[logical],
+                        auth=auth != "NONE",
+                    )
+                )
+        authorizer = None
+        api_props = [*res.apis.values(), (template.get("Globals") or {}).get("Api") or {}]
+        for props in api_props:
+            auth = props.get("Auth") or {}
+            default = auth.get("DefaultAuthorizer")
+            spec = (auth.get("Authorizers") or {}).get(default) if default else None
+            if not spec:
+                continue
+            fn_arn = res.resolver.resolve(spec.get("FunctionArn"))
+            fn = self._by_arn(fn_arn)
+            if fn is None:
+                self.notes.append(f"authorizer {default}: function {fn_arn} not found")
+                continue
+            identity = spec.get("Identity") or {}
+            kind = str(spec.get("FunctionPayloadType", "TOKEN")).upper()
+            header = identity.get("Header") or (identity.get("Headers") or ["Authorization"])[0]
+            authorizer = Authorizer(function=fn, kind=kind, header=header)
+            break
+        self.gateway = ApiGateway(routes, authorizer, stage="local")
+        self.gateway.extra["/_local/stats"] = self.stats
+        port = self.gateway.serve(self.o.host, self.o.api_port)
+        self.api_url = f"http://{self.o.host}:{port}"
+
+    def _wire_event_sources(self, builder: ResourceBuilder) -> None:
+        res = self.resources
+        assert res is not None
+        kinesis = builder.client("kinesis")
+        sqs = builder.client("sqs")
+        sns = builder.client("sns")
+        for logical, spec in res.functions.items():
+            fn = self.functions[logical]
+            for name, event in spec.events.items():
+                kind, props = event.get("Type"), event.get("Properties") or {}
+                item_failures = "ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or [])
+                if kind == "Kinesis":
+                    stream_arn = str(props.get("Stream") or "")
+                    stream = stream_arn.rsplit("/", 1)[-1] or next(iter(res.streams))
+                    retries = props.get("MaximumRetryAttempts")
+                    retries = self.o.kinesis_max_retries if retries in (None, -1) else int(retries)
+                    mapping = KinesisMapping(
+                        stream_name=stream,
+                        stream_arn=res.streams.get(stream, stream_arn),
+                        function=fn,
+                        batch_size=int(props.get("BatchSize") or 100),
+                        starting_position=str(props.get("StartingPosition") or "TRIM_HORIZON"),
+                        max_retries=retries,
+                        report_item_failures=item_failures,
+                        on_failure_arn=((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get(
+                            "Destination"
+                        ),
+                    )
+                    poller = KinesisPoller(mapping, kinesis, sqs=sqs, sns=sns)
+                    poller.start()
+                    self.kinesis_pollers.append(poller)
+                elif kind == "SQS":
+                    queue_arn = str(props.get("Queue"))
+                    queue = next((q for q in res.queues.values() if q["arn"] == queue_arn), None)
+                    if queue is None:
+                        self.notes.append(f"{logical}.{name}: queue {queue_arn} not in template")
+                        continue
+                    poller = SqsPoller(
+                        SqsMapping(queue["url"], queue["arn"], fn, int(props.get("BatchSize") or 10), item_failures),
+                        sqs,
+                    )
+                    poller.start()
+                    self.sqs_pollers.append(poller)
+                elif kind in ("EventBridgeRule", "CloudWatchEvent"):
+                    self._wire_eventbridge(builder, logical, name, props, fn)
+                elif kind not in ("Api", None):
+                    self.notes.append(f"{logical}.{name}: {kind} events are not emulated locally")
+
+    def _wire_eventbridge(
+        self, builder: ResourceBuilder, logical: str, name: str, props: dict[str, Any], fn: LocalFunction
+    ) -> None:
+        """Rule -> internal SQS queue -> the function, so moto does the pattern matching."""
+        sqs, events = builder.client("sqs"), builder.client("events")
+        queue_name = f"{self.o.stack_name}-eb-{logical}-{name}"[:80]
+        url = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        bus = props.get("EventBusName") or "default"
+        rule = f"{logical}-{name}"[:64]
+        events.put_rule(Name=rule, EventBusName=bus, EventPattern=json.dumps(props.get("Pattern") or {}))
+        events.put_targets(Rule=rule, EventBusName=bus, Targets=[{"Id": "local", "Arn": arn}])
+
+        class Unwrap:
+            """The queue carries EventBridge events: hand the function the event itself."""
+
+            def __init__(self, inner: LocalFunction):
+                self.inner = inner
+                self.spec = inner.spec
+
+            def invoke(self, batch: dict[str, Any]) -> Any:
+                for record in batch["Records"]:
+                    self.inner.invoke(json.loads(record["body"]))
+                return {"batchItemFailures": []}
+
+        poller = SqsPoller(SqsMapping(url, arn, Unwrap(fn), batch_size=1, report_item_failures=True), sqs)  # type: ignore[arg-type]
+        poller.start()
+        self.sqs_pollers.append(poller)
+
+    # ------------------------------------------------------------------ introspection
+    def stats(self) -> dict[str, Any]:
+        return {
+            "kinesis": [p.stats.as_dict() | {"stream": p.m.stream_name} for p in self.kinesis_pollers],
+            "sqs": [p.stats.as_dict() | {"queue": p.m.queue_arn.rsplit(":", 1)[-1]} for p in self.sqs_pollers],
+            "functions": {k: {"invocations": f.invocations, "errors": f.errors} for k, f in self.functions.items()},
+            "requests": self.gateway.requests if self.gateway else 0,
+        }
+
+    def kinesis_caught_up(self) -> bool:
+        return all(p.caught_up for p in self.kinesis_pollers)
+
+    def describe(self) -> dict[str, Any]:
+        res = self.resources
+        assert res is not None and self.moto is not None
+        return {
+            "api": self.api_url,
+            "aws_endpoint_url": self.moto.url,
+            "tables": res.tables,
+            "streams": res.streams,
+            "queues": {k: v["url"] for k, v in res.queues.items()},
+            "topics": res.topics,
+            "state_machines": res.state_machines,
+            "functions": sorted(self.functions),
+            "routes": [f"{r.method} {r.resource} -> {r.function.spec.logical_id}" for r in self.gateway.routes]
+            if self.gateway
+            else [],
+            "notes": self.notes,
+        }
+
+
+__all__ = ["FunctionSpec", "LocalStack", "StackOptions", "find_repo_root", "resources_of"]
