@@ -11,14 +11,23 @@ def build_detectors(rule_provider=None) -> list[Detector]:
     from anomaly_guardian.detection.geolocation import GeolocationDetector
     from anomaly_guardian.detection.rules import RuleDetector
     from anomaly_guardian.detection.system import SystemDetector
+    from anomaly_guardian.detection.usage import UsageDetector
     from anomaly_guardian.detection.value import ValueDetector
     from anomaly_guardian.detection.velocity import VelocityDetector
 
-    return [
+    detectors: list[Detector] = [
         VelocityDetector(),
         ValueDetector(),
         GeolocationDetector(),
         BehavioralDetector(),
         SystemDetector(),
+        UsageDetector(),
         RuleDetector(rule_provider),
     ]
+    # The model detector (env ML_DETECTOR=auto|on|off; auto: on when MODEL_PATH or MODEL_BUCKET/KEY is set).
+    from anomaly_guardian.detection.model import from_environment
+
+    model = from_environment()
+    if model is not None:
+        detectors.append(model)
+    return detectors

@@ -1,0 +1,168 @@
+"""AWS glue of the ML part: model artifact and feature samples in S3, the SageMaker endpoint
+(with a hard timeout and no SDK retries: the circuit breaker above decides), and starting the
+retraining pipeline.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import random
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import Any
+
+import boto3
+import numpy as np
+from botocore.config import Config
+
+from anomaly_guardian.ids import new_ulid
+
+
+def _region() -> str:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
+@cache
+def _client(service: str) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
+        region_name=_region(),
+        config=Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=3, read_timeout=20),
+    )
+
+
+def reset_clients() -> None:
+    _client.cache_clear()
+
+
+def read_s3_bytes(bucket: str, key: str) -> bytes:
+    return _client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+
+
+def write_s3_bytes(bucket: str, key: str, data: bytes, kms_key_id: str | None = None) -> None:
+    extra: dict[str, Any] = {"ServerSideEncryption": "aws:kms"}
+    if kms_key_id:
+        extra["SSEKMSKeyId"] = kms_key_id
+    _client("s3").put_object(Bucket=bucket, Key=key, Body=data, **extra)
+
+
+def endpoint_invoker(endpoint: str, timeout_s: float, client: Any = None) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """JSON in, JSON out through InvokeEndpoint; one attempt, bounded by `timeout_s`."""
+    runtime = client or boto3.client(
+        "sagemaker-runtime",
+        endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
+        region_name=_region(),
+        config=Config(
+            connect_timeout=timeout_s, read_timeout=timeout_s, retries={"max_attempts": 1, "mode": "standard"}
+        ),
+    )
+
+    def invoke(payload: dict[str, Any]) -> dict[str, Any]:
+        resp = runtime.invoke_endpoint(
+            EndpointName=endpoint,
+            ContentType="application/json",
+            Accept="application/json",
+            Body=json.dumps(payload).encode(),
+        )
+        return json.loads(resp["Body"].read())
+
+    return invoke
+
+
+class S3SampleSink:
+    """A random sample of scored feature rows, buffered per Lambda container and written as one .npy
+    per flush under `features/<modelVersion>/YYYY/MM/DD/HH/` (derived numbers only, no ids)."""
+
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "features/",
+        rate: float = 0.05,
+        max_rows: int = 5000,
+        max_age_s: float = 300.0,
+        clock: Callable[[], float] = time.time,
+        seed: int | None = None,
+    ):
+        self.bucket, self.prefix, self.rate = bucket, prefix, rate
+        self.max_rows, self.max_age_s, self.clock = max_rows, max_age_s, clock
+        self._rows: list[np.ndarray] = []
+        self._count = 0
+        self._since = clock()
+        self._rng = np.random.default_rng(seed if seed is not None else random.getrandbits(32))
+
+    def add(self, X: np.ndarray) -> None:
+        keep = self._rng.random(X.shape[0]) < self.rate
+        if keep.any():
+            self._rows.append(np.asarray(X[keep], dtype=np.float32))
+            self._count += int(keep.sum())
+        if self._count >= self.max_rows or (self._count and self.clock() - self._since >= self.max_age_s):
+            self.flush()
+
+    def flush(self) -> str | None:
+        if not self._count:
+            return None
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        key = f"{self.prefix}{now:%Y/%m/%d/%H}/{new_ulid()}.npy"
+        buf = io.BytesIO()
+        np.save(buf, np.vstack(self._rows), allow_pickle=False)
+        write_s3_bytes(self.bucket, key, buf.getvalue(), os.environ.get("FEATURE_SAMPLE_KMS_KEY_ID") or None)
+        self._rows, self._count, self._since = [], 0, self.clock()
+        return key
+
+
+def load_recent_samples(
+    bucket: str, prefix: str, hours: int, now: datetime | None = None, max_objects: int = 500
+) -> np.ndarray | None:
+    """Feature rows written in the last `hours` hours (listing only those hour prefixes)."""
+    now = now or datetime.now(UTC)
+    s3 = _client("s3")
+    parts: list[np.ndarray] = []
+    for h in range(hours):
+        hour_prefix = f"{prefix}{now - timedelta(hours=h):%Y/%m/%d/%H}/"
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=hour_prefix):
+            for obj in page.get("Contents", []):
+                if len(parts) >= max_objects:
+                    break
+                body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
+                parts.append(np.load(io.BytesIO(body), allow_pickle=False))
+    return np.vstack(parts).astype(np.float64) if parts else None
+
+
+def latest_object_key(bucket: str, prefix: str) -> str | None:
+    """Newest object under a prefix (the model version to monitor when none is configured)."""
+    newest = None
+    for page in _client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            if newest is None or obj["LastModified"] > newest["LastModified"]:
+                newest = obj
+    return newest["Key"] if newest else None
+
+
+class PipelineStarter:
+    """Starts the SageMaker retraining pipeline (StartPipelineExecution)."""
+
+    def __init__(self, pipeline_name: str, client: Any = None):
+        self.pipeline_name = pipeline_name
+        self._sm = client
+
+    @property
+    def sm(self) -> Any:
+        if self._sm is None:
+            self._sm = _client("sagemaker")
+        return self._sm
+
+    def start(self, reason: str, parameters: dict[str, str] | None = None) -> str:
+        params = [{"Name": k, "Value": str(v)} for k, v in (parameters or {}).items()]
+        resp = self.sm.start_pipeline_execution(
+            PipelineName=self.pipeline_name,
+            PipelineExecutionDisplayName=f"{reason}-{datetime.now(UTC):%Y%m%d%H%M%S}"[:82],
+            PipelineExecutionDescription=f"started by Anomaly Guardian: {reason}"[:3072],
+            PipelineParameters=params,
+            ClientRequestToken=new_ulid(),
+        )
+        return resp["PipelineExecutionArn"]

@@ -1,0 +1,252 @@
+"""The model detector: scores every user event of a batch with the exported Isolation Forest and
+sequence autoencoder (NumPy only, no scikit-learn on the hot path), optionally through a SageMaker
+endpoint guarded by a circuit breaker with the in-Lambda model as fallback.
+
+Switch (env `ML_DETECTOR`): `auto` (default) runs it when a model location is configured
+(`MODEL_PATH`, or `MODEL_BUCKET` + `MODEL_KEY`) and logs a warning if that model cannot be loaded;
+`on` makes a missing or broken model an error; `off` never runs it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+
+from anomaly_guardian.config import DetectionConfig
+from anomaly_guardian.detection.base import Finding, PreparedEvent
+from anomaly_guardian.ml.features import FEATURES, FeatureBatch, FeatureExtractor
+from anomaly_guardian.ml.model import ModelBundle, Scores, standardise
+from anomaly_guardian.models.anomaly import AnomalyType, Explanation
+from anomaly_guardian.state.store import StateItem
+
+log = logging.getLogger(__name__)
+
+
+class Scorer(Protocol):
+    def score(self, batch: FeatureBatch) -> Scores: ...
+
+
+class SampleSink(Protocol):
+    def add(self, X: np.ndarray) -> None: ...
+
+
+class LocalScorer:
+    """In-process NumPy scoring with the exported bundle."""
+
+    def __init__(self, bundle: ModelBundle):
+        self.bundle = bundle
+
+    def score(self, batch: FeatureBatch) -> Scores:
+        return self.bundle.score(batch)
+
+
+class CircuitBreaker:
+    """Closed -> open after `failures` consecutive errors; after `cooldown_s` one trial call
+    (half-open) decides between closing again and another cooldown."""
+
+    def __init__(self, failures: int = 3, cooldown_s: float = 30.0, clock: Callable[[], float] = time.monotonic):
+        self.failures, self.cooldown_s, self.clock = failures, cooldown_s, clock
+        self.consecutive = 0
+        self.opened_at: float | None = None
+
+    @property
+    def state(self) -> str:
+        if self.opened_at is None:
+            return "closed"
+        return "half-open" if self.clock() - self.opened_at >= self.cooldown_s else "open"
+
+    def allow(self) -> bool:
+        return self.state != "open"
+
+    def success(self) -> None:
+        self.consecutive, self.opened_at = 0, None
+
+    def failure(self) -> None:
+        self.consecutive += 1
+        if self.opened_at is not None or self.consecutive >= self.failures:
+            self.opened_at = self.clock()  # (re)open: a failed half-open trial waits a full cooldown
+
+
+class EndpointScorer:
+    """Scores through a SageMaker endpoint (`invoke(payload) -> response`, timeout set by the adapter);
+    any error, timeout or malformed answer falls back to the local model and counts against the breaker."""
+
+    def __init__(
+        self,
+        invoke: Callable[[dict[str, Any]], dict[str, Any]],
+        fallback: LocalScorer,
+        breaker: CircuitBreaker | None = None,
+    ):
+        self.invoke, self.fallback = invoke, fallback
+        self.breaker = breaker or CircuitBreaker()
+        self.fallbacks = 0
+
+    def score(self, batch: FeatureBatch) -> Scores:
+        if self.breaker.allow():
+            try:
+                out = self.invoke({"X": batch.X.tolist(), "seq": batch.seq.tolist()})
+                score, forest, recon = (np.asarray(out[k], dtype=np.float64) for k in ("scores", "forest", "recon"))
+                if score.shape != (batch.X.shape[0],):
+                    raise ValueError(f"endpoint returned {score.shape[0]} scores for {batch.X.shape[0]} rows")
+                self.breaker.success()
+                b = self.fallback.bundle
+                return Scores(score=score, forest=forest, recon=recon, Z=standardise(batch.X, b.mean, b.std))
+            except Exception as exc:  # any endpoint failure degrades to the local model
+                self.breaker.failure()
+                log.warning(
+                    "model endpoint failed (%s); scoring locally, breaker %s", type(exc).__name__, self.breaker.state
+                )
+        self.fallbacks += 1
+        return self.fallback.score(batch)
+
+
+class ModelDetector:
+    name = "ml"
+
+    def __init__(self, scorer: Scorer, bundle: ModelBundle, sink: SampleSink | None = None, top_features: int = 2):
+        self.scorer, self.bundle, self.sink = scorer, bundle, sink
+        self.extractor = FeatureExtractor()
+        self.top_features = top_features
+
+    def state_keys(self, ev: PreparedEvent) -> Iterable[str]:
+        return self.extractor.state_keys(ev)
+
+    def detect(self, ev: PreparedEvent, states: dict[str, StateItem], config: DetectionConfig) -> list[Finding]:
+        """Per-event entry point (the pipeline prefers `detect_batch`)."""
+        return [f for _i, f in self.detect_batch([ev], states, config)]
+
+    def detect_batch(
+        self, prepared: Sequence[PreparedEvent], states: dict[str, StateItem], config: DetectionConfig
+    ) -> list[tuple[int, Finding]]:
+        batch = self.extractor.transform(prepared, states)
+        if not batch.rows:
+            return []
+        scores = self.scorer.score(batch)
+        if self.sink is not None:
+            self.sink.add(batch.X)
+        hits = np.flatnonzero(scores.score >= config.min_score)
+        return [(batch.rows[r], self._finding(batch, scores, int(r))) for r in hits]
+
+    def _finding(self, batch: FeatureBatch, s: Scores, r: int) -> Finding:
+        b = self.bundle
+        forest_part = s.forest[r] > b.forest_threshold
+        seq_part = b.autoencoder is not None and s.recon[r] > b.ae_threshold
+        explanation: list[Explanation] = []
+        order = np.argsort(-np.abs(s.Z[r]))[: self.top_features]
+        for j in order:
+            explanation.append(
+                Explanation(
+                    feature=FEATURES[j],
+                    observed=round(float(batch.X[r, j]), 4),
+                    expected=round(float(b.medians[j]), 4),
+                    detail=f"{float(s.Z[r, j]):+.1f} standard deviations from training data",
+                )
+            )
+        if seq_part:
+            explanation.append(
+                Explanation(
+                    feature="session_sequence",
+                    observed=round(float(s.recon[r]), 4),
+                    expected=round(b.ae_threshold, 4),
+                    detail="autoencoder reconstruction error of the user's recent events",
+                )
+            )
+        kind = AnomalyType.BEHAVIORAL if seq_part and not forest_part else AnomalyType.ML
+        what = "Unusual event sequence" if kind is AnomalyType.BEHAVIORAL else "Unusual event for this user"
+        return Finding(
+            kind,
+            float(s.score[r]),
+            f"{what} (model score {float(s.score[r]):.2f}; drivers: " + ", ".join(FEATURES[j] for j in order) + ")",
+            explanation,
+            detector=self.name,
+            extra={"modelVersion": b.version},
+        )
+
+
+# ---- construction from the environment ----------------------------------------------------------
+
+_CACHE: dict[str, ModelDetector | None] = {}
+
+
+def switch() -> str:
+    value = os.environ.get("ML_DETECTOR", "auto").strip().lower()
+    if value not in ("auto", "on", "off"):
+        raise ValueError(f"ML_DETECTOR must be auto, on or off, got {value!r}")
+    return value
+
+
+def model_location() -> str | None:
+    if os.environ.get("MODEL_PATH"):
+        return os.environ["MODEL_PATH"]
+    bucket, key = os.environ.get("MODEL_BUCKET"), os.environ.get("MODEL_KEY")
+    return f"s3://{bucket}/{key}" if bucket and key else None
+
+
+def load_bundle(location: str) -> ModelBundle:
+    if location.startswith("s3://"):
+        from anomaly_guardian.adapters.ml_artifacts import read_s3_bytes
+
+        bucket, _, key = location[5:].partition("/")
+        return ModelBundle.from_bytes(read_s3_bytes(bucket, key))
+    with open(location, "rb") as fh:
+        return ModelBundle.from_bytes(fh.read())
+
+
+def from_environment() -> ModelDetector | None:
+    """The configured model detector, built once per process (cold start), or None when off."""
+    mode = switch()
+    location = model_location()
+    cache_key = f"{mode}|{location}|{os.environ.get('MODEL_ENDPOINT_NAME', '')}"
+    if cache_key in _CACHE:
+        return _CACHE[cache_key]
+    detector: ModelDetector | None = None
+    if mode != "off":
+        if location is None:
+            if mode == "on":
+                raise RuntimeError(
+                    "ML_DETECTOR=on but no model configured: set MODEL_PATH or MODEL_BUCKET and MODEL_KEY"
+                )
+        else:
+            try:
+                detector = _build(load_bundle(location))
+            except Exception as exc:
+                if mode == "on":
+                    raise
+                log.warning("model detector disabled: cannot load model from %s (%s)", location, exc)
+    _CACHE[cache_key] = detector
+    return detector
+
+
+def _build(bundle: ModelBundle) -> ModelDetector:
+    local = LocalScorer(bundle)
+    scorer: Scorer = local
+    endpoint = os.environ.get("MODEL_ENDPOINT_NAME")
+    if endpoint:
+        from anomaly_guardian.adapters.ml_artifacts import endpoint_invoker
+
+        timeout = float(os.environ.get("MODEL_ENDPOINT_TIMEOUT_MS", "300")) / 1000.0
+        breaker = CircuitBreaker(
+            int(os.environ.get("MODEL_ENDPOINT_FAILURES", "3")),
+            float(os.environ.get("MODEL_ENDPOINT_COOLDOWN_S", "30")),
+        )
+        scorer = EndpointScorer(endpoint_invoker(endpoint, timeout), local, breaker)
+    sink = None
+    sample_bucket = os.environ.get("FEATURE_SAMPLE_BUCKET")
+    if sample_bucket:
+        from anomaly_guardian.adapters.ml_artifacts import S3SampleSink
+
+        sink = S3SampleSink(
+            sample_bucket,
+            prefix=f"features/{bundle.version}/",
+            rate=float(os.environ.get("FEATURE_SAMPLE_RATE", "0.05")),
+        )
+    return ModelDetector(scorer, bundle, sink)
+
+
+def reset_cache() -> None:
+    _CACHE.clear()

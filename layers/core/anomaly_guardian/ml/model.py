@@ -1,0 +1,156 @@
+"""The exported model bundle: what training writes and the detector loads (one .npz, no pickle).
+
+It holds the standardisation of the features, the Isolation Forest as node arrays, the sequence
+autoencoder as weight matrices, the score thresholds learned on training data, and the training
+reference histograms the drift monitor compares live features against.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from anomaly_guardian.ml.autoencoder import AutoencoderArrays
+from anomaly_guardian.ml.features import FEATURES, SEQ_FEATURES, FeatureBatch
+from anomaly_guardian.ml.forest import ForestArrays
+
+FORMAT_VERSION = 1
+PSI_BINS = 10
+
+
+class ModelFormatError(ValueError):
+    """The artifact is not a model this code can serve (wrong version, features or arrays)."""
+
+
+def standardise(X: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """z-score with the training mean/std (std floored so constant columns stay finite)."""
+    return (X - mean) / np.maximum(std, 1e-9)
+
+
+def reference_edges(X: np.ndarray, bins: int = PSI_BINS) -> np.ndarray:
+    """Inner bin edges per feature from training quantiles: shape (n_features, bins - 1)."""
+    qs = np.linspace(0, 1, bins + 1)[1:-1]
+    return np.quantile(X, qs, axis=0).T.copy()
+
+
+def bin_counts(X: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Counts per (feature, bin) for rows of X, vectorised over features."""
+    n_features, inner = edges.shape
+    counts = np.zeros((n_features, inner + 1), dtype=np.float64)
+    for j in range(n_features):
+        idx = np.searchsorted(edges[j], X[:, j], side="right")
+        counts[j] = np.bincount(idx, minlength=inner + 1)
+    return counts
+
+
+def psi(ref_props: np.ndarray, counts: np.ndarray, eps: float = 1e-4) -> np.ndarray:
+    """Population stability index per feature: sum((cur - ref) * ln(cur / ref))."""
+    totals = counts.sum(axis=1, keepdims=True)
+    cur = np.where(totals > 0, counts / np.maximum(totals, 1), 0.0)
+    cur = np.maximum(cur, eps)
+    ref = np.maximum(ref_props, eps)
+    return ((cur - ref) * np.log(cur / ref)).sum(axis=1)
+
+
+@dataclass(slots=True)
+class Scores:
+    score: np.ndarray  # 0..1 per row; >= 0.5 means above the learned threshold of either model
+    forest: np.ndarray  # isolation forest anomaly score 2^(-E[h]/c)
+    recon: np.ndarray  # autoencoder reconstruction error
+    Z: np.ndarray  # standardised features (for explanations)
+
+
+@dataclass(slots=True)
+class ModelBundle:
+    mean: np.ndarray
+    std: np.ndarray
+    seq_mean: np.ndarray
+    seq_std: np.ndarray
+    forest: ForestArrays
+    autoencoder: AutoencoderArrays | None
+    forest_threshold: float
+    forest_top: float
+    ae_threshold: float
+    ae_top: float
+    ref_edges: np.ndarray
+    ref_props: np.ndarray
+    medians: np.ndarray
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def version(self) -> str:
+        return str(self.metadata.get("modelVersion", "unversioned"))
+
+    def score(self, batch: FeatureBatch) -> Scores:
+        Z = standardise(batch.X, self.mean, self.std)
+        forest = self.forest.anomaly_score(Z)
+        score = _calibrate(forest, self.forest_threshold, self.forest_top)
+        if self.autoencoder is not None and batch.seq.shape[0]:
+            recon = self.autoencoder.reconstruction_error(standardise(batch.seq, self.seq_mean, self.seq_std))
+            score = np.maximum(score, _calibrate(recon, self.ae_threshold, self.ae_top))
+        else:
+            recon = np.zeros(batch.X.shape[0])
+        return Scores(score=score, forest=forest, recon=recon, Z=Z)
+
+    # -- persistence -------------------------------------------------------------------------
+    def to_bytes(self) -> bytes:
+        arrays: dict[str, np.ndarray] = {
+            "mean": self.mean,
+            "std": self.std,
+            "seq_mean": self.seq_mean,
+            "seq_std": self.seq_std,
+            "thresholds": np.array([self.forest_threshold, self.forest_top, self.ae_threshold, self.ae_top]),
+            "ref_edges": self.ref_edges,
+            "ref_props": self.ref_props,
+            "medians": self.medians,
+        }
+        arrays |= self.forest.to_arrays()
+        if self.autoencoder is not None:
+            arrays |= self.autoencoder.to_arrays()
+        meta = {"formatVersion": FORMAT_VERSION, "features": list(FEATURES), "seqFeatures": list(SEQ_FEATURES)}
+        arrays["metadata"] = np.frombuffer(json.dumps(meta | self.metadata).encode(), dtype=np.uint8)
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **arrays)
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> ModelBundle:
+        import zipfile
+
+        try:
+            arrays = np.load(io.BytesIO(data), allow_pickle=False)
+            meta = json.loads(bytes(arrays["metadata"]).decode())
+        except (ValueError, KeyError, OSError, zipfile.BadZipFile) as exc:
+            raise ModelFormatError(f"not an Anomaly Guardian model artifact: {exc}") from None
+        if meta.get("formatVersion") != FORMAT_VERSION:
+            raise ModelFormatError(f"model format {meta.get('formatVersion')!r}, this code reads {FORMAT_VERSION}")
+        if tuple(meta.get("features", ())) != FEATURES or tuple(meta.get("seqFeatures", ())) != SEQ_FEATURES:
+            raise ModelFormatError("model was trained on a different feature set; retrain with this version")
+        t = arrays["thresholds"]
+        return cls(
+            mean=arrays["mean"],
+            std=arrays["std"],
+            seq_mean=arrays["seq_mean"],
+            seq_std=arrays["seq_std"],
+            forest=ForestArrays.from_arrays(arrays),
+            autoencoder=AutoencoderArrays.from_arrays(arrays) if "ae_meta" in arrays.files else None,
+            forest_threshold=float(t[0]),
+            forest_top=float(t[1]),
+            ae_threshold=float(t[2]),
+            ae_top=float(t[3]),
+            ref_edges=arrays["ref_edges"],
+            ref_props=arrays["ref_props"],
+            medians=arrays["medians"],
+            metadata={k: v for k, v in meta.items() if k not in ("features", "seqFeatures")},
+        )
+
+
+def _calibrate(raw: np.ndarray, threshold: float, top: float) -> np.ndarray:
+    """Map a raw model score to 0..1 with the learned threshold at 0.5 and `top` at 1.0."""
+    below = 0.5 * np.clip(raw / max(threshold, 1e-12), 0.0, 1.0)
+    above = 0.5 + 0.5 * np.clip((raw - threshold) / max(top - threshold, 1e-12), 0.0, 1.0)
+    return np.where(raw > threshold, above, below)

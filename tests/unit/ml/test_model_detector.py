@@ -1,0 +1,151 @@
+"""The model detector in the pipeline, its configuration switch, and the endpoint circuit breaker."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from anomaly_guardian.detection import model as model_mod
+from anomaly_guardian.detection.model import CircuitBreaker, EndpointScorer, LocalScorer, ModelDetector
+from anomaly_guardian.detection.pipeline import DetectionPipeline
+from anomaly_guardian.detection.registry import build_detectors
+from anomaly_guardian.ml.features import FEATURES, FeatureBatch
+from anomaly_guardian.ml.model import ModelBundle, ModelFormatError
+from anomaly_guardian.models.event import parse_event
+from anomaly_guardian.state.store import InMemoryStateStore
+
+
+def _run(bundle, events, detector=None):
+    det = detector or ModelDetector(LocalScorer(bundle), bundle)
+    pipeline = DetectionPipeline(InMemoryStateStore(), detectors=[det])
+    out = []
+    parsed = [parse_event(e) for e in events]
+    for start in range(0, len(parsed), 500):
+        out.extend(pipeline.process("t1", parsed[start : start + 500]))
+    return out
+
+
+def test_detector_flags_labelled_behavioural_anomalies_more_than_normal_events(labelled_stream, trained_bundle):
+    events, labels = labelled_stream
+    anomalies = _run(trained_bundle, events)
+    flagged = {a.originalEvent["eventId"] for a in anomalies}
+    positives = {i for i, label in labels.items() if label}
+    negatives = set(labels) - positives
+    recall = len(flagged & positives) / len(positives)
+    fpr = len(flagged & negatives) / len(negatives)
+    assert recall > 0.25 and recall > 5 * fpr and fpr < 0.05, (recall, fpr)
+
+    a = anomalies[0]
+    assert a.anomalyType in ("ml", "behavioral") and a.detector == "ml" and 0.5 <= a.anomalyScore <= 1
+    assert a.explanation and a.explanation[0].feature in (*FEATURES, "session_sequence")
+    assert a.model_dump()["modelVersion"] == trained_bundle.version
+
+
+def test_bundle_round_trips_and_rejects_foreign_files(trained_bundle, tmp_path):
+    again = ModelBundle.from_bytes(trained_bundle.to_bytes())
+    X = np.random.default_rng(0).normal(size=(50, len(FEATURES)))
+    seq = np.random.default_rng(1).normal(size=(50, trained_bundle.seq_mean.size))
+    batch = FeatureBatch(X, seq, list(range(50)))
+    np.testing.assert_array_equal(again.score(batch).score, trained_bundle.score(batch).score)
+    with pytest.raises(ModelFormatError, match="not an Anomaly Guardian model"):
+        ModelBundle.from_bytes(b"PK\x03\x04 definitely not a model")
+
+
+class FakeEndpoint:
+    def __init__(self, bundle, fail: bool = False):
+        self.bundle, self.fail, self.calls = bundle, fail, 0
+
+    def __call__(self, payload):
+        self.calls += 1
+        if self.fail:
+            raise TimeoutError("read timeout")
+        s = self.bundle.score(FeatureBatch(np.array(payload["X"]), np.array(payload["seq"]), []))
+        return {"scores": s.score.tolist(), "forest": s.forest.tolist(), "recon": s.recon.tolist()}
+
+
+def _batch(bundle, n=5):
+    rng = np.random.default_rng(2)
+    return FeatureBatch(rng.normal(size=(n, len(FEATURES))), rng.normal(size=(n, bundle.seq_mean.size)), list(range(n)))
+
+
+def test_endpoint_scores_are_used_while_healthy(trained_bundle):
+    endpoint = FakeEndpoint(trained_bundle)
+    scorer = EndpointScorer(endpoint, LocalScorer(trained_bundle))
+    batch = _batch(trained_bundle)
+    np.testing.assert_allclose(scorer.score(batch).score, trained_bundle.score(batch).score)
+    assert endpoint.calls == 1 and scorer.fallbacks == 0
+
+
+def test_breaker_opens_after_n_failures_then_half_opens_after_cooldown(trained_bundle):
+    now = [1000.0]
+    breaker = CircuitBreaker(failures=3, cooldown_s=30, clock=lambda: now[0])
+    endpoint = FakeEndpoint(trained_bundle, fail=True)
+    scorer = EndpointScorer(endpoint, LocalScorer(trained_bundle), breaker)
+    batch = _batch(trained_bundle)
+    expected = trained_bundle.score(batch).score
+
+    for _ in range(3):  # each failure still returns local scores
+        np.testing.assert_array_equal(scorer.score(batch).score, expected)
+    assert breaker.state == "open" and endpoint.calls == 3
+
+    scorer.score(batch)  # open: the endpoint is not called at all
+    assert endpoint.calls == 3 and scorer.fallbacks == 4
+
+    now[0] += 30
+    assert breaker.state == "half-open"
+    scorer.score(batch)  # trial call fails: open again for a full cooldown
+    assert endpoint.calls == 4 and breaker.state == "open"
+
+    now[0] += 30
+    endpoint.fail = False
+    scorer.score(batch)  # trial succeeds: closed
+    assert endpoint.calls == 5 and breaker.state == "closed"
+
+
+def test_endpoint_answer_of_the_wrong_size_counts_as_failure(trained_bundle):
+    scorer = EndpointScorer(lambda _p: {"scores": [0.9], "forest": [0.9], "recon": [0.0]}, LocalScorer(trained_bundle))
+    batch = _batch(trained_bundle, n=4)
+    np.testing.assert_array_equal(scorer.score(batch).score, trained_bundle.score(batch).score)
+    assert scorer.breaker.consecutive == 1
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    for name in (
+        "ML_DETECTOR",
+        "MODEL_PATH",
+        "MODEL_BUCKET",
+        "MODEL_KEY",
+        "MODEL_ENDPOINT_NAME",
+        "FEATURE_SAMPLE_BUCKET",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    model_mod.reset_cache()
+    yield monkeypatch
+    model_mod.reset_cache()
+
+
+def test_switch_auto_adds_the_model_detector_only_when_a_model_is_configured(clean_env, trained_bundle, tmp_path):
+    assert "ml" not in [d.name for d in build_detectors()]
+    path = tmp_path / "model.npz"
+    path.write_bytes(trained_bundle.to_bytes())
+    clean_env.setenv("MODEL_PATH", str(path))
+    assert [d.name for d in build_detectors()][-1] == "ml"
+    clean_env.setenv("ML_DETECTOR", "off")
+    assert "ml" not in [d.name for d in build_detectors()]
+
+
+def test_switch_on_makes_a_missing_or_broken_model_an_error(clean_env, tmp_path):
+    clean_env.setenv("ML_DETECTOR", "on")
+    with pytest.raises(RuntimeError, match="MODEL_PATH"):
+        build_detectors()
+    broken = tmp_path / "broken.npz"
+    broken.write_bytes(b"nope")
+    clean_env.setenv("MODEL_PATH", str(broken))
+    with pytest.raises(ModelFormatError):
+        build_detectors()
+    clean_env.setenv("ML_DETECTOR", "auto")  # auto: warn and run without the model
+    assert "ml" not in [d.name for d in build_detectors()]
+    clean_env.setenv("ML_DETECTOR", "maybe")
+    with pytest.raises(ValueError, match="ML_DETECTOR must be auto, on or off"):
+        build_detectors()
