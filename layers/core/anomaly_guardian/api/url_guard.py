@@ -11,6 +11,7 @@ between registration and delivery (rebinding).
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 import socket
 from collections.abc import Callable
@@ -60,11 +61,21 @@ def unsafe_reason(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | No
     return None
 
 
-def check_webhook_url(url: str, resolve: Resolver = system_resolver) -> str:
-    """Return the URL if it is a safe public HTTPS target, else raise UnsafeUrl naming the problem."""
+def loopback_override() -> bool:
+    """`GUARDIAN_WEBHOOK_ALLOW_LOOPBACK=true` (local stack and tests only; same switch as the dispatcher)."""
+    return os.environ.get("GUARDIAN_WEBHOOK_ALLOW_LOOPBACK", "").lower() in ("1", "true", "yes")
+
+
+def check_webhook_url(url: str, resolve: Resolver = system_resolver, allow_loopback: bool = False) -> str:
+    """Return the URL if it is a safe public HTTPS target, else raise UnsafeUrl naming the problem.
+
+    `allow_loopback` (explicit local override) additionally accepts http(s)://127.0.0.1 only.
+    """
     if not isinstance(url, str) or not url.strip():
         raise UnsafeUrl("url is empty")
     url = url.strip()
+    if allow_loopback and urlsplit(url).scheme in ("http", "https") and urlsplit(url).hostname == "127.0.0.1":
+        return url
     if len(url) > MAX_URL_LENGTH:
         raise UnsafeUrl(f"url is longer than {MAX_URL_LENGTH} characters")
     if any(ord(c) < 0x21 or c == "\x7f" for c in url):

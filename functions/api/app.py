@@ -1,0 +1,18 @@
+"""The REST API Lambda: anomalies, rules, webhooks, feedback, subjects (routers in anomaly_guardian.api)."""
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging import correlation_paths
+
+from anomaly_guardian.api.app import create_app
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics(namespace="AnomalyGuardian")
+app = create_app()
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: object) -> dict:
+    return app.resolve(event, context)

@@ -1,0 +1,65 @@
+"""The API resolver: one APIGatewayRestResolver with validation, a Router per domain, strict JSON bodies
+and errors in the contract shape. `functions/api/app.py` only calls `create_app()` and `resolve`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from http import HTTPStatus
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+from anomaly_guardian import __version__
+from anomaly_guardian.api import ROUTER_MODULES
+from anomaly_guardian.api.body import decode_body
+from anomaly_guardian.api.errors import ApiError, describe_validation_errors, error_response
+
+logger = Logger(child=True)
+TITLE = "Anomaly Guardian API"
+
+
+def create_app() -> APIGatewayRestResolver:
+    app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=decode_body, strip_prefixes=None)
+    for name in ROUTER_MODULES:
+        app.include_router(importlib.import_module(f"anomaly_guardian.api.{name}").router)
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(exc: RequestValidationError) -> Response:
+        code, message = describe_validation_errors(exc.errors())
+        return error_response(HTTPStatus.BAD_REQUEST, code, message)
+
+    @app.exception_handler(ApiError)
+    def _api_error(exc: ApiError) -> Response:
+        return error_response(exc.status, exc.code, exc.message)
+
+    @app.not_found
+    def _no_route(_exc: NotFoundError) -> Response:
+        return error_response(
+            HTTPStatus.NOT_FOUND, "NOT_FOUND", f"No route {app.current_event.http_method} {app.current_event.path}"
+        )
+
+    @app.exception_handler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        logger.exception("unhandled error")  # stack trace to the logs, nothing internal to the caller
+        return error_response(
+            HTTPStatus.INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "Internal error; see the request id in the logs"
+        )
+
+    return app
+
+
+def openapi_json(app: APIGatewayRestResolver | None = None) -> str:
+    """The committed docs/openapi.json (see `make openapi`)."""
+    from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+
+    return (app or create_app()).get_openapi_json_schema(
+        title=TITLE,
+        version=__version__,
+        description="Anomalies, rules, webhooks, feedback and GDPR erasure. Every call is scoped to the tenant "
+        "in the caller's bearer token (Authorization: Bearer <JWT>; `guardian token --tenant T` locally).",
+        security_schemes={"bearer": HTTPBearer(bearerFormat="JWT")},
+        security=[{"bearer": []}],
+    )

@@ -1,0 +1,90 @@
+"""What the routers need (repositories, secret box, DNS resolver, state store, pseudonymiser), built
+once per process from the environment on first use, and replaceable in tests with `use_services`.
+
+Also the caller's tenant: taken from the authorizer context only (our Lambda authorizer puts
+`tenantId` there; a Cognito authorizer puts the `custom:tenantId` claim), never from the request.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
+
+from anomaly_guardian.api.errors import ApiError
+from anomaly_guardian.api.url_guard import Resolver, system_resolver
+from anomaly_guardian.auth.tokens import valid_tenant
+from anomaly_guardian.privacy import Pseudonymiser
+
+
+@dataclass
+class Services:
+    config: Any  # adapters.config_repo.ConfigRepository
+    anomalies: Any  # adapters.anomalies.AnomalyRepository
+    secrets: Any  # adapters.secrets.SecretBox
+    state: Any  # state.StateStore
+    pseudonymiser: Pseudonymiser
+    resolve: Resolver = system_resolver
+    detectors: Callable[[], list[Any]] = field(default=lambda: _default_detectors())
+
+
+def _default_detectors() -> list[Any]:
+    from anomaly_guardian.detection.registry import build_detectors
+
+    return build_detectors()
+
+
+def _pseudonym_key() -> bytes | None:
+    param = os.environ.get("PSEUDONYM_KEY_PARAM")
+    if not param:
+        return None  # Pseudonymiser falls back to GUARDIAN_PSEUDONYM_KEY / the dev key
+    from aws_lambda_powertools.utilities import parameters
+
+    return str(parameters.get_parameter(param, decrypt=True, max_age=300)).encode()
+
+
+def services_from_env() -> Services:
+    from anomaly_guardian.adapters.anomalies import AnomalyRepository
+    from anomaly_guardian.adapters.config_repo import ConfigRepository
+    from anomaly_guardian.adapters.secrets import secret_box_from_env
+    from anomaly_guardian.state.dynamodb import DynamoDBStateStore
+
+    return Services(
+        config=ConfigRepository(),
+        anomalies=AnomalyRepository(),
+        secrets=secret_box_from_env(),
+        state=DynamoDBStateStore(),
+        pseudonymiser=Pseudonymiser(_pseudonym_key()),
+    )
+
+
+_lock = threading.Lock()
+_services: Services | None = None
+
+
+def services() -> Services:
+    global _services
+    if _services is None:
+        with _lock:
+            if _services is None:
+                _services = services_from_env()
+    return _services
+
+
+def use_services(value: Services | None) -> None:
+    """Tests: inject fakes, or None to rebuild from the environment on next use."""
+    global _services
+    _services = value
+
+
+def tenant_of(raw_event: dict[str, Any]) -> str:
+    authorizer = ((raw_event or {}).get("requestContext") or {}).get("authorizer") or {}
+    claims = authorizer.get("claims") or {}
+    tenant = authorizer.get("tenantId") or claims.get("custom:tenantId") or claims.get("tenantId")
+    if not valid_tenant(tenant):
+        # Behind the authorizer this cannot happen; without one (misconfigured stage) fail closed.
+        raise ApiError(HTTPStatus.UNAUTHORIZED, "UNAUTHORIZED", "No tenant in the caller's identity")
+    return tenant

@@ -1,0 +1,78 @@
+"""DELETE /subjects/{userId}: GDPR erasure of one person within the caller's tenant.
+
+Erased: every anomaly stored under the person's pseudonym (Anomalies table, via the gsi1 user index)
+and the detector state keyed by that pseudonym (found by asking every registered detector which
+state keys an event of this user would touch, plus the rule engine's window). Not covered here and
+documented in the response: state keyed by IP/device/session rather than user, incidents and audit
+records that reference the pseudonym, OpenSearch documents and model training snapshots (those age
+out with their TTL/retention).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Path
+from pydantic import BaseModel
+
+from anomaly_guardian.api.deps import services, tenant_of
+from anomaly_guardian.detection.base import PreparedEvent
+from anomaly_guardian.detection.rules import STATE_KIND as RULES_STATE_KIND
+from anomaly_guardian.models.event import parse_event
+from anomaly_guardian.state.store import state_key
+
+router = Router()
+NOT_COVERED = [
+    "state keyed by IP address, device or session rather than the user",
+    "incidents and audit records referencing the pseudonym (expire with their TTL)",
+    "OpenSearch documents and model training snapshots (expire with index/snapshot retention)",
+]
+_PROBE_TYPES = ("transaction", "login", "pageview", "api_request")
+
+
+class ErasureResult(BaseModel):
+    userPseudonym: str
+    anomaliesDeleted: int
+    stateItemsDeleted: int
+    notCovered: list[str]
+
+
+def user_state_keys(tenant: str, pseudonym: str, detectors: list[Any]) -> set[str]:
+    """Every state key a detector would load for this user, restricted to keys naming the pseudonym."""
+    keys = {state_key(tenant, RULES_STATE_KIND, pseudonym)}
+    for event_type in _PROBE_TYPES:
+        probe = parse_event(
+            {
+                "eventId": "erasure-probe",
+                "userId": "erasure-probe",
+                "eventType": event_type,
+                "timestamp": datetime.now(UTC).isoformat(),
+                "transactionAmount": 1.0,
+                "requestsPerSecond": 1.0,
+                "sessionLength": 1.0,
+                "sessionId": "s",
+                "userAgent": "probe",
+            }
+        )
+        prepared = PreparedEvent(tenant=tenant, event=probe, epoch=probe.epoch, user=pseudonym, ip=None, device=None)
+        for detector in detectors:
+            try:
+                keys.update(k for k in detector.state_keys(prepared) if pseudonym in k)
+            except Exception:  # noqa: S112 - a detector that cannot answer for a probe is skipped
+                continue
+    return {k for k in keys if k.startswith(f"{tenant}#")}
+
+
+@router.delete("/subjects/<userId>", summary="Erase a person's data (GDPR)", tags=["subjects"])
+def erase_subject(userId: Annotated[str, Path(min_length=1, max_length=256)]) -> ErasureResult:
+    tenant = tenant_of(router.current_event.raw_event)
+    svc = services()
+    pseudonym = svc.pseudonymiser.user(tenant, userId)
+    deleted = svc.anomalies.delete_user(tenant, pseudonym)
+    keys = sorted(user_state_keys(tenant, pseudonym, svc.detectors()))
+    state_deleted = sum(svc.state.delete_prefix(k) for k in keys)
+    return ErasureResult(
+        userPseudonym=pseudonym, anomaliesDeleted=deleted, stateItemsDeleted=state_deleted, notCovered=NOT_COVERED
+    )
