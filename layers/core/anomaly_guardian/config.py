@@ -29,11 +29,15 @@ class ValueConfig(_Section):
     z_threshold: float = Field(default=4.5, gt=0)
     # Amounts below this never fire the statistical rule (a $40 coffee spree is not fraud review).
     min_amount: float = Field(default=200.0, ge=0)
-    # Transactions after which the user's own profile outweighs the population prior.
-    min_history: int = Field(default=5, ge=1)
-    # Population prior for users with little history: median amount and log-scale (sigma of log).
+    # Population prior (normal model on log-amount) for users with little history: the typical
+    # user's median amount, how much users' medians differ (tau), a typical user's own spread
+    # (sigma_w), and how many transactions' worth of weight the prior spread carries.
     prior_median: float = Field(default=60.0, gt=0)
-    prior_log_scale: float = Field(default=1.0, gt=0)
+    prior_between_scale: float = Field(default=0.9, gt=0)
+    prior_within_scale: float = Field(default=0.55, gt=0)
+    prior_strength: float = Field(default=3.0, gt=0)
+    # Transactions before the explanation stops saying "mostly prior".
+    min_history: int = Field(default=5, ge=1)
     # Smallest log-scale a user profile may claim (very regular spenders still vary).
     min_log_scale: float = Field(default=0.25, gt=0)
     # EWMA horizon (transactions) of the per-user level and scale.
@@ -89,6 +93,21 @@ class SystemConfig(_Section):
     min_relative_scale: float = Field(default=0.01, ge=0)
 
 
+class UsageConfig(_Section):
+    """CloudTrail usage: calls per API and entity per bucket against a seasonal (hour-of-day) baseline."""
+
+    bucket_seconds: int = Field(default=300, gt=0)
+    # Poisson-style z of the bucket count over the baseline that flags a spike.
+    z_threshold: float = Field(default=6.0, gt=0)
+    # A spike also needs at least this many calls and this multiple of the expected count.
+    min_count: int = Field(default=30, ge=1)
+    min_ratio: float = Field(default=3.0, ge=1)
+    # APIs where a few unexpected calls already matter (compute, keys, volumes): lower floor.
+    sensitive_min_count: int = Field(default=5, ge=1)
+    # Hours of history an entity needs before a first-seen GPU launch or a spike is judged.
+    warmup_hours: float = Field(default=24.0, ge=0)
+
+
 class DetectionConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -97,6 +116,7 @@ class DetectionConfig(BaseModel):
     geolocation: GeoConfig = Field(default_factory=GeoConfig)
     behavioral: BehavioralConfig = Field(default_factory=BehavioralConfig)
     system: SystemConfig = Field(default_factory=SystemConfig)
+    usage: UsageConfig = Field(default_factory=UsageConfig)
     # Anomalies below this score are not emitted at all.
     min_score: float = Field(default=0.5, ge=0, le=1)
     state_ttl_days: int = Field(default=90, ge=1)

@@ -1,7 +1,8 @@
 """Behavioral: does this session look like a person, and like this person?
 
 Signals per session (a run of events with one sessionId, or separated by less than the session gap):
-- automation signature in the user agent (headless browsers, Selenium, curl, python-requests, bots);
+- automation signature in the user agent (headless browsers, Selenium, curl, python-requests, bots)
+  on anything but api_request events (API clients are scripts by design);
 - timing regularity: the coefficient of variation (CV) of gaps between interactive events
   (pageview/login). People are bursty (CV near 1); scripts tick (CV well under 0.2). Regular timing
   only counts at machine pace (mean gap < 15 s) or with near-total page diversity (a crawler), so an
@@ -80,7 +81,8 @@ class BehavioralDetector:
 
         ua = e.userAgent
         if ua:
-            sig = automation_signature(ua)
+            # API clients are automation by design; a scripted login or page view is not.
+            sig = automation_signature(ua) if e.eventType != "api_request" else None
             if sig:
                 signals.append(
                     (

@@ -4,7 +4,8 @@ Speed is (distance minus both points' uncertainty radius) over elapsed time, so 
 centroid never "travels" from a precise point inside that country, and jumps shorter than
 `min_distance_km` (GPS jitter, IP geolocation error) never count. A flagged location is held as
 *pending* instead of replacing the trusted one: the user's next event from home is not a second
-impossible trip, and a next event near the pending point confirms the move without a new alarm.
+impossible trip, further events near the pending point raise nothing new, and once enough time has
+passed to have travelled there, events from there are simply accepted.
 Stored points are generalised to 0.1 degree (privacy).
 """
 
@@ -44,6 +45,10 @@ class GeolocationDetector:
         cfg = config.geolocation
         state = states[f"{ev.tenant}#{KIND}#{ev.user}"].state
         t = ev.epoch
+        if g.source == "region":
+            # An AWS region code locates a data centre (a server-side call), not the person: it never
+            # takes part in travel, but a region in a new country is still a new country.
+            return self._region(state, g.country, cfg)
         point = [round(g.latitude, 1), round(g.longitude, 1), t, g.radius_km, g.country]
         last = state.get("p")
         n = state.get("n", 0)
@@ -60,10 +65,8 @@ class GeolocationDetector:
         if impossible and pending is not None:
             pd, _, pspeed = _speed(pending, g.latitude, g.longitude, g.radius_km, t)
             if pd < cfg.min_distance_km or pspeed <= cfg.max_speed_kmh:
-                # Consistent with the pending point: the user really is there now. Accept it quietly.
-                state["p"] = point
-                state.pop("x", None)
-                self._remember(countries, g.country, cfg.max_countries_remembered)
+                # Same place as the already-flagged jump: one anomaly per episode. The trusted point
+                # stays until travel from it becomes feasible (then the move is simply accepted).
                 return []
         findings: list[Finding] = []
         if impossible:
@@ -113,6 +116,24 @@ class GeolocationDetector:
             if not impossible:
                 self._remember(countries, country, cfg.max_countries_remembered)
         return findings
+
+    def _region(self, state: dict, country: str | None, cfg) -> list[Finding]:
+        countries: list = state.setdefault("c", [])
+        n = state.get("n", 0)
+        if not country or country in countries:
+            return []
+        self._remember(countries, country, cfg.max_countries_remembered)
+        if not cfg.flag_new_country or n < cfg.new_country_min_history:
+            return []
+        return [
+            Finding(
+                AnomalyType.GEOLOCATION,
+                cfg.new_country_score,
+                f"First event from country {country} (AWS region) for this user",
+                [Explanation(feature="new_country", observed=country, detail="located by AWS region code")],
+                detector=self.name,
+            )
+        ]
 
     @staticmethod
     def _remember(countries: list, country: str | None, cap: int) -> None:

@@ -3,7 +3,8 @@
 Each series keeps a Holt level + trend (so daily cycles and slow drift are followed, not flagged),
 a robust scale (EWMA of absolute one-step residuals, clipped, x1.2533 to a sigma, floored relative
 to the level for flat or integer series), and a two-sided CUSUM of clipped z-scores. Rules:
-- spike: one point beyond `spike_sigma` (high, because real metrics are heavy-tailed);
+- spike: one point beyond `spike_sigma`, raised further for series whose own tails are heavy
+  (the rate of |z| > 4 is tracked and a power-law tail assumed), so heavy-tailed noise is not news;
 - run: `run_length` consecutive points beyond `sigma` on the same side (sustained shift, quick);
 - cusum: the CUSUM crosses `cusum_h` (smaller sustained shifts).
 Residual updates are clipped at 3 sigma, so single spikes do not drag the baseline.
@@ -28,6 +29,10 @@ KIND = "sys"
 MAD_TO_SIGMA = 1.2533
 Z_CLIP = 4.0
 RESTART_WARMUP = 10
+TAIL_Z = 4.0
+TAIL_PRIOR = 1e-4
+TAIL_RATE = 1.0 / 1000
+TAIL_TARGET = 3e-5
 
 
 def series_key(tenant: str, service: str, metric: str) -> str:
@@ -103,7 +108,13 @@ class SeriesMonitor:
 
     def _rules(self, st: dict, z: float) -> tuple[str, float] | None:
         cfg = self.cfg
-        if abs(z) >= cfg.spike_sigma:
+        # Tail-adaptive spike limit: track how often |z| > 4 (Gaussian: ~6e-5). Assuming a power-law
+        # tail (P(|z| > x) ~ x^-3, Student-t with 3 dof), pick the limit that ~3e-5 of points exceed.
+        tail = st.get("pt", TAIL_PRIOR)
+        big = abs(z) > TAIL_Z
+        st["pt"] = tail + TAIL_RATE * ((1.0 if big else 0.0) - tail)
+        limit = max(cfg.spike_sigma, TAIL_Z * (tail / TAIL_TARGET) ** (1.0 / 3.0))
+        if abs(z) >= limit:
             return ("spike", abs(z))
         zc = max(-Z_CLIP, min(Z_CLIP, z))
         st["cp"] = cp = max(0.0, st["cp"] + zc - cfg.cusum_k)

@@ -4,8 +4,9 @@ Amounts are compared on a log scale (spending is multiplicative: $300 after a $3
 unusual as $3,000 after $300). Per user we keep an EWMA level of log(amount) and an EWMA of the
 absolute deviation (a robust scale; x1.2533 turns it into a sigma for normal data). Updates are
 clipped at 3 sigma and flagged amounts are not learned, so one fraud does not teach the profile
-that fraud is normal. A user with little history is shrunk towards a population prior
-(`ValueConfig.prior_median`, `prior_log_scale`): weight n / (n + min_history) on the user's own.
+that fraud is normal. A user with little history is judged by a normal model with a population
+prior (`ValueConfig.prior_*`): the expected level is a precision-weighted mix of the user's level
+and the population median, and the scale includes the uncertainty of that level.
 """
 
 from __future__ import annotations
@@ -23,19 +24,22 @@ MAD_TO_SIGMA = 1.2533  # mean absolute deviation -> standard deviation for norma
 
 
 def baseline(state: dict, config: DetectionConfig) -> tuple[float, float, int]:
-    """(expected log-amount, log-scale, history) for a user's state, shrunk towards the prior."""
+    """(expected log-amount, predictive log-scale, history) for a user: a normal model whose prior is
+    the population (median and between-user spread) and whose data is the user's own level."""
     cfg = config.value
     n = state.get("n", 0)
     prior_m = math.log(cfg.prior_median)
-    prior_s = cfg.prior_log_scale
-    if n:
-        w = n / (n + cfg.min_history)
-        m = w * state["m"] + (1.0 - w) * prior_m
-        sigma = max(state["s"] * MAD_TO_SIGMA, cfg.min_log_scale)
-        s = math.sqrt(w * sigma * sigma + (1.0 - w) * prior_s * prior_s)
-    else:
-        m, s = prior_m, prior_s
-    return m, max(s, cfg.min_log_scale), n
+    tau2 = cfg.prior_between_scale**2
+    w2 = cfg.prior_within_scale**2
+    if n == 0:
+        return prior_m, max(math.sqrt(w2 + tau2), cfg.min_log_scale), 0
+    # The user's own spread, pooled with the prior spread (n - 1 degrees of freedom vs prior_strength).
+    own = max(state["s"] * MAD_TO_SIGMA, cfg.min_log_scale)
+    dof = n - 1
+    w2 = (dof * own * own + cfg.prior_strength * w2) / (dof + cfg.prior_strength)
+    precision = n / w2 + 1.0 / tau2
+    m = (n / w2 * state["m"] + prior_m / tau2) / precision
+    return m, max(math.sqrt(w2 + 1.0 / precision), cfg.min_log_scale), n
 
 
 class ValueDetector:
