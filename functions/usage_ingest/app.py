@@ -1,0 +1,29 @@
+"""CloudTrail (via a CloudWatch Logs subscription) -> usage events on the Kinesis stream."""
+
+import os
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+
+from anomaly_guardian.adapters.kinesis import KinesisSink
+from anomaly_guardian.usage.service import UsageIngest, UsageResult
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+service = UsageIngest(KinesisSink(), os.environ["USAGE_TENANT_ID"])
+
+
+def report(result: UsageResult) -> dict:
+    metrics.add_metric(name="UsageEventsAccepted", unit=MetricUnit.Count, value=result.accepted)
+    metrics.add_metric(name="UsageRecordsRejected", unit=MetricUnit.Count, value=len(result.rejected))
+    for log_id, reason in result.rejected:
+        logger.warning("usage record rejected", extra={"logEventId": log_id, "reason": reason})
+    return {"accepted": result.accepted, "rejected": len(result.rejected)}
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: object) -> dict:
+    return report(service.handle(event))

@@ -1,0 +1,59 @@
+"""The usage-ingest logic: CloudWatch Logs subscription batch -> contract events -> Kinesis.
+
+The tenant is the account owner's, configured on the function (`USAGE_TENANT_ID`): a subscription
+carries no caller identity, and nobody outside the account can write to its trail. A record that is
+not a valid CloudTrail event is reported (log line with the log event id and the reason, metric) and
+stays where it came from, the trail's log group and S3 bucket. Records that Kinesis does not accept
+after bounded retries fail the invocation, so Lambda's asynchronous retries and its on-failure
+destination keep the whole batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from anomaly_guardian.ingest.envelope import encode_record, now_iso, partition_key
+from anomaly_guardian.ingest.service import IngestService, RecordSink
+from anomaly_guardian.models.event import InvalidEvent, parse_event
+from anomaly_guardian.usage.cloudtrail import decode_subscription, records, to_event
+
+
+class UsageDeliveryError(RuntimeError):
+    """Some events never reached the stream; raised so the invocation is retried as a whole."""
+
+
+@dataclass
+class UsageResult:
+    accepted: int = 0
+    rejected: list[tuple[str, str]] = field(default_factory=list)  # (log event id, reason)
+
+
+class UsageIngest:
+    def __init__(self, sink: RecordSink, tenant: str) -> None:
+        self.tenant = tenant
+        self._writer = IngestService(sink)
+
+    def handle(self, subscription_event: Mapping[str, Any]) -> UsageResult:
+        payload = decode_subscription(subscription_event)
+        result = UsageResult()
+        entries: list[tuple[bytes, str]] = []
+        received_at = now_iso()
+        for log_id, record, reason in records(payload):
+            if record is None:
+                result.rejected.append((log_id, reason or "unreadable"))
+                continue
+            event = to_event(record)
+            try:
+                parse_event(event)
+            except InvalidEvent as exc:
+                result.rejected.append((log_id, exc.message))
+                continue
+            entries.append((encode_record(self.tenant, event, received_at), partition_key(self.tenant, event)))
+        if entries:
+            failed = self._writer._put_with_retry(entries)
+            if failed:
+                raise UsageDeliveryError(f"{len(failed)} of {len(entries)} usage events were not accepted by Kinesis")
+        result.accepted = len(entries)
+        return result

@@ -1,0 +1,98 @@
+"""Given CloudTrail-shaped usage, when it streams through the real pipeline, then spikes and first GPU
+launches are flagged once, and seasonal, noisy clean usage stays quiet."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+from anomaly_guardian.detection.pipeline import DetectionPipeline
+from anomaly_guardian.detection.usage import UsageDetector
+from anomaly_guardian.models.event import parse_event
+from anomaly_guardian.state import InMemoryStateStore
+from anomaly_guardian.usage.cloudtrail import to_event
+
+START = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def invoke_record(i: int, when: datetime, function: str = "orders-worker") -> dict:
+    return {
+        "eventID": f"ct-{function}-{i}",
+        "eventTime": when.isoformat().replace("+00:00", "Z"),
+        "eventSource": "lambda.amazonaws.com",
+        "eventName": "Invoke",
+        "awsRegion": "eu-west-1",
+        "sourceIPAddress": "lambda.amazonaws.com",
+        "userIdentity": {"type": "AWSService", "invokedBy": "sqs.amazonaws.com"},
+        "requestParameters": {"functionName": f"arn:aws:lambda:eu-west-1:123456789012:function:{function}"},
+        "recipientAccountId": "123456789012",
+    }
+
+
+def run_instances(i: int, when: datetime, instance_type: str, arn: str) -> dict:
+    return {
+        "eventID": f"ct-run-{i}",
+        "eventTime": when.isoformat().replace("+00:00", "Z"),
+        "eventSource": "ec2.amazonaws.com",
+        "eventName": "RunInstances",
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": "203.0.113.9",
+        "userIdentity": {"type": "IAMUser", "arn": arn},
+        "requestParameters": {"instancesSet": {"items": [{"instanceType": instance_type}]}, "maxCount": 4},
+    }
+
+
+def seasonal_invokes(days: int, rng: random.Random) -> list[dict]:
+    """About 5-40 invocations per 5 minutes, busier in the (UTC) day, Poisson-ish noise."""
+    out, i = [], 0
+    for bucket in range(days * 288):
+        hour = (bucket * 5 // 60) % 24
+        rate = 5 + 35 * max(0.0, 1 - abs(hour - 14) / 8)
+        for _ in range(max(0, int(rng.gauss(rate, rate**0.5)))):
+            out.append(invoke_record(i, START + timedelta(seconds=bucket * 300 + rng.uniform(0, 299))))
+            i += 1
+    return out
+
+
+def detect(records: list[dict]) -> list:
+    pipeline = DetectionPipeline(InMemoryStateStore(), detectors=[UsageDetector()])
+    events = [parse_event(to_event(r)) for r in records]
+    anomalies = []
+    for start in range(0, len(events), 2000):
+        anomalies += pipeline.process("acme", events[start : start + 2000])
+    return anomalies
+
+
+def test_seasonal_noisy_invocations_raise_nothing():
+    assert detect(seasonal_invokes(4, random.Random(7))) == []
+
+
+def test_lambda_stuck_in_a_loop_is_flagged_once_per_bucket():
+    rng = random.Random(11)
+    records = seasonal_invokes(3, rng)
+    loop_start = START + timedelta(days=3, hours=3)
+    records += [invoke_record(10_000_000 + k, loop_start + timedelta(seconds=k * 0.25)) for k in range(2400)]
+    anomalies = detect(records)
+    assert anomalies, "the loop went unnoticed"
+    assert {a.anomalyType for a in anomalies} == {"usage"}
+    assert all("lambda:Invoke:orders-worker" in a.description for a in anomalies)
+    # 2,400 calls over 10 minutes: at most one anomaly per 5-minute bucket (3 buckets touched).
+    assert 1 <= len(anomalies) <= 3
+    first = anomalies[0]
+    assert first.explanation[0].feature == "apiCallsPerBucket"
+    assert first.explanation[0].observed > 3 * first.explanation[0].expected
+
+
+def test_first_gpu_launch_after_warmup_is_flagged_but_not_during_warmup():
+    arn = "arn:aws:iam::123456789012:user/ci-deployer"
+    rng = random.Random(3)
+    records = seasonal_invokes(2, rng)
+    records.append(run_instances(1, START + timedelta(hours=2), "p4d.24xlarge", "arn:aws:iam::123456789012:user/ml"))
+    records.append(run_instances(2, START + timedelta(days=1, hours=6), "t3.micro", arn))
+    records.append(run_instances(3, START + timedelta(days=1, hours=7), "g5.12xlarge", arn))
+    records.append(run_instances(4, START + timedelta(days=1, hours=8), "g5.12xlarge", arn))
+    anomalies = detect(records)
+    gpu = [a for a in anomalies if "GPU" in a.description]
+    assert len(gpu) == 1, [a.description for a in anomalies]
+    assert gpu[0].originalEvent["eventId"] == "ct-run-3"
+    assert gpu[0].userId.startswith("u_")  # the principal is pseudonymised like any user
