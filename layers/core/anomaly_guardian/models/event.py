@@ -141,7 +141,7 @@ def parse_event(payload: bytes | str | dict[str, Any]) -> Event:
 def split_body(body: str | bytes | None) -> list[dict[str, Any]]:
     """Decode a POST /events body into a list of raw event objects (one, or {"events": [...]})."""
     if body is None or (isinstance(body, (str, bytes)) and not body.strip()):
-        raise InvalidEvent("Request body is empty; send one event object or {\"events\": [...]}")
+        raise InvalidEvent('Request body is empty; send one event object or {"events": [...]}')
     try:
         data = json.loads(body)
     except (ValueError, RecursionError) as exc:
@@ -153,11 +153,13 @@ def split_body(body: str | bytes | None) -> list[dict[str, Any]]:
         if not events:
             raise InvalidEvent("Invalid field events: must contain at least one event", "events")
         if len(events) > MAX_BATCH_EVENTS:
-            raise InvalidEvent(f"Invalid field events: at most {MAX_BATCH_EVENTS} events per request, got {len(events)}", "events")
+            raise InvalidEvent(
+                f"Invalid field events: at most {MAX_BATCH_EVENTS} events per request, got {len(events)}", "events"
+            )
         for i, item in enumerate(events):
             if not isinstance(item, dict):
                 raise InvalidEvent(f"Invalid field events.{i}: must be a JSON object", f"events.{i}")
         return events
     if not isinstance(data, dict):
-        raise InvalidEvent("Event must be a JSON object or {\"events\": [...]}")
+        raise InvalidEvent('Event must be a JSON object or {"events": [...]}')
     return [data]
