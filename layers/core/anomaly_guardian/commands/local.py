@@ -18,6 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--log-level", default="INFO", help="handlers' POWERTOOLS_LOG_LEVEL")
     p.add_argument("--shards", type=int, default=2, help="Kinesis shards to create")
     p.add_argument("--json", action="store_true", help="print one JSON line describing the stack when ready")
+    p.add_argument("--ready-file", type=Path, default=None, help="write the JSON description here when ready")
+    p.add_argument("--stack-name", default="anomaly-guardian-local", help="prefix of the local resource names")
     p.set_defaults(func=run)
 
 
@@ -34,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
             moto_port=args.moto_port,
             log_level=args.log_level,
             shard_count=args.shards,
+            stack_name=args.stack_name,
         )
     )
     try:
@@ -44,6 +47,10 @@ def run(args: argparse.Namespace) -> int:
         return 1
     try:
         info = stack.describe()
+        if args.ready_file is not None:
+            tmp = args.ready_file.with_suffix(".tmp")
+            tmp.write_text(json.dumps(info), encoding="utf-8")
+            tmp.replace(args.ready_file)
         if args.json:
             print(json.dumps(info), flush=True)
         else:

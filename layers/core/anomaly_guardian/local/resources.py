@@ -87,6 +87,7 @@ class ResourceBuilder:
         env_name: str = "local",
         stream_name: str | None = None,
         shard_count: int = 2,
+        parameter_overrides: dict[str, Any] | None = None,
     ):
         self.t = template
         self.dir = Path(template_dir)
@@ -96,6 +97,7 @@ class ResourceBuilder:
         self.env_name = env_name
         self.stream_name = stream_name or f"{stack_name}-events"
         self.shard_count = shard_count
+        self.overrides = {"Environment": env_name, **(parameter_overrides or {})}
         self.resolver = Resolver(
             conditions=dict(template.get("Conditions") or {}),
             mappings=dict(template.get("Mappings") or {}),
@@ -123,8 +125,12 @@ class ResourceBuilder:
 
     def register(self) -> None:
         r = self.resolver
+        params = self.t.get("Parameters") or {}
         for name, value in parameter_defaults(self.t).items():
             r.refs[name] = value
+        for name, value in self.overrides.items():
+            if name in params:
+                r.refs[name] = value
         self._register_ssm_contract()
         for logical, res in self.t["Resources"].items():
             kind, props = res.get("Type", ""), res.get("Properties") or {}
@@ -196,6 +202,8 @@ class ResourceBuilder:
 
     def _local_value_for(self, param: str, path: str) -> str:
         key = f"{param} {path}".lower().replace("_", "-")
+        if key.endswith("key-param") or "key-param " in key or "keyparam " in key:
+            return self._secret_param(key)
         if "stream" in key:
             if "arn" in key:
                 self.out.streams[self.stream_name] = stream_arn(self.stream_name)
@@ -219,6 +227,27 @@ class ResourceBuilder:
         if "vpc" in key:
             return "vpc-local"
         return f"local-{param}"
+
+    def _secret_param(self, key: str) -> str:
+        """The contract names a SecureString holding a key: create it with the local key value.
+
+        The same value `guardian token` and the pseudonymiser use locally (GUARDIAN_TOKEN_KEY /
+        GUARDIAN_PSEUDONYM_KEY, else their development defaults), so a token minted in another shell
+        is accepted and pseudonyms agree between ingest and the detector.
+        """
+        import os
+
+        if "token" in key:
+            from anomaly_guardian.auth.keys import DEV_TOKEN_KEY
+
+            name, value = "token-signing-key", os.environ.get("GUARDIAN_TOKEN_KEY") or DEV_TOKEN_KEY.decode()
+        else:
+            from anomaly_guardian.privacy import DEV_KEY
+
+            name, value = "pseudonym-key", os.environ.get("GUARDIAN_PSEUDONYM_KEY") or DEV_KEY.decode()
+        path = f"/anomaly-guardian/{self.env_name}/secrets/{name}"
+        self.client("ssm").put_parameter(Name=path, Value=value, Type="SecureString", Overwrite=True)
+        return path
 
     _kms_arn: str | None = None
 

@@ -64,7 +64,11 @@ class LocalStack:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> LocalStack:
+        import warnings
+
         import boto3
+
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
 
         template_path = Path(self.o.template) if self.o.template else find_repo_root() / "sam" / "template.yaml"
         template = load_template(template_path)
@@ -83,8 +87,21 @@ class LocalStack:
         self.resources = res = builder.build()
         self.notes.extend(sorted(set(res.resolver.unresolved)))
         self._set_env(self._function_env(res))
+        shared = dict(os.environ)
         for logical, spec in res.functions.items():
-            self.functions[logical] = load_function(spec)
+            # Module-level objects (Logger service name, clients) see this function's own variables.
+            own = {**spec.environment, **self._local_overrides()}
+            os.environ.update(own)
+            try:
+                self.functions[logical] = load_function(spec)
+            except Exception as exc:  # a broken function must not take the whole stack down
+                self.notes.append(f"function {logical} not loaded: {type(exc).__name__}: {exc}")
+            finally:
+                for key in own:
+                    if key in shared:
+                        os.environ[key] = shared[key]
+                    else:
+                        os.environ.pop(key, None)
         self._wire_api(template)
         self._wire_event_sources(builder)
         return self
@@ -115,27 +132,26 @@ class LocalStack:
             os.environ[key] = value
 
     def _function_env(self, res: LocalResources) -> dict[str, str]:
-        """One process hosts every function: merge their variables (they agree on shared names)."""
+        """One process hosts every function: the union of their variables stays set for calls made at
+        invocation time; per-function values (service names) are applied while each module is imported."""
         env: dict[str, str] = {}
         for spec in res.functions.values():
             for key, value in spec.environment.items():
-                if key in env and env[key] != value:
-                    self.notes.append(f"env {key} differs between functions; using {env[key]!r}")
-                    continue
-                env[key] = value
+                env.setdefault(key, value)
         if "EVENTS_STREAM_NAME" not in env and res.streams:
             env["EVENTS_STREAM_NAME"] = next(iter(res.streams))
-        env.update(
-            {
-                "ENVIRONMENT": "local",
-                "POWERTOOLS_TRACE_DISABLED": "true",
-                "POWERTOOLS_LOG_LEVEL": self.o.log_level,
-                "POWERTOOLS_METRICS_DISABLED": "false" if self.o.metrics else "true",
-                "AWS_LAMBDA_FUNCTION_NAME": env.get("AWS_LAMBDA_FUNCTION_NAME", "anomaly-guardian-local"),
-            }
-        )
-        env.update(self.o.env)
+        env.update(self._local_overrides())
         return env
+
+    def _local_overrides(self) -> dict[str, str]:
+        return {
+            "ENVIRONMENT": "local",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_LOG_LEVEL": self.o.log_level,
+            "LOG_LEVEL": self.o.log_level,
+            "POWERTOOLS_METRICS_DISABLED": "false" if self.o.metrics else "true",
+            **self.o.env,
+        }
 
     # ------------------------------------------------------------------ wiring
     def _by_arn(self, arn: Any) -> LocalFunction | None:
@@ -150,10 +166,15 @@ class LocalStack:
         routes: list[Route] = []
         for logical, spec in res.functions.items():
             for event in spec.events.values():
-                if event.get("Type") != "Api":
+                if event.get("Type") != "Api" or logical not in self.functions:
                     continue
                 props = event.get("Properties") or {}
                 auth = (props.get("Auth") or {}).get("Authorizer")
+                if auth == "AWS_IAM":
+                    self.notes.append(
+                        f"{props.get('Method', 'ANY').upper()} {props['Path']} is AWS_IAM in the template; locally it "
+                        "takes the same bearer token as the other routes (checked by the template's authorizer)"
+                    )
                 routes.append(
                     Route(
                         method=str(props.get("Method", "ANY")).upper(),
@@ -192,7 +213,9 @@ class LocalStack:
         sqs = builder.client("sqs")
         sns = builder.client("sns")
         for logical, spec in res.functions.items():
-            fn = self.functions[logical]
+            fn = self.functions.get(logical)
+            if fn is None:
+                continue
             for name, event in spec.events.items():
                 kind, props = event.get("Type"), event.get("Properties") or {}
                 item_failures = "ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or [])
@@ -269,6 +292,7 @@ class LocalStack:
             "sqs": [p.stats.as_dict() | {"queue": p.m.queue_arn.rsplit(":", 1)[-1]} for p in self.sqs_pollers],
             "functions": {k: {"invocations": f.invocations, "errors": f.errors} for k, f in self.functions.items()},
             "requests": self.gateway.requests if self.gateway else 0,
+            "kinesis_caught_up": self.kinesis_caught_up(),
         }
 
     def kinesis_caught_up(self) -> bool:
