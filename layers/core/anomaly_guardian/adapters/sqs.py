@@ -1,38 +1,50 @@
-"""SQS queues the response side writes: the webhook queue (with per-message delay) and its DLQ."""
+"""The detector's dead-letter queue (`DETECTOR_DLQ_URL`): poison records kept *with their payload*.
+
+Kinesis on-failure destinations only receive batch metadata (shard, sequence range), not the data,
+so the detector sends each record it cannot accept here itself (message built by
+`detection.batch.dlq_message`: data, reason, origin).
+"""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import Sequence
 from typing import Any
 
-from anomaly_guardian.adapters.dynamodb import chunks, client
+from anomaly_guardian.adapters.dynamodb import client
+
+MAX_BATCH_BYTES = 250_000
 
 
-class QueueError(RuntimeError):
-    pass
+class SqsDeadLetterQueue:
+    def __init__(self, queue_url: str | None = None, *, sqs: Any = None) -> None:
+        self.queue_url = queue_url or os.environ["DETECTOR_DLQ_URL"]
+        self._sqs = sqs
 
+    @property
+    def sqs(self) -> Any:
+        if self._sqs is None:
+            self._sqs = client("sqs")
+        return self._sqs
 
-class Queue:
-    def __init__(self, url: str, sqs: Any = None):
-        self.url = url
-        self.sqs = sqs or client("sqs")
+    def send(self, messages: Sequence[tuple[str, str]]) -> set[str]:
+        """Send (id, body) pairs (SendMessageBatch, <=10 and <=250 KB per call); returns the ids sent."""
+        sent: set[str] = set()
+        batch: list[dict[str, str]] = []
+        size = 0
+        ids = {}
+        for n, (ident, body) in enumerate(messages):
+            entry_id = f"m{n}"
+            ids[entry_id] = ident
+            if batch and (len(batch) == 10 or size + len(body) > MAX_BATCH_BYTES):
+                sent |= self._flush(batch, ids)
+                batch, size = [], 0
+            batch.append({"Id": entry_id, "MessageBody": body})
+            size += len(body)
+        if batch:
+            sent |= self._flush(batch, ids)
+        return sent
 
-    def send(self, body: Mapping[str, Any], delay_seconds: int = 0, attributes: Mapping[str, str] | None = None) -> str:
-        kwargs: dict[str, Any] = {}
-        if attributes:
-            kwargs["MessageAttributes"] = {k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()}
-        resp = self.sqs.send_message(
-            QueueUrl=self.url, MessageBody=json.dumps(body, default=str), DelaySeconds=int(delay_seconds), **kwargs
-        )
-        return resp["MessageId"]
-
-    def send_batch(self, bodies: Sequence[Mapping[str, Any]]) -> int:
-        """SendMessageBatch in tens; raises naming the entries SQS refused (callers fail the batch)."""
-        for chunk in chunks(list(bodies), 10):
-            entries = [{"Id": str(i), "MessageBody": json.dumps(b, default=str)} for i, b in enumerate(chunk)]
-            resp = self.sqs.send_message_batch(QueueUrl=self.url, Entries=entries)
-            failed = resp.get("Failed", [])
-            if failed:
-                raise QueueError(f"{len(failed)} message(s) refused by SQS: {failed[0].get('Code')}")
-        return len(bodies)
+    def _flush(self, batch: list[dict[str, str]], ids: dict[str, str]) -> set[str]:
+        resp = self.sqs.send_message_batch(QueueUrl=self.queue_url, Entries=batch)
+        return {ids[s["Id"]] for s in resp.get("Successful", [])}

@@ -82,7 +82,10 @@ class DynamoDBStateStore:
         return out
 
     def snapshot(self, keys: Iterable[str]) -> dict[str, StateItem]:
-        """The items as they were last loaded (fresh objects), without a read."""
+        """The items as they were when last loaded, before this batch changed them (fresh objects, no read).
+
+        `save` does not move this baseline: after a partial commit the caller rebuilds the batch from
+        it, with the committed version (+1) for keys that were saved."""
         out = {}
         for key in keys:
             text, version, ttl = self._loaded.get(key, (None, 0, None))
@@ -136,10 +139,9 @@ class DynamoDBStateStore:
                     raise  # throttling / conflict with another transaction: let the batch retry
                 conflicts.extend(lost)
                 continue
-            for key, item, text, put in chunk:
+            for key, item, _text, put in chunk:
                 item.version += 1
                 item.ttl = int(put["Item"]["ttl"]["N"])
-                self._loaded[key] = (text, item.version, item.ttl)
                 saved.append(key)
         if conflicts:
             raise PartialStateConflict(conflicts, saved)

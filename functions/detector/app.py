@@ -1,0 +1,20 @@
+"""Kinesis -> detector: decode, dedupe, detect once per tenant, store anomalies (logic in anomaly_guardian.detection.batch)."""
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+
+from anomaly_guardian.detection.batch import from_env, handle_kinesis_event
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+# Poison-only batches still return their item failures instead of raising (they are in the DLQ already).
+processor = BatchProcessor(event_type=EventType.KinesisDataStreams, raise_on_entire_batch_failure=False)
+detector = from_env(logger)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict, context: object) -> dict:
+    return handle_kinesis_event(event, context, detector, processor, metrics)

@@ -1,0 +1,440 @@
+"""One Kinesis batch through the detector: decode -> dedupe -> pipeline once per tenant -> store -> respond.
+
+This is the detector Lambda minus AWS (the sinks are ports). Order and why:
+
+1. Decode every record first (`ingest.envelope.decode_record`, one pydantic pass on the raw bytes).
+   Records that are not base64, not JSON or break the contract are *poison*: kept in the DLQ with
+   their payload and reason, and reported as batch item failures.
+2. Dedupe on `{tenant}#{eventId}` (one batched read): events already completed by an earlier delivery
+   are skipped, so a replayed batch does not update state twice or store duplicate anomalies.
+   Duplicates inside one batch are processed once.
+3. Group by tenant and run `DetectionPipeline.process(tenant, events)` once per tenant. The pipeline's
+   state writes are held back (`_BatchStore`) and committed after it returns, conditional on version.
+   On `StateConflict` (two shards racing on one IP's state) the tenant's events are re-run with the
+   conflicting keys re-read and every other key rebuilt from its pre-batch snapshot, bounded retries.
+4. Anomalies get deterministic ids (ULID time = the envelope's `receivedAt`, randomness = hash of
+   tenant, eventId, detector, type and ordinal), so re-storing after a failure overwrites instead of
+   duplicating; then `put_many`, then the `on_anomalies` callbacks (response hooks; must be idempotent
+   on anomalyId, e.g. Step Functions StartExecution with name=anomalyId), then the dedupe markers.
+5. A failure anywhere in a tenant's group fails every record of that group (reported, so Kinesis
+   retries them); records of other tenants are unaffected. Markers are written last, so a retried
+   record that had completed is skipped, and one that had not is re-run.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from anomaly_guardian.ids import encode_ulid
+from anomaly_guardian.ingest.envelope import decode_record
+from anomaly_guardian.models.anomaly import Anomaly
+from anomaly_guardian.models.event import Event, InvalidEvent
+from anomaly_guardian.state.store import StateConflict, StateItem, StateStore
+
+MAX_CONFLICT_RETRIES = 3
+AnomalyCallback = Callable[[str, list[Anomaly]], None]
+
+
+class AnomalySink(Protocol):
+    def put_many(self, anomalies: Sequence[Anomaly]) -> int: ...
+
+
+class EventDedupe(Protocol):
+    def seen(self, ids: Iterable[str]) -> set[str]: ...
+
+    def mark(self, ids: Iterable[str]) -> None: ...
+
+
+class PoisonSink(Protocol):
+    def send(self, messages: Sequence[tuple[str, str]]) -> set[str]:
+        """Keep (id, message) pairs; returns the ids kept."""
+
+
+class InMemoryDedupe:
+    def __init__(self) -> None:
+        self.done: set[str] = set()
+
+    def seen(self, ids: Iterable[str]) -> set[str]:
+        return {i for i in ids if i in self.done}
+
+    def mark(self, ids: Iterable[str]) -> None:
+        self.done.update(ids)
+
+
+class InMemoryAnomalySink:
+    def __init__(self) -> None:
+        self.items: dict[tuple[str, str], Anomaly] = {}
+
+    def put_many(self, anomalies: Sequence[Anomaly]) -> int:
+        for a in anomalies:
+            self.items[(a.tenantId, a.anomalyId)] = a
+        return len(anomalies)
+
+
+class ListPoisonSink:
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, str]] = []
+
+    def send(self, messages: Sequence[tuple[str, str]]) -> set[str]:
+        self.messages.extend(messages)
+        return {i for i, _ in messages}
+
+
+@dataclass(slots=True)
+class Decoded:
+    seq: str
+    tenant: str
+    received_at: datetime
+    event: Event
+
+
+@dataclass(slots=True)
+class Poison:
+    seq: str
+    record: dict[str, Any]
+    reason: str
+    field: str | None = None
+
+
+@dataclass
+class BatchResult:
+    failed: set[str] = field(default_factory=set)  # sequence numbers to report as item failures
+    poison: list[Poison] = field(default_factory=list)
+    anomalies: list[Anomaly] = field(default_factory=list)
+    processed: int = 0  # events run through the pipeline
+    skipped: int = 0  # already completed (replay) or duplicated within the batch
+    failed_tenants: dict[str, str] = field(default_factory=dict)  # tenant -> error type
+    conflict_retries: int = 0
+    latency_ms: float | None = None  # oldest receivedAt in the batch -> detection
+
+
+class StateConflictsExhausted(RuntimeError):
+    pass
+
+
+class _BatchStore:
+    """What the pipeline sees: reads go through (or come from a rebuilt snapshot on a re-run),
+    writes are held until `commit`, so a lost version race can be re-run without double-applying."""
+
+    def __init__(self, backing: StateStore) -> None:
+        self.backing = backing
+        self.overrides: dict[str, StateItem] = {}
+        self.pending: dict[str, StateItem] = {}
+
+    def load(self, keys: Iterable[str]) -> dict[str, StateItem]:
+        keys = list(keys)
+        need = [k for k in keys if k not in self.overrides]
+        out = self.backing.load(need) if need else {}
+        for k in keys:
+            if k in self.overrides:
+                out[k] = self.overrides[k]
+        return out
+
+    def save(self, items: Mapping[str, StateItem]) -> None:
+        self.pending = dict(items)
+
+    def delete_prefix(self, prefix: str) -> int:
+        return self.backing.delete_prefix(prefix)
+
+    def commit(self) -> None:
+        items, self.pending = self.pending, {}
+        if items:
+            self.backing.save(items)
+
+    def prepare_retry(self, conflict: StateConflict, keys: Iterable[str]) -> None:
+        """Re-read the losing keys; rebuild every other key from before this batch (no read)."""
+        snapshot = getattr(self.backing, "snapshot", None)
+        lost = set(conflict.keys)
+        saved = set(getattr(conflict, "saved", ()))
+        if snapshot is None:  # a store without snapshots: re-read everything on the re-run
+            self.overrides = {}
+            return
+        others = [k for k in keys if k not in lost]
+        self.overrides = snapshot(others)
+        for k in saved & set(others):
+            self.overrides[k].version += 1  # committed by the lost attempt: overwrite it, same events
+
+    def reset(self) -> None:
+        self.overrides, self.pending = {}, {}
+
+
+MAX_DLQ_DATA_CHARS = 200_000  # SQS messages are capped at 256 KiB
+
+
+def dlq_message(record: Mapping[str, Any], reason: str, field: str | None, detected_at: str) -> str:
+    """The DLQ message for one poison record: its data as it was on the stream (base64), the reason,
+    and where it came from. Oversized data is kept truncated, flagged, with the full data's SHA-256."""
+    kin = record.get("kinesis") or {}
+    data = str(kin.get("data") or "")
+    body: dict[str, Any] = {
+        "reason": reason,
+        "field": field,
+        "detectedAt": detected_at,
+        "eventSourceARN": record.get("eventSourceARN"),
+        "eventID": record.get("eventID"),
+        "partitionKey": kin.get("partitionKey"),
+        "sequenceNumber": kin.get("sequenceNumber"),
+        "approximateArrivalTimestamp": kin.get("approximateArrivalTimestamp"),
+        "data": data,
+    }
+    if len(data) > MAX_DLQ_DATA_CHARS:
+        body |= {
+            "data": data[:MAX_DLQ_DATA_CHARS],
+            "dataTruncated": True,
+            "dataSha256": hashlib.sha256(data.encode()).hexdigest(),
+            "dataLength": len(data),
+        }
+    return json.dumps(body, separators=(",", ":"))
+
+
+def deterministic_anomaly_id(tenant: str, event_id: str, received_ms: int, detector: str, kind: str, n: int) -> str:
+    digest = hashlib.blake2b(f"{tenant}\x1f{event_id}\x1f{detector}\x1f{kind}\x1f{n}".encode(), digest_size=10)
+    return encode_ulid(received_ms, int.from_bytes(digest.digest(), "big"))
+
+
+def decode(records: Sequence[Mapping[str, Any]]) -> tuple[list[Decoded], list[Poison]]:
+    good, bad = [], []
+    for rec in records:
+        kin = rec.get("kinesis") or {}
+        seq = str(kin.get("sequenceNumber", ""))
+        try:
+            data = base64.b64decode(kin.get("data") or "", validate=True)
+        except (binascii.Error, ValueError, TypeError):
+            bad.append(Poison(seq, dict(rec), "Record data is not valid base64"))
+            continue
+        try:
+            env = decode_record(data)
+        except InvalidEvent as exc:
+            bad.append(Poison(seq, dict(rec), exc.message, exc.field))
+            continue
+        good.append(Decoded(seq, env.tenantId, env.receivedAt, env.event))
+    return good, bad
+
+
+class BatchDetector:
+    def __init__(
+        self,
+        pipeline_factory: Callable[[StateStore], Any],
+        store: StateStore,
+        anomalies: AnomalySink,
+        dedupe: EventDedupe,
+        poison: PoisonSink,
+        *,
+        on_anomalies: Iterable[AnomalyCallback] = (),
+        max_conflict_retries: int = MAX_CONFLICT_RETRIES,
+        logger: Any = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.buffer = _BatchStore(store)
+        self.pipeline = pipeline_factory(self.buffer)
+        self.anomalies = anomalies
+        self.dedupe = dedupe
+        self.poison = poison
+        # Response hooks: called with (tenant, anomalies) after the anomalies are stored.
+        self.on_anomalies: list[AnomalyCallback] = list(on_anomalies)
+        self.max_conflict_retries = max_conflict_retries
+        self.logger = logger
+        self.clock = clock
+
+    def process(self, records: Sequence[Mapping[str, Any]]) -> BatchResult:
+        result = BatchResult()
+        forget = getattr(self.store, "forget", None)
+        if forget:
+            forget()
+        good, bad = decode(records)
+        result.poison = bad
+
+        done = self.dedupe.seen([f"{d.tenant}#{d.event.eventId}" for d in good] + [self._poison_id(p) for p in bad])
+        self._keep_poison(bad, done, result)
+
+        groups: dict[str, list[Decoded]] = defaultdict(list)
+        seqs_of: dict[tuple[str, str], list[str]] = defaultdict(list)  # (tenant, eventId) -> seqs
+        for d in good:
+            ident = (d.tenant, d.event.eventId)
+            seqs_of[ident].append(d.seq)
+            if f"{d.tenant}#{d.event.eventId}" in done or len(seqs_of[ident]) > 1:
+                result.skipped += 1
+                continue
+            groups[d.tenant].append(d)
+
+        for tenant, items in groups.items():
+            try:
+                anomalies = self._run_tenant(tenant, items, result)
+            except Exception as exc:  # the whole tenant group is retried by Kinesis
+                result.failed_tenants[tenant] = type(exc).__name__
+                for d in items:
+                    result.failed.update(seqs_of[(tenant, d.event.eventId)])
+                if self.logger:
+                    self.logger.exception(
+                        "tenant group failed; its records are reported for retry",
+                        extra={"tenant": tenant, "events": len(items), "error": type(exc).__name__},
+                    )
+                continue
+            result.processed += len(items)
+            result.anomalies.extend(anomalies)
+        processed = [d for items in groups.values() for d in items]
+        if processed:
+            oldest = min(d.received_at.timestamp() for d in processed)
+            result.latency_ms = max(0.0, (self.clock() - oldest) * 1000)
+        return result
+
+    def _run_tenant(self, tenant: str, items: list[Decoded], result: BatchResult) -> list[Anomaly]:
+        events = [d.event for d in items]
+        self.buffer.reset()
+        for attempt in range(self.max_conflict_retries + 1):
+            anomalies = self.pipeline.process(tenant, events)
+            touched = list(self.buffer.pending)
+            try:
+                self.buffer.commit()
+                break
+            except StateConflict as conflict:
+                if attempt == self.max_conflict_retries:
+                    raise StateConflictsExhausted(
+                        f"state conflicts persisted after {attempt + 1} attempts on {len(conflict.keys)} key(s)"
+                    ) from conflict
+                result.conflict_retries += 1
+                if self.logger:
+                    self.logger.info(
+                        "state conflict; re-running tenant group",
+                        extra={"tenant": tenant, "keys": len(conflict.keys), "attempt": attempt + 1},
+                    )
+                self.buffer.prepare_retry(conflict, touched)
+        self.buffer.reset()
+
+        self._assign_ids(tenant, items, anomalies)
+        if anomalies:
+            self.anomalies.put_many(anomalies)
+            for callback in self.on_anomalies:
+                callback(tenant, anomalies)
+        self.dedupe.mark(f"{tenant}#{d.event.eventId}" for d in items)
+        return anomalies
+
+    @staticmethod
+    def _assign_ids(tenant: str, items: list[Decoded], anomalies: list[Anomaly]) -> None:
+        received = {d.event.eventId: int(d.received_at.timestamp() * 1000) for d in items}
+        ordinal: dict[tuple[str, str, str], int] = defaultdict(int)
+        for a in anomalies:
+            event_id = str(a.originalEvent.get("eventId", ""))
+            if event_id not in received:
+                continue
+            key = (event_id, a.detector or "", str(a.anomalyType))
+            n = ordinal[key]
+            ordinal[key] += 1
+            a.anomalyId = deterministic_anomaly_id(tenant, event_id, received[event_id], key[1], key[2], n)
+
+    @staticmethod
+    def _poison_id(p: Poison) -> str:
+        return f"_poison#{p.record.get('eventID') or p.seq}"
+
+    def _keep_poison(self, bad: list[Poison], done: set[str], result: BatchResult) -> None:
+        """Every poison record is reported; the ones not yet in the DLQ are sent there first."""
+        result.failed.update(p.seq for p in bad)
+        fresh = [p for p in bad if self._poison_id(p) not in done]
+        if not fresh:
+            return
+        at = datetime.fromtimestamp(self.clock(), UTC).isoformat().replace("+00:00", "Z")
+        messages = [(self._poison_id(p), dlq_message(p.record, p.reason, p.field, at)) for p in fresh]
+        kept = self.poison.send(messages)
+        if kept:
+            self.dedupe.mark(kept)
+        if len(kept) < len(fresh) and self.logger:
+            self.logger.error("poison records not kept in the DLQ yet", extra={"count": len(fresh) - len(kept)})
+        if self.logger:
+            for p in fresh:
+                self.logger.warning("poison record", extra={"sequenceNumber": p.seq, "reason": p.reason})
+
+
+def emit_metrics(metrics: Any, result: BatchResult) -> None:
+    """EMF: EventsProcessed, RecordsRejected, ProcessingLatency, AnomalyScore, and AnomalyDetected per
+    (anomalyType, severity) as its own dimension set."""
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+    metrics.add_metric(name="EventsProcessed", unit=MetricUnit.Count, value=result.processed)
+    metrics.add_metric(name="RecordsRejected", unit=MetricUnit.Count, value=len(result.poison))
+    if result.latency_ms is not None:
+        metrics.add_metric(name="ProcessingLatency", unit=MetricUnit.Milliseconds, value=result.latency_ms)
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    for a in result.anomalies:
+        metrics.add_metric(name="AnomalyScore", unit=MetricUnit.NoUnit, value=a.anomalyScore)
+        counts[(str(a.anomalyType), str(a.severity))] += 1
+    for (kind, severity), n in sorted(counts.items()):
+        with single_metric(
+            name="AnomalyDetected",
+            unit=MetricUnit.Count,
+            value=n,
+            namespace=getattr(metrics, "namespace", None),
+            default_dimensions=getattr(metrics, "default_dimensions", None),
+        ) as metric:
+            metric.add_dimension(name="anomalyType", value=kind)
+            metric.add_dimension(name="severity", value=severity)
+
+
+class RecordNotProcessed(Exception):
+    """Raised inside the Powertools record handler for a record this batch reports as failed."""
+
+
+def handle_kinesis_event(
+    event: Mapping[str, Any], context: Any, detector: BatchDetector, processor: Any, metrics: Any
+) -> dict[str, Any]:
+    """Run the batch logic on the whole event, then let Powertools' BatchProcessor build the
+    partial-batch response from the per-record outcomes (record handler = outcome lookup)."""
+    from aws_lambda_powertools.utilities.batch import process_partial_response
+
+    result = detector.process(event.get("Records") or [])
+    try:
+        emit_metrics(metrics, result)
+    except Exception:  # metrics must never turn a processed batch into a retried one
+        if detector.logger:
+            detector.logger.exception("emitting metrics failed")
+    failed = result.failed
+
+    def record_handler(record: Any) -> None:
+        if record.kinesis.sequence_number in failed:
+            raise RecordNotProcessed(record.kinesis.sequence_number)
+
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+
+
+def from_env(logger: Any = None) -> BatchDetector:
+    """The production wiring: DynamoDB state/anomalies/dedupe, SQS DLQ, the default detectors."""
+    from anomaly_guardian.adapters.anomalies import AnomalyRepository
+    from anomaly_guardian.adapters.idempotency import DynamoDBEventDedupe
+    from anomaly_guardian.adapters.keys import pseudonymiser_from_env
+    from anomaly_guardian.adapters.sqs import SqsDeadLetterQueue
+    from anomaly_guardian.detection.pipeline import DetectionPipeline
+    from anomaly_guardian.state.dynamodb import DynamoDBStateStore
+
+    pseudonymiser = pseudonymiser_from_env()
+    return BatchDetector(
+        lambda store: DetectionPipeline(store, pseudonymiser=pseudonymiser),
+        DynamoDBStateStore(),
+        AnomalyRepository(),
+        DynamoDBEventDedupe(),
+        SqsDeadLetterQueue(),
+        logger=logger,
+    )
+
+
+__all__ = [
+    "BatchDetector",
+    "BatchResult",
+    "InMemoryAnomalySink",
+    "InMemoryDedupe",
+    "ListPoisonSink",
+    "decode",
+    "deterministic_anomaly_id",
+    "dlq_message",
+    "emit_metrics",
+    "from_env",
+    "handle_kinesis_event",
+]

@@ -1,0 +1,227 @@
+"""The detector's batch logic without AWS: poison handling, dedupe, per-tenant failure, conflict re-runs."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+
+from anomaly_guardian.detection.base import Finding
+from anomaly_guardian.detection.batch import (
+    BatchDetector,
+    InMemoryAnomalySink,
+    InMemoryDedupe,
+    ListPoisonSink,
+    decode,
+    deterministic_anomaly_id,
+    dlq_message,
+)
+from anomaly_guardian.detection.pipeline import DetectionPipeline
+from anomaly_guardian.ids import ulid_ms
+from anomaly_guardian.models.anomaly import AnomalyType
+from anomaly_guardian.privacy import Pseudonymiser
+from anomaly_guardian.state.store import InMemoryStateStore, StateConflict, StateItem, state_key
+
+EVENTS = Path(__file__).resolve().parents[1] / "events"
+
+
+def records(name):
+    return json.loads((EVENTS / name).read_text())["Records"]
+
+
+def record(seq, tenant, event, received="2026-03-01T12:00:05.000Z"):
+    data = json.dumps({"tenantId": tenant, "receivedAt": received, "event": event}).encode()
+    return {"kinesis": {"sequenceNumber": str(seq), "data": base64.b64encode(data).decode()}, "eventID": f"s:{seq}"}
+
+
+def ev(eid, user="u1", amount=10.0, ip="203.0.113.1"):
+    return {
+        "eventId": eid,
+        "userId": user,
+        "timestamp": "2026-03-01T12:00:00Z",
+        "eventType": "transaction",
+        "transactionAmount": amount,
+        "ipAddress": ip,
+    }
+
+
+class CountingDetector:
+    """Counts events per IP in state and flags amounts over 1000 (one finding per such event)."""
+
+    name = "counting"
+
+    def state_keys(self, pe):
+        yield state_key(pe.tenant, "ipcount", pe.ip or "none")
+
+    def detect(self, pe, states, config):
+        item = states[state_key(pe.tenant, "ipcount", pe.ip or "none")]
+        item.state["n"] = item.state.get("n", 0) + 1
+        if (pe.event.transactionAmount or 0) > 1000:
+            return [Finding(AnomalyType.VALUE, 0.95, "big", detector=self.name)]
+        return []
+
+
+def make(store=None, **kw):
+    store = InMemoryStateStore() if store is None else store
+    sink, dedupe, dlq = InMemoryAnomalySink(), InMemoryDedupe(), ListPoisonSink()
+    det = BatchDetector(
+        lambda s: DetectionPipeline(s, detectors=[CountingDetector()], pseudonymiser=Pseudonymiser(b"k")),
+        store,
+        sink,
+        dedupe,
+        dlq,
+        **kw,
+    )
+    return det, store, sink, dedupe, dlq
+
+
+def ip_count(store, tenant="acme", ip="203.0.113.1"):
+    key = state_key(tenant, "ipcount", Pseudonymiser(b"k").ip(tenant, ip))
+    return store.load([key])[key].state.get("n", 0)
+
+
+def test_poison_fixture_names_each_problem():
+    good, bad = decode(records("kinesis_detector_poison.json"))
+    assert len(good) == 3
+    reasons = {p.seq[-1]: p.reason for p in bad}
+    assert reasons["1"] == "Record data is not valid base64"
+    assert reasons["2"].startswith("Malformed JSON")
+    assert reasons["3"] == "Missing required field: event.userId"
+    assert reasons["4"] == "Missing required field: tenantId"
+
+
+def test_poison_is_reported_and_kept_once_with_payload_and_reason():
+    det, _, sink, _, dlq = make()
+    recs = records("kinesis_detector_poison.json")
+    result = det.process(recs)
+    assert result.failed == {recs[i]["kinesis"]["sequenceNumber"] for i in (1, 2, 3, 4)}
+    assert result.processed == 3
+    assert len(dlq.messages) == 4
+    body = json.loads(dlq.messages[0][1])
+    assert body["data"] == recs[1]["kinesis"]["data"] and body["reason"] == "Record data is not valid base64"
+    assert body["eventID"] == recs[1]["eventID"] and body["sequenceNumber"] == recs[1]["kinesis"]["sequenceNumber"]
+    # a redelivery reports them again but does not duplicate them in the DLQ, nor reprocess the good ones
+    again = det.process(recs)
+    assert again.failed == result.failed and len(dlq.messages) == 4
+    assert again.processed == 0 and again.skipped == 3
+
+
+def test_replayed_batch_does_not_double_state_or_anomalies():
+    det, store, sink, _, _ = make()
+    batch = [record(1, "acme", ev("e1")), record(2, "acme", ev("e2", amount=5000)), record(3, "acme", ev("e3"))]
+    first = det.process(batch)
+    assert first.failed == set() and len(first.anomalies) == 1 and ip_count(store) == 3
+    second = det.process(batch)
+    assert second.processed == 0 and second.skipped == 3 and second.anomalies == []
+    assert ip_count(store) == 3 and len(sink.items) == 1
+
+
+def test_duplicates_inside_one_batch_are_processed_once():
+    det, store, *_ = make()
+    result = det.process([record(1, "acme", ev("e1")), record(2, "acme", ev("e1"))])
+    assert result.processed == 1 and result.skipped == 1 and ip_count(store) == 1
+
+
+def test_events_are_grouped_so_the_pipeline_runs_once_per_tenant():
+    det, *_ = make()
+    calls = []
+    original = det.pipeline.process
+    det.pipeline.process = lambda tenant, events: calls.append((tenant, len(events))) or original(tenant, events)
+    det.process([record(i, "acme" if i % 2 else "globex", ev(f"e{i}")) for i in range(10)])
+    assert sorted(calls) == [("acme", 5), ("globex", 5)]
+
+
+def test_a_failing_tenant_fails_only_its_records_and_is_retried_cleanly():
+    det, store, sink, dedupe, _ = make()
+    batch = [record(1, "acme", ev("a1", amount=2000)), record(2, "globex", ev("g1", amount=2000))]
+    boom = {"on": True}
+
+    def callback(tenant, anomalies):
+        if tenant == "globex" and boom["on"]:
+            raise RuntimeError("step functions unavailable")
+
+    det.on_anomalies.append(callback)
+    result = det.process(batch)
+    assert result.failed == {"2"} and result.failed_tenants == {"globex": "RuntimeError"}
+    assert dedupe.done == {"acme#a1"}
+    # Kinesis redelivers from the failed record on; the callback works now
+    boom["on"] = False
+    retry = det.process(batch)
+    assert retry.failed == set() and retry.processed == 1
+    # The globex anomaly was stored on the first attempt and again on the retry: same id, one item
+    assert sorted(t for t, _ in sink.items) == ["acme", "globex"]
+
+
+def test_anomaly_ids_are_deterministic_and_carry_received_at():
+    batch = [record(1, "acme", ev("e9", amount=9000), received="2026-03-01T12:00:05.250Z")]
+    a1 = make()[0].process(batch).anomalies[0]
+    a2 = make()[0].process(batch).anomalies[0]
+    assert a1.anomalyId == a2.anomalyId
+    assert ulid_ms(a1.anomalyId) == 1772366405250
+    assert a1.anomalyId != deterministic_anomaly_id("globex", "e9", 1772366405250, "counting", "value", 0)
+
+
+class RacingStore(InMemoryStateStore):
+    """Before the first save, another shard bumps `victim` (version +1, n += 100); our save then loses."""
+
+    def __init__(self, victim):
+        super().__init__()
+        self.victim, self.raced, self.loaded_baseline = victim, False, {}
+
+    def load(self, keys):
+        out = {}
+        for k in keys:
+            item = self._items.get(k) or StateItem()
+            out[k] = StateItem(state=dict(item.state), version=item.version)
+            self.loaded_baseline[k] = (dict(item.state), item.version)
+        return out
+
+    def snapshot(self, keys):
+        return {k: StateItem(state=dict(self.loaded_baseline[k][0]), version=self.loaded_baseline[k][1]) for k in keys}
+
+    def save(self, items):
+        if not self.raced:
+            self.raced = True
+            other = self._items.setdefault(self.victim, StateItem())
+            other.state = {"n": other.state.get("n", 0) + 100}
+            other.version += 1
+        lost = [k for k, i in items.items() if (self._items.get(k) or StateItem()).version != i.version]
+        if lost:
+            raise StateConflict(lost)
+        for k, i in items.items():
+            self._items[k] = StateItem(state=dict(i.state), version=i.version + 1)
+            i.version += 1
+
+
+def test_state_conflict_reloads_and_reruns_without_double_counting():
+    victim = state_key("acme", "ipcount", Pseudonymiser(b"k").ip("acme", "203.0.113.1"))
+    store = RacingStore(victim)
+    det, _, sink, _, _ = make(store)
+    batch = [record(i, "acme", ev(f"e{i}", user=f"u{i}", amount=2000 if i == 0 else 5)) for i in range(3)]
+    result = det.process(batch)
+    assert result.failed == set() and result.conflict_retries == 1
+    assert store._items[victim].state == {"n": 103}  # the other shard's 100 plus our 3, each once
+    assert len(sink.items) == 1
+
+
+def test_persistent_conflicts_fail_the_tenant_group():
+    class AlwaysConflict(InMemoryStateStore):
+        def save(self, items):
+            raise StateConflict(list(items))
+
+    det, *_ = make(AlwaysConflict(), max_conflict_retries=2)
+    result = det.process([record(1, "acme", ev("e1"))])
+    assert result.failed == {"1"} and result.failed_tenants == {"acme": "StateConflictsExhausted"}
+
+
+@pytest.mark.parametrize("size", [10, 300_000])
+def test_dlq_message_keeps_payload_or_flags_truncation(size):
+    rec = {"kinesis": {"data": "A" * size, "sequenceNumber": "7"}, "eventID": "s:7"}
+    body = json.loads(dlq_message(rec, "Malformed JSON: x", None, "2026-03-01T00:00:00Z"))
+    assert len(dlq_message(rec, "r", None, "t")) < 256 * 1024
+    if size < 1000:
+        assert body["data"] == rec["kinesis"]["data"] and "dataTruncated" not in body
+    else:
+        assert body["dataTruncated"] is True and body["dataLength"] == size and len(body["dataSha256"]) == 64
