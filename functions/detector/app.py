@@ -1,4 +1,4 @@
-"""Kinesis -> detector: decode, dedupe, detect once per tenant, store anomalies (logic in anomaly_guardian.detection.batch)."""
+"""Kinesis -> detector: decode, dedupe, detect once per tenant, store (logic: anomaly_guardian.detection.batch)."""
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType

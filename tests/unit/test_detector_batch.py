@@ -93,7 +93,7 @@ def test_poison_fixture_names_each_problem():
 
 
 def test_poison_is_reported_and_kept_once_with_payload_and_reason():
-    det, _, sink, _, dlq = make()
+    det, _, _, _, dlq = make()
     recs = records("kinesis_detector_poison.json")
     result = det.process(recs)
     assert result.failed == {recs[i]["kinesis"]["sequenceNumber"] for i in (1, 2, 3, 4)}
@@ -134,7 +134,7 @@ def test_events_are_grouped_so_the_pipeline_runs_once_per_tenant():
 
 
 def test_a_failing_tenant_fails_only_its_records_and_is_retried_cleanly():
-    det, store, sink, dedupe, _ = make()
+    det, _, sink, dedupe, _ = make()
     batch = [record(1, "acme", ev("a1", amount=2000)), record(2, "globex", ev("g1", amount=2000))]
     boom = {"on": True}
 
