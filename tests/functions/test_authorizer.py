@@ -1,0 +1,99 @@
+"""The authorizer Lambda with its real handler: tokens from `guardian token` / SSM-held keys.
+
+Given TOKEN and REQUEST events from tests/events, When the handler runs, Then a policy limited to
+this API (with the tenant in the context) or "Unauthorized" (API Gateway's 401).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest
+from api_helpers import EVENTS
+
+from anomaly_guardian.adapters.dynamodb import client
+from anomaly_guardian.auth.tokens import sign_token
+from anomaly_guardian.cli import main as guardian
+
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
+SSM_KEY = "k" * 48
+
+
+def fixture(name):
+    return json.loads((EVENTS / f"{name}.json").read_text())
+
+
+@pytest.fixture
+def authorizer(aws_env, monkeypatch):
+    from conftest import load_handler
+
+    monkeypatch.delenv("TOKEN_SIGNING_KEY_PARAM", raising=False)
+    monkeypatch.delenv("GUARDIAN_TOKEN_KEY", raising=False)
+    return load_handler("authorizer")
+
+
+def test_committed_token_fixture_is_allowed_for_get_only_on_this_api(authorizer, lambda_context):
+    out = authorizer.lambda_handler(fixture("apigw_authorizer_token"), lambda_context)
+    assert out["context"] == {"tenantId": "acme", "sub": "cli:acme", "scopes": "api:read api:write"}
+    (statement,) = out["policyDocument"]["Statement"]
+    assert statement["Effect"] == "Allow"
+    assert all(r.startswith("arn:aws:execute-api:us-east-1:123456789012:abc123defg/v1/") for r in statement["Resource"])
+
+
+def test_token_printed_by_guardian_token_is_accepted(authorizer, lambda_context, capsys, monkeypatch):
+    monkeypatch.setenv("GUARDIAN_TOKEN_KEY", "x" * 40)
+    assert guardian(["token", "--tenant", "globex", "--scope", "api:read", "--ttl", "600"]) == 0
+    token = capsys.readouterr().out.strip()
+    event = fixture("apigw_authorizer_request")
+    event["headers"]["Authorization"] = f"Bearer {token}"
+    out = authorizer.lambda_handler(event, lambda_context)
+    assert out["context"]["tenantId"] == "globex" and out["context"]["scopes"] == "api:read"
+    assert out["policyDocument"]["Statement"][0]["Resource"] == [
+        "arn:aws:execute-api:us-east-1:123456789012:abc123defg/v1/GET/*"
+    ]
+
+
+def test_refusals_are_401_and_logged_without_the_token(authorizer, lambda_context):
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    handler.setFormatter(authorizer.logger.registered_formatter)  # the JSON lines CloudWatch would get
+    logging.getLogger(authorizer.logger.name).addHandler(handler)
+    event = fixture("apigw_authorizer_token")
+    token = sign_token(b"z" * 32, "acme")  # signed with a key the authorizer does not hold
+    event["authorizationToken"] = f"Bearer {token}"
+    try:
+        with pytest.raises(Exception, match=r"^Unauthorized$"):
+            authorizer.lambda_handler(event, lambda_context)
+    finally:
+        logging.getLogger(authorizer.logger.name).removeHandler(handler)
+    logs = buffer.getvalue()
+    assert "bad signature" in logs
+    assert token not in logs and token.split(".")[1] not in logs
+
+
+def test_key_from_ssm_securestring(aws, authorizer, lambda_context, monkeypatch):
+    from aws_lambda_powertools.utilities import parameters
+
+    parameters.clear_caches()
+    client("ssm").put_parameter(Name="/anomaly-guardian/test/token-key", Value=SSM_KEY, Type="SecureString")
+    monkeypatch.setenv("TOKEN_SIGNING_KEY_PARAM", "/anomaly-guardian/test/token-key")
+    monkeypatch.setenv("ENVIRONMENT", "prod")
+    authorizer._settings_for_period.cache_clear()
+    event = fixture("apigw_authorizer_token")
+    with pytest.raises(Exception, match="Unauthorized"):  # the dev-key fixture token is not valid in prod
+        authorizer.lambda_handler(event, lambda_context)
+    event["authorizationToken"] = f"Bearer {sign_token(SSM_KEY.encode(), 'acme', scopes=['events:write'])}"
+    out = authorizer.lambda_handler(event, lambda_context)
+    assert out["policyDocument"]["Statement"][0]["Resource"] == [
+        "arn:aws:execute-api:us-east-1:123456789012:abc123defg/v1/POST/events"
+    ]
+    parameters.clear_caches()
+
+
+def test_no_key_outside_local_fails_closed(authorizer, lambda_context, monkeypatch):
+    monkeypatch.setenv("ENVIRONMENT", "prod")
+    authorizer._settings_for_period.cache_clear()
+    with pytest.raises(Exception, match="Unauthorized"):
+        authorizer.lambda_handler(fixture("apigw_authorizer_token"), lambda_context)
