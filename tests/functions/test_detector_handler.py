@@ -188,3 +188,25 @@ def test_two_shards_racing_on_one_ip_both_count(tables, detector_dlq):
     key = state_key("acme", "ipcount", Pseudonymiser(b"k").ip("acme", "198.51.100.200"))
     item = DynamoDBStateStore().load([key])[key]
     assert item.state == {"n": 8} and item.version == 2
+
+
+def test_new_anomalies_are_handed_to_the_response_queue_once(
+    tables, detector_dlq, handler_module, lambda_context, monkeypatch
+):
+    url = client("sqs").create_queue(QueueName="test-response")["QueueUrl"]
+    monkeypatch.setenv("RESPONSE_QUEUE_URL", url)
+    detector = handler_module("detector")
+    event = fixture("kinesis_detector.json")
+    detector.lambda_handler(event, lambda_context)
+    sent = dlq_messages(url)
+    stored = {a["anomalyId"] for a in all_anomalies("acme") + all_anomalies("globex")}
+    assert {m["anomaly"]["anomalyId"] for m in sent} == stored
+    big = next(
+        m
+        for m in sent
+        if m["anomaly"]["originalEvent"]["eventId"] == "evt-1002" and m["anomaly"]["anomalyType"] == "value"
+    )
+    assert big["subjectIp"] == "203.0.113.10"  # raw IP only on the encrypted queue, for the WAF action
+    # a replay hands nothing over again
+    detector.lambda_handler(event, lambda_context)
+    assert dlq_messages(url) == []

@@ -138,7 +138,8 @@ def test_a_failing_tenant_fails_only_its_records_and_is_retried_cleanly():
     batch = [record(1, "acme", ev("a1", amount=2000)), record(2, "globex", ev("g1", amount=2000))]
     boom = {"on": True}
 
-    def callback(tenant, anomalies):
+    def callback(tenant, anomalies, events):
+        assert all(e.eventId in {"a1", "g1"} for e in events)
         if tenant == "globex" and boom["on"]:
             raise RuntimeError("step functions unavailable")
 

@@ -27,6 +27,7 @@ import base64
 import binascii
 import hashlib
 import json
+import os
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -41,7 +42,8 @@ from anomaly_guardian.models.event import Event, InvalidEvent
 from anomaly_guardian.state.store import StateConflict, StateItem, StateStore
 
 MAX_CONFLICT_RETRIES = 3
-AnomalyCallback = Callable[[str, list[Anomaly]], None]
+# Response hooks: (tenant, new anomalies, the tenant's events of this batch) after the anomalies are stored.
+AnomalyCallback = Callable[[str, list[Anomaly], list[Event]], None]
 
 
 class AnomalySink(Protocol):
@@ -240,7 +242,6 @@ class BatchDetector:
         self.anomalies = anomalies
         self.dedupe = dedupe
         self.poison = poison
-        # Response hooks: called with (tenant, anomalies) after the anomalies are stored.
         self.on_anomalies: list[AnomalyCallback] = list(on_anomalies)
         self.max_conflict_retries = max_conflict_retries
         self.logger = logger
@@ -315,7 +316,7 @@ class BatchDetector:
         if anomalies:
             self.anomalies.put_many(anomalies)
             for callback in self.on_anomalies:
-                callback(tenant, anomalies)
+                callback(tenant, anomalies, events)
         self.dedupe.mark(f"{tenant}#{d.event.eventId}" for d in items)
         return anomalies
 
@@ -406,21 +407,33 @@ def handle_kinesis_event(
 
 
 def from_env(logger: Any = None) -> BatchDetector:
-    """The production wiring: DynamoDB state/anomalies/dedupe, SQS DLQ, the default detectors."""
+    """The production wiring: DynamoDB state/anomalies/dedupe, SQS DLQ, the default detectors with the
+    tenant rules of the Config table (`CONFIG_TABLE`), and the response hand-off (`response.dispatch`,
+    a no-op without `RESPONSE_QUEUE_URL`)."""
     from anomaly_guardian.adapters.anomalies import AnomalyRepository
     from anomaly_guardian.adapters.idempotency import DynamoDBEventDedupe
     from anomaly_guardian.adapters.keys import pseudonymiser_from_env
     from anomaly_guardian.adapters.sqs import SqsDeadLetterQueue
     from anomaly_guardian.detection.pipeline import DetectionPipeline
+    from anomaly_guardian.detection.registry import build_detectors
+    from anomaly_guardian.response.dispatch import dispatch
     from anomaly_guardian.state.dynamodb import DynamoDBStateStore
 
+    rules = None
+    if os.environ.get("CONFIG_TABLE"):
+        from anomaly_guardian.adapters.config_repo import rule_provider_from_env
+
+        rules = rule_provider_from_env()
     pseudonymiser = pseudonymiser_from_env()
     return BatchDetector(
-        lambda store: DetectionPipeline(store, pseudonymiser=pseudonymiser),
+        lambda store: DetectionPipeline(
+            store, detectors=build_detectors(rule_provider=rules), pseudonymiser=pseudonymiser
+        ),
         DynamoDBStateStore(),
         AnomalyRepository(),
         DynamoDBEventDedupe(),
         SqsDeadLetterQueue(),
+        on_anomalies=[lambda _tenant, anomalies, events: dispatch(anomalies, events)],
         logger=logger,
     )
 
