@@ -77,21 +77,15 @@ class BehavioralDetector:
             st.update(sid=sid, st=t, lt=t, it=None, k=0, s1=0.0, s2=0.0, pg=[], np=0, f=0, nd=0, na=0)
         else:
             st["lt"] = max(last, t)
-        signals: list[tuple[float, Explanation]] = []
+        # (weight, feature, observed, expected, detail): Explanations are only built when a session fires.
+        signals: list[tuple] = []
 
         ua = e.userAgent
         if ua:
             # API clients are automation by design; a scripted login or page view is not.
             sig = automation_signature(ua) if e.eventType != "api_request" else None
             if sig:
-                signals.append(
-                    (
-                        W_AUTOMATION,
-                        Explanation(
-                            feature="automation_user_agent", observed=sig, expected="a browser or app user agent"
-                        ),
-                    )
-                )
+                signals.append((W_AUTOMATION, "automation_user_agent", sig, "a browser or app user agent", None))
             agents: list = st.setdefault("ua", [])
             tag = _tag(ua)
             if tag not in agents:
@@ -110,16 +104,9 @@ class BehavioralDetector:
                 if len(devices) > cfg.max_devices_remembered:
                     del devices[0]
         if st["nd"]:
-            signals.append(
-                (
-                    W_NEW_DEVICE,
-                    Explanation(
-                        feature="new_device", observed=1, expected=0, detail="device not seen for this user before"
-                    ),
-                )
-            )
+            signals.append((W_NEW_DEVICE, "new_device", 1, 0, "device not seen for this user before"))
         if st["na"]:
-            signals.append((W_NEW_AGENT, Explanation(feature="new_user_agent", observed=1, expected=0)))
+            signals.append((W_NEW_AGENT, "new_user_agent", 1, 0, "user agent not seen for this user before"))
 
         if e.eventType in INTERACTIVE:
             prev = st["it"]
@@ -145,36 +132,18 @@ class BehavioralDetector:
                 diversity = len(st["pg"]) / npages if npages else 0.0
                 if cv < cfg.regular_cv and (mean < MACHINE_PACE_S or diversity > 0.8):
                     w = 0.65 + 0.3 * (1.0 - cv / cfg.regular_cv)
-                    signals.append(
-                        (
-                            w,
-                            Explanation(
-                                feature="interval_cv",
-                                observed=round(cv, 3),
-                                expected=f">= {cfg.regular_cv}",
-                                detail=f"{k} gaps averaging {mean:.1f} s; {len(st['pg'])} distinct of {npages} pages",
-                            ),
-                        )
-                    )
+                    detail = f"{k} gaps averaging {mean:.1f} s; {len(st['pg'])} distinct of {npages} pages"
+                    signals.append((w, "interval_cv", round(cv, 3), f">= {cfg.regular_cv}", detail))
                 span = max(st["lt"] - st["st"], 1.0)
                 rate = len(st["pg"]) / (span / 60.0)
                 if len(st["pg"]) >= cfg.min_intervals and rate > cfg.max_pages_per_minute:
-                    signals.append(
-                        (
-                            0.7,
-                            Explanation(
-                                feature="distinct_pages_per_minute",
-                                observed=round(rate, 1),
-                                expected=cfg.max_pages_per_minute,
-                            ),
-                        )
-                    )
+                    signals.append((0.7, "distinct_pages_per_minute", round(rate, 1), cfg.max_pages_per_minute, None))
 
         if not signals or st["f"]:
             return []
         miss = 1.0
-        for w, _ in signals:
-            miss *= 1.0 - w
+        for sig_ in signals:
+            miss *= 1.0 - sig_[0]
         score = 1.0 - miss
         if score < cfg.score_threshold:
             return []
@@ -184,8 +153,8 @@ class BehavioralDetector:
             Finding(
                 AnomalyType.BEHAVIORAL,
                 score,
-                "Session looks automated or unlike this user: " + ", ".join(x.feature for _, x in signals),
-                [x for _, x in signals],
+                "Session looks automated or unlike this user: " + ", ".join(x[1] for x in signals),
+                [Explanation(feature=f, observed=o, expected=e, detail=d) for _, f, o, e, d in signals],
                 detector=self.name,
             )
         ]

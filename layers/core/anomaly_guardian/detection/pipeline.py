@@ -12,6 +12,7 @@ sorted batch at once (vectorised models); it runs after the per-event detectors.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from itertools import chain
 from operator import attrgetter
 
 from anomaly_guardian.config import DetectionConfig
@@ -59,16 +60,26 @@ class DetectionPipeline:
 
     def process(self, tenant: str, events: Sequence[Event]) -> list[Anomaly]:
         """Detect over one tenant's events (sorted here by event time); returns new anomalies."""
-        prepare = self.prepare
-        prepared = [prepare(tenant, e) for e in events]
+        p = self.pseudonymiser
+        user, ip, device = p.user, p.ip, p.device
+        prepared = [
+            PreparedEvent(
+                tenant,
+                e,
+                e.timestamp.timestamp(),
+                user(tenant, e.userId),
+                ip(tenant, e.ipAddress) if e.ipAddress else None,
+                device(tenant, e.deviceId) if e.deviceId else None,
+            )
+            for e in events
+        ]
         prepared.sort(key=_EPOCH)
         keys: set[str] = set()
         own_ttl: set[str] = set()  # keys of detectors that set their own TTL (`sets_ttl = True`)
         for det in self.detectors:
             state_keys = det.state_keys
             target = own_ttl if getattr(det, "sets_ttl", False) else keys
-            for pe in prepared:
-                target.update(state_keys(pe))
+            target.update(chain.from_iterable(map(state_keys, prepared)))
         managed = keys - own_ttl
         keys |= own_ttl
         states = self.store.load(keys)

@@ -63,40 +63,17 @@ class VelocityDetector:
             return []
         cfg = config.velocity
         t = ev.epoch
-        user_key, ip_key = _keys(ev)
+        window = cfg.window_seconds
         findings: list[Finding] = []
-        user_state = states[user_key].state
-        for kind, state, limit in (
-            ("user", user_state, cfg.max_events_per_user),
-            ("ip", states[ip_key].state if ip_key else None, cfg.max_events_per_ip),
-        ):
-            if state is None:
-                continue
-            count, oldest = window_count(state, t, cfg.window_seconds, limit)
-            if count > limit and t >= state.get("q", 0.0):
-                state["q"] = t + cfg.cooldown_seconds
-                span = max(t - oldest, 1.0)
-                ratio = (count / span) / (limit / cfg.window_seconds)  # observed rate over the allowed rate
-                score = 0.7 + 0.3 * (1.0 - 1.0 / max(ratio, 1.0))
-                findings.append(
-                    Finding(
-                        AnomalyType.VELOCITY,
-                        score,
-                        f"More than {limit} events from one {kind} within {cfg.window_seconds} s "
-                        f"({count} in the last {span:.0f} s)",
-                        [
-                            Explanation(
-                                feature=f"events_per_{kind}_{cfg.window_seconds}s",
-                                observed=count,
-                                expected=limit,
-                                detail=f"at least {count} events in {span:.0f} s; allowed {limit} per "
-                                f"{cfg.window_seconds} s",
-                            )
-                        ],
-                        detector=self.name,
-                        entities={"velocityEntity": kind},
-                    )
-                )
+        user_state = states[f"{ev.tenant}#{USER_KIND}#{ev.user}"].state
+        count, oldest = window_count(user_state, t, window, cfg.max_events_per_user)
+        if count > cfg.max_events_per_user and t >= user_state.get("q", 0.0):
+            findings.append(self._finding(user_state, "user", count, oldest, t, cfg.max_events_per_user, cfg))
+        if ev.ip:
+            ip_state = states[f"{ev.tenant}#{IP_KIND}#{ev.ip}"].state
+            count, oldest = window_count(ip_state, t, window, cfg.max_events_per_ip)
+            if count > cfg.max_events_per_ip and t >= ip_state.get("q", 0.0):
+                findings.append(self._finding(ip_state, "ip", count, oldest, t, cfg.max_events_per_ip, cfg))
         rps = e.requestsPerSecond
         if rps is not None and rps > cfg.max_requests_per_second and t >= user_state.get("qr", 0.0):
             user_state["qr"] = t + cfg.cooldown_seconds
@@ -112,3 +89,24 @@ class VelocityDetector:
                 )
             )
         return findings
+
+    def _finding(self, state: dict, kind: str, count: int, oldest: float, t: float, limit: int, cfg) -> Finding:
+        state["q"] = t + cfg.cooldown_seconds
+        span = max(t - oldest, 1.0)
+        ratio = (count / span) / (limit / cfg.window_seconds)  # observed rate over the allowed rate
+        return Finding(
+            AnomalyType.VELOCITY,
+            0.7 + 0.3 * (1.0 - 1.0 / max(ratio, 1.0)),
+            f"More than {limit} events from one {kind} within {cfg.window_seconds} s "
+            f"({count} in the last {span:.0f} s)",
+            [
+                Explanation(
+                    feature=f"events_per_{kind}_{cfg.window_seconds}s",
+                    observed=count,
+                    expected=limit,
+                    detail=f"at least {count} events in {span:.0f} s; allowed {limit} per {cfg.window_seconds} s",
+                )
+            ],
+            detector=self.name,
+            entities={"velocityEntity": kind},
+        )

@@ -42,48 +42,58 @@ def tables() -> tuple[dict[str, Any], dict[str, Any]]:
     return data["countries"], data["regions"]
 
 
-def resolve_geo(value: Any) -> Any:
-    """Turn 'DE', 'us-east-1' or {latitude, longitude, ...} into a GeoPoint-compatible dict.
+@lru_cache(maxsize=2048)
+def _code_point(code: str) -> GeoPoint | None:
+    countries, regions = tables()
+    region = regions.get(code.lower())
+    if region is not None:
+        return GeoPoint(
+            latitude=region["lat"],
+            longitude=region["lon"],
+            country=region["country"],
+            city=region.get("city"),
+            source="region",
+            radius_km=REGION_RADIUS_KM,
+        )
+    country = countries.get(code.upper())
+    if country is not None:
+        return GeoPoint(
+            latitude=country["lat"],
+            longitude=country["lon"],
+            country=code.upper(),
+            source="country",
+            radius_km=float(country.get("r", DEFAULT_COUNTRY_RADIUS_KM)),
+        )
+    return None
 
-    Unknown strings raise ValueError with a message naming what was expected.
+
+def resolve_geo(value: Any) -> Any:
+    """Turn 'DE', 'us-east-1' or {latitude, longitude, ...} into a GeoPoint (or a dict pydantic validates).
+
+    Unknown strings raise ValueError with a message naming what was expected. Codes resolve through
+    a cache of frozen points (hot path: no dict building per event).
     """
     if value is None or isinstance(value, GeoPoint):
         return value
     if isinstance(value, str):
-        code = value.strip()
-        countries, regions = tables()
-        region = regions.get(code.lower())
-        if region is not None:
-            return {
-                "latitude": region["lat"],
-                "longitude": region["lon"],
-                "country": region["country"],
-                "city": region.get("city"),
-                "source": "region",
-                "radius_km": REGION_RADIUS_KM,
-            }
-        country = countries.get(code.upper())
-        if country is not None:
-            return {
-                "latitude": country["lat"],
-                "longitude": country["lon"],
-                "country": code.upper(),
-                "source": "country",
-                "radius_km": float(country.get("r", DEFAULT_COUNTRY_RADIUS_KM)),
-            }
-        raise ValueError(
-            f"unknown location {code!r}: expected an ISO 3166-1 alpha-2 country code (e.g. 'DE'), "
-            "an AWS region code (e.g. 'us-east-1') or an object with latitude and longitude"
-        )
+        point = _code_point(value.strip())
+        if point is None:
+            raise ValueError(
+                f"unknown location {value.strip()!r}: expected an ISO 3166-1 alpha-2 country code (e.g. 'DE'), "
+                "an AWS region code (e.g. 'us-east-1') or an object with latitude and longitude"
+            )
+        return point
     if isinstance(value, dict):
-        missing = [k for k in ("latitude", "longitude") if k not in value]
-        if missing:
+        if "latitude" not in value or "longitude" not in value:
+            missing = [k for k in ("latitude", "longitude") if k not in value]
             raise ValueError(f"a geoLocation object needs both latitude and longitude (missing {', '.join(missing)})")
-        # Coordinates given by the caller are precise; a source/radius in the body is not trusted.
-        out = {k: value[k] for k in ("latitude", "longitude", "country", "city") if k in value}
-        if isinstance(out.get("country"), str):
-            out["country"] = out["country"].strip().upper()
-        return out
+        if "source" in value or "radius_km" in value:
+            # Coordinates given by the caller are precise; a source/radius in the body is not trusted.
+            value = {k: v for k, v in value.items() if k not in ("source", "radius_km")}
+        country = value.get("country")
+        if isinstance(country, str) and not (country.isupper() and country.strip() == country):
+            value = {**value, "country": country.strip().upper()}
+        return value
     raise ValueError("geoLocation must be a country code, an AWS region code or an object with latitude and longitude")
 
 
