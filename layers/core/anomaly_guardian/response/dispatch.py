@@ -39,7 +39,7 @@ def dispatch(anomalies: Sequence[Anomaly | Mapping[str, Any]], events: Iterable[
         url = os.environ.get("RESPONSE_QUEUE_URL")
         if not url:
             return 0
-        from anomaly_guardian.adapters.sqs import Queue
+        from anomaly_guardian.adapters.queues import Queue
 
         queue = Queue(url)
     return queue.send_batch(messages(anomalies, events))

@@ -21,8 +21,8 @@ class Ports:
     workflows: Any = None  # adapters.stepfunctions.Workflows
     waf: Any = None  # adapters.waf.WafIpSet
     alerts: Any = None  # adapters.sns.AlertTopic
-    webhook_queue: Any = None  # adapters.sqs.Queue
-    webhook_dlq: Any = None  # adapters.sqs.Queue
+    webhook_queue: Any = None  # adapters.queues.Queue
+    webhook_dlq: Any = None  # adapters.queues.Queue
     bus: Any = None  # adapters.events.EventBus
 
 
@@ -33,8 +33,8 @@ def ports_from_env() -> Ports:
     from anomaly_guardian.adapters.config_repo import ConfigRepository
     from anomaly_guardian.adapters.events import EventBus
     from anomaly_guardian.adapters.incidents import IncidentRepository
+    from anomaly_guardian.adapters.queues import Queue
     from anomaly_guardian.adapters.sns import AlertTopic
-    from anomaly_guardian.adapters.sqs import Queue
     from anomaly_guardian.adapters.stepfunctions import Workflows
     from anomaly_guardian.adapters.waf import WafIpSet
 
