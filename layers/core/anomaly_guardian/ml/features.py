@@ -29,6 +29,7 @@ SEQ_LEN = 8  # events per user in the autoencoder's sequence window
 FIRST_GAP_S = 7 * 86400.0  # gap used for a user's first event (no previous one)
 RATE_HALF_LIFE_S = 300.0  # decayed event count: about "events in the last 5 minutes"
 MAX_DEVICES = 8
+HISTORY_CAP = 20  # beyond this many events a user is simply 'established'
 CENTROID_ALPHA = 0.1  # EWMA weight of a new location in the user's usual location
 HOUR_ALPHA = 0.1
 
@@ -137,7 +138,7 @@ class FeatureExtractor:
             ev = pe.event
             t = pe.epoch
             count = st.get("n", 0)
-            X[r, hist_col] = math.log1p(count)
+            X[r, hist_col] = math.log1p(min(count, HISTORY_CAP))  # capped: stationary over time
 
             last_t = st.get("t")
             gap = FIRST_GAP_S if last_t is None else max(0.0, t - last_t)

@@ -141,7 +141,7 @@ def fit_bundle(
 
     edges = reference_edges(X)
     counts = bin_counts(X, edges)
-    q = 1.0 - contamination
+    q = 1.0 - contamination / 2  # two models, either can flag: split the budget between them
     return ModelBundle(
         mean=mean,
         std=std,

@@ -1,0 +1,35 @@
+"""SageMaker Training (script mode): fit the Isolation Forest and the sequence autoencoder, export
+both as NumPy arrays (`model.npz` in SM_MODEL_DIR) for the detector Lambda and the endpoint."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from anomaly_guardian.ml.jobs import sm_dir, train
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--model-dir", default=sm_dir("SM_MODEL_DIR", "/opt/ml/model"))
+    p.add_argument("--train", default=sm_dir("SM_CHANNEL_TRAIN", "/opt/ml/input/data/train"))
+    p.add_argument("--n-estimators", type=int, default=100)
+    p.add_argument("--max-samples", type=int, default=256)
+    p.add_argument("--contamination", type=float, default=0.01)
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    result = train(
+        args.train,
+        args.model_dir,
+        n_estimators=args.n_estimators,
+        max_samples=args.max_samples,
+        contamination=args.contamination,
+        seed=args.seed,
+    )
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
