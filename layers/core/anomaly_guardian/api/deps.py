@@ -7,7 +7,6 @@ Also the caller's tenant: taken from the authorizer context only (our Lambda aut
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,18 +36,10 @@ def _default_detectors() -> list[Any]:
     return build_detectors()
 
 
-def _pseudonym_key() -> bytes | None:
-    param = os.environ.get("PSEUDONYM_KEY_PARAM")
-    if not param:
-        return None  # Pseudonymiser falls back to GUARDIAN_PSEUDONYM_KEY / the dev key
-    from aws_lambda_powertools.utilities import parameters
-
-    return str(parameters.get_parameter(param, decrypt=True, max_age=300)).encode()
-
-
 def services_from_env() -> Services:
     from anomaly_guardian.adapters.anomalies import AnomalyRepository
     from anomaly_guardian.adapters.config_repo import ConfigRepository
+    from anomaly_guardian.adapters.keys import pseudonymiser_from_env
     from anomaly_guardian.adapters.secrets import secret_box_from_env
     from anomaly_guardian.state.dynamodb import DynamoDBStateStore
 
@@ -57,7 +48,7 @@ def services_from_env() -> Services:
         anomalies=AnomalyRepository(),
         secrets=secret_box_from_env(),
         state=DynamoDBStateStore(),
-        pseudonymiser=Pseudonymiser(_pseudonym_key()),
+        pseudonymiser=pseudonymiser_from_env(),  # same key as ingest and the detector
     )
 
 
