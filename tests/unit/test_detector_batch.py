@@ -226,3 +226,22 @@ def test_dlq_message_keeps_payload_or_flags_truncation(size):
         assert body["data"] == rec["kinesis"]["data"] and "dataTruncated" not in body
     else:
         assert body["dataTruncated"] is True and body["dataLength"] == size and len(body["dataSha256"]) == 64
+
+
+def test_a_failing_dlq_still_reports_the_poison_and_retries_keeping_it_later():
+    class DownThenUp(ListPoisonSink):
+        down = True
+
+        def send(self, messages):
+            if self.down:
+                raise RuntimeError("sqs down")
+            return super().send(messages)
+
+    det, *_ = make()
+    det.poison = DownThenUp()
+    recs = records("kinesis_detector_poison.json")
+    first = det.process(recs)
+    assert len(first.failed) == 4 and det.poison.messages == []
+    det.poison.down = False
+    again = det.process(recs)
+    assert again.failed == first.failed and len(det.poison.messages) == 4

@@ -203,3 +203,20 @@ def test_partition_keys_over_256_chars_are_hashed_but_stable():
 def test_decode_record_names_the_broken_field(data, message):
     with pytest.raises(InvalidEvent, match=message.replace("[", r"\[")):
         decode_record(data)
+
+
+def test_iam_callers_map_by_arn_assumed_role_or_account():
+    from anomaly_guardian.ingest.service import request_from_apigw
+
+    def event(arn, account="111122223333"):
+        return {"headers": {}, "requestContext": {"identity": {"userArn": arn, "accountId": account}}}
+
+    mapping = {"arn:aws:iam::111122223333:role/producer": "acme", "444455556666": "globex"}
+    session = "arn:aws:sts::111122223333:assumed-role/producer/i-0abc"
+    assert request_from_apigw(event(session), mapping).tenant == "acme"
+    assert request_from_apigw(event("arn:aws:iam::111122223333:role/producer"), mapping).tenant == "acme"
+    assert (
+        request_from_apigw(event("arn:aws:sts::444455556666:assumed-role/x/y", "444455556666"), mapping).tenant
+        == "globex"
+    )
+    assert request_from_apigw(event("arn:aws:sts::999:assumed-role/producer/s", "999"), mapping).tenant is None

@@ -18,7 +18,8 @@ MAX_BATCH_BYTES = 250_000
 
 class SqsDeadLetterQueue:
     def __init__(self, queue_url: str | None = None, *, sqs: Any = None) -> None:
-        self.queue_url = queue_url or os.environ["DETECTOR_DLQ_URL"]
+        # Read lazily so a missing setting fails the poison records (reported, logged), not every batch.
+        self.queue_url = queue_url or os.environ.get("DETECTOR_DLQ_URL")
         self._sqs = sqs
 
     @property
@@ -29,6 +30,8 @@ class SqsDeadLetterQueue:
 
     def send(self, messages: Sequence[tuple[str, str]]) -> set[str]:
         """Send (id, body) pairs (SendMessageBatch, <=10 and <=250 KB per call); returns the ids sent."""
+        if not self.queue_url:
+            raise RuntimeError("DETECTOR_DLQ_URL is not set: poison records cannot be kept")
         sent: set[str] = set()
         batch: list[dict[str, str]] = []
         size = 0

@@ -345,7 +345,12 @@ class BatchDetector:
             return
         at = datetime.fromtimestamp(self.clock(), UTC).isoformat().replace("+00:00", "Z")
         messages = [(self._poison_id(p), dlq_message(p.record, p.reason, p.field, at)) for p in fresh]
-        kept = self.poison.send(messages)
+        try:
+            kept = self.poison.send(messages)
+        except Exception as exc:  # still reported as failures: Kinesis redelivers them and we try again
+            kept = set()
+            if self.logger:
+                self.logger.error("could not keep poison records in the DLQ", extra={"error": type(exc).__name__})
         if kept:
             self.dedupe.mark(kept)
         if len(kept) < len(fresh) and self.logger:

@@ -250,6 +250,22 @@ class IngestService:
         return set(pending)
 
 
+def iam_candidates(identity: Mapping[str, Any]) -> list[str]:
+    """Most to least specific: the caller ARN, its IAM role ARN when it is an assumed-role session
+    (`arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION` -> `arn:aws:iam::ACCOUNT:role/ROLE`), the account."""
+    out = []
+    arn = str(identity.get("userArn") or "")
+    if arn:
+        out.append(arn)
+        parts = arn.split(":", 5)
+        if len(parts) == 6 and parts[2] == "sts" and parts[5].startswith("assumed-role/"):
+            role = parts[5].split("/")[1]
+            out.append(f"arn:{parts[1]}:iam::{parts[4]}:role/{role}")
+    if identity.get("accountId"):
+        out.append(str(identity["accountId"]))
+    return out
+
+
 def request_from_apigw(event: Mapping[str, Any], iam_tenants: Mapping[str, str] | None = None) -> IngestRequest:
     """Build the request from an API Gateway REST (v1) proxy event.
 
@@ -265,7 +281,10 @@ def request_from_apigw(event: Mapping[str, Any], iam_tenants: Mapping[str, str] 
     tenant = auth.get("tenantId") or (auth.get("lambda") or {}).get("tenantId")
     tenant = tenant or claims.get("tenantId") or claims.get("custom:tenantId")
     if not tenant and iam_tenants:
-        tenant = iam_tenants.get(identity.get("userArn") or "") or iam_tenants.get(identity.get("accountId") or "")
+        for candidate in iam_candidates(identity):
+            tenant = iam_tenants.get(candidate)
+            if tenant:
+                break
     return IngestRequest(
         body=event.get("body"),
         content_type=headers.get("content-type"),
