@@ -68,7 +68,7 @@ def make_anomaly(
         "originalEvent": original,
         "actionsPerformed": [],
         "explanation": [],
-        "entities": {"user": user, "ip": "i_9d0e3b7a51c24f86a0e1d2c3"},
+        "entities": {"user": user, "ip": "i_" + user[2:]},  # one IP per user unless a test shares one
     } | extra
 
 

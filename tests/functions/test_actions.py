@@ -1,0 +1,175 @@
+"""The actions handler's rails against emulated AWS: dry-run, kill switch per tenant, blast-radius cap,
+idempotency, audit records, and expiry (block_expiry lifts what expired, and only that)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+
+import pytest
+from conftest import EVENTS, load_handler
+from response_harness import IP, OTHER, TENANT, make_anomaly, response_aws  # noqa: F401
+
+
+@pytest.fixture
+def actions(response_aws):  # noqa: F811
+    return load_handler("actions")
+
+
+def request(anomaly, action, ip=IP, **params):
+    return {
+        "op": "execute",
+        "tenantId": anomaly["tenantId"],
+        "anomaly": anomaly,
+        "incidentId": None,
+        "subjectIp": ip,
+        "severity": anomaly["severity"],
+        "action": {"type": action, "parameters": params, "source": "default"},
+    }
+
+
+def every_action(tenant):
+    return [
+        request(make_anomaly("velocity", tenant=tenant), "rate_limit"),
+        request(make_anomaly("value", tenant=tenant), "hold_transaction"),
+        request(make_anomaly("geolocation", tenant=tenant), "step_up_auth"),
+        request(make_anomaly("behavioral", tenant=tenant), "enhanced_monitoring"),
+        request(make_anomaly("system", tenant=tenant, event={"service": "checkout"}), "scale"),
+        request(make_anomaly("velocity", tenant=tenant), "notify"),
+    ]
+
+
+def test_fixture_event_runs_through_the_handler(actions, response_aws, lambda_context):  # noqa: F811
+    event = json.loads((EVENTS / "sfn_task_execute_rate_limit.json").read_text())
+    event["subjectIp"] = IP
+    result = actions.lambda_handler(event, lambda_context)
+    assert result["status"] == "done"
+    assert f"{IP}/32" in response_aws.waf_addresses()
+    plan = actions.lambda_handler(json.loads((EVENTS / "sfn_task_plan.json").read_text()), lambda_context)
+    assert [a["type"] for a in plan["actions"]] == ["rate_limit", "notify"]
+
+
+def test_dry_run_changes_nothing_but_records_what_it_would_do(actions, response_aws, lambda_context):  # noqa: F811
+    # Given a tenant in dry-run
+    response_aws.settings(TENANT, dryRun=True)
+    waf_before = response_aws.waf_addresses()
+    # When every action type runs
+    results = [actions.lambda_handler(r, lambda_context) for r in every_action(TENANT)]
+    # Then each reports dry_run with the same detail a live run would apply...
+    assert {r["status"] for r in results} == {"dry_run"}
+    assert results[0]["detail"]["ip"] == IP and results[0]["detail"]["waf"] is True
+    # ...and nothing changed: WAF, block list, queues, SNS subscriber
+    assert response_aws.waf_addresses() == waf_before
+    assert response_aws.items("BLOCKLIST_TABLE", TENANT, "") == []
+    assert response_aws.drain(response_aws.env["WEBHOOK_QUEUE_URL"]) == []
+    assert response_aws.alerts() == []
+    audit = response_aws.items("AUDIT_TABLE", TENANT, "AU#")
+    assert len(audit) == 6 and all(r["dryRun"] is True and r["result"] == "dry_run" for r in audit)
+    assert response_aws.items("AUDIT_TABLE", TENANT, "CAP#") == []  # dry runs do not use the cap
+
+
+def test_kill_switch_stops_every_action_of_one_tenant_and_no_other(actions, response_aws, lambda_context):  # noqa: F811
+    # Given acme's kill switch is on and globex's is not (both live, scale live too)
+    response_aws.settings(TENANT, killSwitch=True, dryRunActions=[])
+    response_aws.settings(OTHER, dryRunActions=[])
+    # When every action runs for both tenants
+    acme = [actions.lambda_handler(r, lambda_context) for r in every_action(TENANT)]
+    globex = [actions.lambda_handler(r, lambda_context) for r in every_action(OTHER)]
+    # Then acme's were all skipped and audited as such, globex's all done
+    assert [(r["type"], r["status"], r.get("reason")) for r in acme] == [
+        (t, "skipped", "kill_switch")
+        for t in ("rate_limit", "hold_transaction", "step_up_auth", "enhanced_monitoring", "scale", "notify")
+    ]
+    assert {r["status"] for r in globex} == {"done"}
+    assert response_aws.items("BLOCKLIST_TABLE", TENANT, "") == []
+    assert {b["sk"].split("#")[0] for b in response_aws.items("BLOCKLIST_TABLE", OTHER, "")} == {
+        "IP",
+        "USER",
+        "HOLD",
+        "FLAG",
+    }
+    assert {r["result"] for r in response_aws.items("AUDIT_TABLE", TENANT, "AU#")} == {"skipped"}
+    # and globex's block is in WAF (the IP set is shared; acme blocked nothing)
+    assert f"{IP}/32" in response_aws.waf_addresses()
+
+
+def test_blast_radius_cap_is_counted_per_tenant_per_hour(actions, response_aws, lambda_context):  # noqa: F811
+    # Given a cap of 2 blocks per hour
+    response_aws.settings(TENANT, actionCaps={"rate_limit": 2})
+    ips = ["93.184.216.1", "93.184.216.2", "93.184.216.3"]
+    # When three different IPs are to be blocked
+    results = [
+        actions.lambda_handler(request(make_anomaly("velocity"), "rate_limit", ip=ip), lambda_context) for ip in ips
+    ]
+    # Then two are blocked, the third is skipped with the reason, and an alert says the cap was reached
+    assert [r["status"] for r in results] == ["done", "done", "skipped"]
+    assert results[2]["reason"] == "blast_radius_cap"
+    assert {f"{ip}/32" for ip in ips[:2]} <= response_aws.waf_addresses()
+    assert f"{ips[2]}/32" not in response_aws.waf_addresses()
+    assert [a["event"] for a in response_aws.alerts()] == ["response.capped"]
+    # and another tenant still has its own budget
+    other = actions.lambda_handler(request(make_anomaly("velocity", tenant=OTHER), "rate_limit"), lambda_context)
+    assert other["status"] == "done"
+
+
+def test_same_anomaly_and_action_twice_has_one_effect(actions, response_aws, lambda_context):  # noqa: F811
+    a = make_anomaly("velocity")
+    first = actions.lambda_handler(request(a, "notify"), lambda_context)
+    second = actions.lambda_handler(request(a, "notify"), lambda_context)
+    assert first["status"] == "done"
+    assert second == first | {"duplicate": True}
+    assert len(response_aws.alerts()) == 1  # one SNS message, not two
+    assert len(response_aws.items("AUDIT_TABLE", TENANT, "AU#")) == 1
+    caps = response_aws.items("AUDIT_TABLE", TENANT, "CAP#notify")
+    assert caps[0]["n"] == 1
+
+
+def test_bad_input_is_a_named_permanent_error(actions, response_aws, lambda_context):  # noqa: F811
+    from anomaly_guardian.response.actions import ActionFailed
+
+    with pytest.raises(ActionFailed, match="unsupported action type 'reboot'"):
+        actions.lambda_handler(request(make_anomaly(), "reboot"), lambda_context)
+    with pytest.raises(ActionFailed, match="durationMinutes must be between 1 and 43200"):
+        actions.lambda_handler(request(make_anomaly(), "rate_limit", durationMinutes=0), lambda_context)
+    bad = request(make_anomaly(), "notify")
+    bad["anomaly"]["tenantId"] = OTHER
+    with pytest.raises(ActionFailed, match="another tenant"):
+        actions.lambda_handler(bad, lambda_context)
+
+
+def test_expired_block_is_lifted_and_live_ones_stay(actions, response_aws, lambda_context, monkeypatch):  # noqa: F811
+    # Given acme blocked IP for 1 minute and globex blocked the same IP for an hour, plus a 1-minute flag
+    actions.lambda_handler(request(make_anomaly("velocity"), "rate_limit", durationMinutes=1), lambda_context)
+    actions.lambda_handler(request(make_anomaly("geolocation"), "step_up_auth", durationMinutes=1), lambda_context)
+    shared = "93.184.216.50"
+    actions.lambda_handler(
+        request(make_anomaly("velocity"), "rate_limit", ip=shared, durationMinutes=1), lambda_context
+    )
+    actions.lambda_handler(
+        request(make_anomaly("velocity", tenant=OTHER), "rate_limit", ip=shared, durationMinutes=60), lambda_context
+    )
+    assert {f"{IP}/32", f"{shared}/32"} <= response_aws.waf_addresses()
+    # When the scheduled sweep runs two minutes later
+    expiry = load_handler("block_expiry")
+    later = time.time() + 120
+    monkeypatch.setattr(time, "time", lambda: later)
+    event = json.loads((EVENTS / "eventbridge_scheduled_block_expiry.json").read_text())
+    result = expiry.lambda_handler(copy.deepcopy(event), lambda_context)
+    # Then acme's expired IP left WAF and the block list, its user block and flag are gone too
+    waf = response_aws.waf_addresses()
+    assert f"{IP}/32" not in waf
+    assert response_aws.items("BLOCKLIST_TABLE", TENANT, "") == []
+    # but the shared IP stays in WAF while globex's block is live, and globex's items stay
+    assert f"{shared}/32" in waf
+    assert {b["sk"] for b in response_aws.items("BLOCKLIST_TABLE", OTHER, "")} == {
+        f"IP#{shared}",
+        "USER#u_4f1c2a9be07d3c5a18e2b6d0",
+    }
+    # and the address WAF had with no block behind it was reconciled away
+    assert "198.51.100.99/32" not in waf
+    assert result == {"expired": 4, "wafRemoved": 2, "ip": 2, "user": 1, "flag": 1}
+    lifts = sorted(
+        r["action"] for r in response_aws.items("AUDIT_TABLE", TENANT, "AU#") if r["action"].startswith("lift_")
+    )
+    assert lifts == ["lift_flag", "lift_ip", "lift_ip", "lift_user"]
