@@ -55,9 +55,11 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps(info), flush=True)
         else:
             _print_banner(info)
-        stop.wait()
+        while not stop.wait(0.2):
+            pass
     finally:
         stack.stop()
+        sys.stdout.flush()
     return 0
 
 

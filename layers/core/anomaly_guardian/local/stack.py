@@ -135,9 +135,13 @@ class LocalStack:
         """One process hosts every function: the union of their variables stays set for calls made at
         invocation time; per-function values (service names) are applied while each module is imported."""
         env: dict[str, str] = {}
+        differing: set[str] = set()
         for spec in res.functions.values():
             for key, value in spec.environment.items():
-                env.setdefault(key, value)
+                if env.setdefault(key, value) != value:
+                    differing.add(key)
+        for key in differing:  # per-function only (e.g. POWERTOOLS_SERVICE_NAME)
+            env.pop(key)
         if "EVENTS_STREAM_NAME" not in env and res.streams:
             env["EVENTS_STREAM_NAME"] = next(iter(res.streams))
         env.update(self._local_overrides())
