@@ -95,6 +95,8 @@ def index_file(path: Path) -> tuple[array, array, bool]:
             elif line.strip():
                 e = _epoch(line)
             epochs.append(e)
+            if e == _NEG_INF:  # unreadable here: reported in pass 2, does not make the file "unsorted"
+                continue
             if e < last:
                 ordered = False
             elif e > last:
@@ -120,8 +122,11 @@ def replay(
     chunk_size: int = DEFAULT_CHUNK,
     pipeline: DetectionPipeline | None = None,
     progress: bool = True,
-    errors: IO[str] | None = sys.stderr,
+    errors: IO[str] | object | None = "stderr",
 ) -> ReplaySummary:
+    """Replay a file; `errors` gets one line per rejected input line (default: sys.stderr; None: quiet)."""
+    if errors == "stderr":
+        errors = sys.stderr
     path = Path(input_path)
     pipeline = pipeline or DetectionPipeline(InMemoryStateStore())  # imports/model loading: not timed
     started = (time.perf_counter(), time.process_time())

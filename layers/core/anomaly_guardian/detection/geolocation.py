@@ -91,10 +91,13 @@ class GeolocationDetector:
             )
         else:
             state["p"] = point
-            state.pop("x", None)
+            if pending is not None:
+                del state["x"]
         country = g.country
         if country and country not in countries:
-            if cfg.flag_new_country and n >= cfg.new_country_min_history:
+            # A country already reported with the pending (flagged) jump is not news a second time.
+            already = not impossible and pending is not None and pending[4] == country
+            if cfg.flag_new_country and n >= cfg.new_country_min_history and not already:
                 explanation = Explanation(
                     feature="new_country",
                     observed=country,

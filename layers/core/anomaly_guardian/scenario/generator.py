@@ -381,7 +381,7 @@ class Generator:
             s = r.randrange(len(SERIES))
             dur = r.randint(5, 25)
             m0 = r.randrange(first, minutes - dur - 1)
-            if any(m0 < b1 + 90 and m0 + dur + 90 > b0 for b0, b1 in busy[s]):
+            if any(m0 < b1 + 45 and m0 + dur + 45 > b0 for b0, b1 in busy[s]):
                 continue
             points = [ev for ev in self.series_values[s][m0 : m0 + dur] if ev is not None]
             if len(points) < 4:
@@ -406,9 +406,12 @@ class Generator:
     def inject_value(self, users: list[User], count: int) -> list[dict]:
         r = self.rng
         out = []
-        candidates = [
-            u for u in users if sum(1 for e in u.events if "transactionAmount" in e and e["t"] < self.warmup) >= 3
-        ]
+
+        def prior(u: User) -> int:
+            return sum(1 for e in u.events if "transactionAmount" in e and e["t"] < self.warmup)
+
+        # Judged against history: prefer users with >= 3 earlier transactions (small streams: fewer).
+        candidates = [u for u in users if prior(u) >= 3] or [u for u in users if prior(u) >= 1] or users
         for k in range(count):
             u = r.choice(candidates)
             t = r.uniform(self.warmup, self.end)
@@ -439,7 +442,8 @@ class Generator:
         r = self.rng
         out = []
         located = [u for u in users if u.geo_style == "coords" and len(u.events) >= 8]
-        for k in range(count):
+        k = 0
+        while k < count:
             u = r.choice(located)
             before = [e for e in u.events if "geoLocation" in e and self.warmup <= e["t"]]
             if not before:
@@ -471,6 +475,7 @@ class Generator:
                 )
             out.extend(episode)
             self._label(episode, "geolocation", k)
+            k += 1
         return out
 
     def inject_behavioral(self, users: list[User], count: int) -> list[dict]:
