@@ -131,6 +131,16 @@ class TestRules:
         assert message in body["message"]
         assert config_items() == []
 
+    def test_rules_per_tenant_are_capped(self, call, monkeypatch):
+        from anomaly_guardian.api import rules
+
+        monkeypatch.setattr(rules, "MAX_RULES_PER_TENANT", 2)
+        assert [call("apigw_post_rule")[0] for _ in range(2)] == [201, 201]
+        status, body = call("apigw_post_rule")
+        assert (status, body["code"]) == (409, "LIMIT_EXCEEDED")
+        assert call("apigw_post_rule", tenant="globex")[0] == 201  # the cap is per tenant
+        assert len(config_items()) == 3
+
     def test_missing_field_message(self, call):
         status, body = call("apigw_post_rule", body={k: v for k, v in RULE.items() if k != "conditions"})
         assert (status, body["message"]) == (400, "Missing required field: conditions")
@@ -393,6 +403,8 @@ class TestBadInput:
                 "threshold",
             ),
             (json.dumps({**RULE, "ruleName": "x" * 200}), 400, "Invalid field ruleName"),
+            (json.dumps(RULE).replace('"minutes": 30', '"minutes": 1e999'), 400, "out of range"),
+            (json.dumps(RULE).replace('"minutes": 30', '"minutes": ' + "9" * 45), 400, "more than 30 digits"),
             (json.dumps({**RULE, "padding": "y" * 70000}), 413, "larger than"),
         ],
     )

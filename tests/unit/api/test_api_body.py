@@ -24,6 +24,8 @@ def test_valid_body_round_trips_including_odd_unicode():
         ('{"\\ud800": 1}', "unpaired surrogate"),
         ('{"a": "x\\u0000"}', "NUL"),
         ("{'a': 1}", "Expecting property name"),
+        ('{"a": 1e999}', "out of range"),
+        ('{"a": ' + "9" * 40 + "}", "more than 30 digits"),
     ],
 )
 def test_hostile_bodies_raise_decode_errors(body, problem):
