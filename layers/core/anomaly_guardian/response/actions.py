@@ -12,37 +12,20 @@ Retry; `ActionFailed` (bad input, missing resource) goes straight to its Catch.
 from __future__ import annotations
 
 import ipaddress
-import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from aws_lambda_powertools import Logger
 
+from anomaly_guardian.adapters.errors import is_transient
 from anomaly_guardian.models.anomaly import utc_now_iso
 from anomaly_guardian.response.notify import alert, anomaly_view, fan_out
 from anomaly_guardian.response.planning import ACTION_TYPES
 from anomaly_guardian.response.safety import ResponseSettings
 
-log = logging.getLogger(__name__)
-
-TRANSIENT_CODES = frozenset(
-    {
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "TooManyRequestsException",
-        "ProvisionedThroughputExceededException",
-        "RequestLimitExceeded",
-        "ServiceUnavailable",
-        "InternalServerError",
-        "InternalFailure",
-        "WAFInternalErrorException",
-        "WAFOptimisticLockException",
-        "TransactionConflictException",
-    }
-)
+log = Logger(child=True)
 
 
 class TransientActionError(RuntimeError):
@@ -235,14 +218,6 @@ ACTIONS: dict[str, Callable[[Any, Request, float, bool], dict[str, Any]]] = {
 # ---- the rails ------------------------------------------------------------------------------------
 
 
-def _is_transient(exc: Exception) -> bool:
-    if isinstance(exc, ClientError):
-        code = exc.response.get("Error", {}).get("Code", "")
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        return code in TRANSIENT_CODES or status >= 500
-    return isinstance(exc, (BotoCoreError, TimeoutError, ConnectionError))
-
-
 def execute(ports: Any, event: Mapping[str, Any], now: float | None = None) -> dict[str, Any]:
     """Run one planned action through the rails; returns the `actionsPerformed` entry."""
     req = Request.parse(event)
@@ -293,7 +268,7 @@ def execute(ports: Any, event: Mapping[str, Any], now: float | None = None) -> d
     except Exception as exc:
         ports.audit.give_back(req.tenant, req.action, now)
         ports.audit.release(req.tenant, key)
-        transient = _is_transient(exc)
+        transient = is_transient(exc)
         ports.audit.record(req.tenant, audit | {"result": "failed", "error": f"{type(exc).__name__}: {exc}"[:500]})
         if transient:
             raise TransientActionError(f"{req.action}: {exc}") from exc

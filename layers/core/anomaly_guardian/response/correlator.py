@@ -6,11 +6,12 @@ derived from the tenant and anomaly id, so a redelivered message never starts a 
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 from collections.abc import Mapping
 from typing import Any
+
+from aws_lambda_powertools import Logger
 
 from anomaly_guardian.ids import new_ulid
 from anomaly_guardian.models.anomaly import Anomaly, utc_now_iso
@@ -25,7 +26,7 @@ from anomaly_guardian.response.correlation import (
 )
 from anomaly_guardian.response.notify import fan_out
 
-log = logging.getLogger(__name__)
+log = Logger(child=True)
 MAX_CONFLICT_RETRIES = 5
 
 

@@ -8,10 +8,11 @@ the webhook DLQ with the reason. Logs carry ids, status and timing, never the se
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
+
+from aws_lambda_powertools import Logger
 
 from anomaly_guardian.response.webhooks import (
     UnsafeDestination,
@@ -21,7 +22,7 @@ from anomaly_guardian.response.webhooks import (
     payload,
 )
 
-log = logging.getLogger(__name__)
+log = Logger(child=True)
 
 Poster = Callable[[str, str, bytes, dict[str, str]], int]
 

@@ -6,10 +6,11 @@ decisions and the writes. Every step is safe to run twice (the workflow retries 
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Mapping
 from typing import Any
+
+from aws_lambda_powertools import Logger
 
 from anomaly_guardian.models.anomaly import utc_now_iso
 from anomaly_guardian.response.actions import ActionFailed, execute
@@ -17,7 +18,7 @@ from anomaly_guardian.response.correlation import SEVERITY_RANK
 from anomaly_guardian.response.notify import alert, anomaly_view, fan_out
 from anomaly_guardian.response.planning import plan_actions
 
-log = logging.getLogger(__name__)
+log = Logger(child=True)
 REVIEW_TTL_SECONDS = 14 * 86400
 
 
