@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import sys
+from pathlib import Path
 
+import anomaly_guardian
 from anomaly_guardian.ml.jobs import sm_dir, train
 
 
@@ -18,6 +22,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-samples", type=int, default=256)
     p.add_argument("--contamination", type=float, default=0.01)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--package-code",
+        action="store_true",
+        default=bool(os.environ.get("SM_MODEL_DIR")),
+        help="put inference.py and the package under <model-dir>/code (endpoint serving; on in SageMaker)",
+    )
     args = p.parse_args(argv)
     result = train(
         args.train,
@@ -27,6 +37,16 @@ def main(argv: list[str] | None = None) -> int:
         contamination=args.contamination,
         seed=args.seed,
     )
+    if args.package_code:
+        code = Path(args.model_dir) / "code"
+        code.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(Path(__file__).with_name("inference.py"), code / "inference.py")
+        shutil.copytree(
+            Path(anomaly_guardian.__file__).parent,
+            code / "anomaly_guardian",
+            dirs_exist_ok=True,
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+        )
     print(json.dumps(result))
     return 0
 
