@@ -16,13 +16,14 @@ ROOT = Path(__file__).resolve().parents[3]
 REGION = "eu-west-1"
 ROLE = "arn:aws:iam::123456789012:role/guardian-sagemaker"
 KMS = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+IMAGE = "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 SSM = {
     "/anomaly-guardian/test/ml/artifact-bucket": "guardian-ml-test",
     "/anomaly-guardian/test/ml/kms-key-arn": KMS,
     "/anomaly-guardian/test/ml/subnet-ids": "subnet-aaa, subnet-bbb",
     "/anomaly-guardian/test/ml/security-group-ids": "sg-123",
     "/anomaly-guardian/test/ml/model-package-group": "anomaly-guardian-test",
-    "/anomaly-guardian/test/ml/sklearn-image-uri": "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3",
+    "/anomaly-guardian/test/ml/sklearn-image-uri": IMAGE,
 }
 
 
