@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 import jwt
 
@@ -39,7 +39,7 @@ class TokenError(Exception):
         self.reason = reason
 
 
-def valid_tenant(tenant: object) -> bool:
+def valid_tenant(tenant: object) -> TypeGuard[str]:
     return isinstance(tenant, str) and bool(_TENANT.match(tenant))
 
 
