@@ -220,3 +220,20 @@ def test_iam_callers_map_by_arn_assumed_role_or_account():
         == "globex"
     )
     assert request_from_apigw(event("arn:aws:sts::999:assumed-role/producer/s", "999"), mapping).tenant is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"eventId":"x","userId":"u","timestamp":"2026-03-02T10:00:00Z","eventType":"x","metadata":{"a":"\\ud800"}}',
+        '{"eventId":"x","userId":"u","timestamp":"2026-03-02T10:00:00Z","eventType":"x","note":"\\udc00"}',
+        b"\xff\xfe\x00",
+        b'{"eventId": "\xc3\x28"}',
+        '{"eventId":"x","userId":"u","timestamp":"2026-03-02T10:00:00Z","eventType":"x","metadata":{"a":NaN}}',
+        '{"eventId":"x","userId":"u","timestamp":"2026-03-02T10:00:00Z","eventType":"x","metadata":{"a":1e400}}',
+    ],
+)
+def test_text_that_is_not_valid_unicode_is_400_not_a_crash(body):
+    sink = FakeSink()
+    out = service(sink).handle(req(body))
+    assert out.status == 400 and out.body["code"] == "INVALID_PAYLOAD" and sink.calls == []

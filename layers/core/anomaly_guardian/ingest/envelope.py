@@ -45,7 +45,10 @@ def now_iso() -> str:
 
 def encode_record(tenant: str, event: dict[str, Any], received_at: str) -> bytes:
     return json.dumps(
-        {"tenantId": tenant, "receivedAt": received_at, "event": event}, separators=(",", ":"), ensure_ascii=False
+        {"tenantId": tenant, "receivedAt": received_at, "event": event},
+        separators=(",", ":"),
+        ensure_ascii=False,
+        allow_nan=False,  # NaN/Infinity are not JSON: never put them on the stream
     ).encode()
 
 

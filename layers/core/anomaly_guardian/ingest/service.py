@@ -180,9 +180,18 @@ class IngestService:
         received_at = self.clock()
         entries = []
         for i, event in enumerate(events):
-            data = encode_record(tenant, event, received_at)
+            where = f"events[{i}]" if is_batch else "Event"
+            try:
+                data = encode_record(tenant, event, received_at)
+            except UnicodeEncodeError:  # JSON "\ud800" escapes decode to unpaired surrogates
+                raise IngestError(
+                    400, "INVALID_PAYLOAD", f"{where} contains an unpaired UTF-16 surrogate; send valid Unicode text"
+                ) from None
+            except ValueError:  # NaN, Infinity or a number too large for a double (1e400)
+                raise IngestError(
+                    400, "INVALID_PAYLOAD", f"{where} contains NaN, Infinity or an out-of-range number"
+                ) from None
             if len(data) > MAX_EVENT_BYTES:
-                where = f"events[{i}]" if is_batch else "Event"
                 raise IngestError(
                     413, "PAYLOAD_TOO_LARGE", f"{where} is {len(data)} bytes; at most {MAX_EVENT_BYTES} per event"
                 )
