@@ -328,6 +328,32 @@ class TestSubjects:
         assert loaded[state_key("acme", "value", keep)].state == {"n": 1}
 
 
+class TestAudit:
+    def test_every_change_is_audited_without_secrets_or_raw_user_ids(self, call, api):
+        (a,) = seed(api[1], "acme", 1, user="user-4821")
+        rid = call("apigw_post_rule")[1]["ruleId"]
+        call("apigw_put_rule", path_params={"ruleId": rid})
+        call("apigw_delete_rule", path_params={"ruleId": rid})
+        wid = call("apigw_post_webhook")[1]["webhookId"]
+        call("apigw_delete_webhook", path_params={"webhookId": wid})
+        call("apigw_post_feedback", path_params={"anomalyId": a.anomalyId})
+        call("apigw_delete_subject")
+        records = api[1].audit.records("acme")
+        assert [(r["action"], r["subject"]) for r in records] == [
+            ("rule.create", rid),
+            ("rule.update", rid),
+            ("rule.delete", rid),
+            ("webhook.create", wid),
+            ("webhook.delete", wid),
+            ("anomaly.feedback", a.anomalyId),
+            ("subject.erase", api[1].pseudonymiser.user("acme", "user-4821")),
+        ]
+        assert {r["actor"] for r in records} == {"cli:acme"}
+        dumped = json.dumps(records)
+        assert "whsec_0123456789abcdef" not in dumped and "user-4821" not in dumped
+        assert api[1].audit.records("globex") == []
+
+
 class TestTenantIsolation:
     """Tenant A can neither read nor change anything of tenant B's, whatever ids or tokens it presents."""
 

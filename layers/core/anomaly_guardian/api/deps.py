@@ -26,6 +26,7 @@ class Services:
     secrets: Any  # adapters.secrets.SecretBox
     state: Any  # state.StateStore
     pseudonymiser: Pseudonymiser
+    audit: Any = None  # adapters.audit.AuditLog; None: changes are not audited (unit tests only)
     resolve: Resolver = system_resolver
     detectors: Callable[[], list[Any]] = field(default=lambda: _default_detectors())
 
@@ -38,6 +39,7 @@ def _default_detectors() -> list[Any]:
 
 def services_from_env() -> Services:
     from anomaly_guardian.adapters.anomalies import AnomalyRepository
+    from anomaly_guardian.adapters.audit import AuditLog
     from anomaly_guardian.adapters.config_repo import ConfigRepository
     from anomaly_guardian.adapters.keys import pseudonymiser_from_env
     from anomaly_guardian.adapters.secrets import secret_box_from_env
@@ -49,6 +51,7 @@ def services_from_env() -> Services:
         secrets=secret_box_from_env(),
         state=DynamoDBStateStore(),
         pseudonymiser=pseudonymiser_from_env(),  # same key as ingest and the detector
+        audit=AuditLog(),
     )
 
 
@@ -79,3 +82,20 @@ def tenant_of(raw_event: dict[str, Any]) -> str:
         # Behind the authorizer this cannot happen; without one (misconfigured stage) fail closed.
         raise ApiError(HTTPStatus.UNAUTHORIZED, "UNAUTHORIZED", "No tenant in the caller's identity")
     return tenant
+
+
+def actor_of(raw_event: dict[str, Any]) -> str:
+    authorizer = ((raw_event or {}).get("requestContext") or {}).get("authorizer") or {}
+    return str(authorizer.get("sub") or (authorizer.get("claims") or {}).get("sub") or "unknown")
+
+
+def audit(raw_event: dict[str, Any], tenant: str, action: str, subject: str, **details: Any) -> None:
+    """One audit record per configuration change or erasure: who (token subject), what, on which id.
+    Callers pass ids and pseudonyms only, never secrets or raw user ids."""
+    log = services().audit
+    if log is not None:
+        log.record(
+            tenant,
+            {"action": action, "subject": subject, "actor": actor_of(raw_event), "result": "ok", "source": "api"}
+            | details,
+        )

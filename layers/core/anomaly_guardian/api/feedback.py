@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from anomaly_guardian.adapters.anomalies import AnomalyNotFound
 from anomaly_guardian.api.anomalies import AnomalyId
-from anomaly_guardian.api.deps import services, tenant_of
+from anomaly_guardian.api.deps import actor_of, audit, services, tenant_of
 from anomaly_guardian.api.errors import not_found
 
 router = Router()
@@ -36,15 +36,15 @@ class FeedbackResult(BaseModel):
 def post_feedback(anomalyId: AnomalyId, body: FeedbackBody) -> FeedbackResult:
     raw = router.current_event.raw_event
     tenant = tenant_of(raw)
-    authorizer = (raw.get("requestContext") or {}).get("authorizer") or {}
     feedback = {
         "label": body.label,
         "note": body.note or "",
-        "submittedBy": str(authorizer.get("sub") or (authorizer.get("claims") or {}).get("sub") or "unknown"),
+        "submittedBy": actor_of(raw),
         "submittedAt": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
     }
     try:
         services().anomalies.set_feedback(tenant, anomalyId, feedback)
     except AnomalyNotFound:
         raise not_found("Anomaly", anomalyId) from None
+    audit(raw, tenant, "anomaly.feedback", anomalyId, label=body.label)
     return FeedbackResult(anomalyId=anomalyId, feedback=feedback)

@@ -1,21 +1,24 @@
-"""GET /incidents (filters status, severity; pagination) and GET /incidents/{incidentId}, for the
-caller's tenant. Incidents are written by the correlator; this router only reads."""
+"""GET /incidents (filters status, severity; pagination), GET /incidents/{incidentId} and
+POST /incidents/{incidentId}/resolve, for the caller's tenant. The correlator opens and grows incidents;
+an analyst closes one here (an anomaly on the same entity afterwards opens a new incident)."""
 
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime
 from enum import StrEnum
 from http import HTTPStatus
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from anomaly_guardian.api.anomalies import ULID_PATTERN, Pagination
 from anomaly_guardian.api.deps import tenant_of
 from anomaly_guardian.api.errors import ApiError, not_found
 from anomaly_guardian.models.anomaly import Severity
+from anomaly_guardian.response.notify import fan_out
 
 router = Router()
 IncidentId = Annotated[str, Path(pattern=ULID_PATTERN, description="ULID of the incident")]
@@ -40,6 +43,7 @@ class _Backends:
     lock = threading.Lock()
     incidents: Any = None
     workflows: Any = None
+    notifier: Any = None
 
 
 def incident_repo() -> Any:
@@ -60,9 +64,31 @@ def workflow_client() -> Any:
     return _Backends.workflows
 
 
-def use_backends(incidents: Any = None, workflows: Any = None) -> None:
+def notifier() -> Any:
+    """What `response.notify.fan_out` needs: the Config table (webhooks) and the webhook queue."""
+    if _Backends.notifier is None:
+        with _Backends.lock:
+            import os
+
+            from anomaly_guardian.adapters.config_repo import ConfigRepository
+            from anomaly_guardian.adapters.queues import Queue
+            from anomaly_guardian.response.ports import Ports
+
+            url = os.environ.get("WEBHOOK_QUEUE_URL")
+            _Backends.notifier = _Backends.notifier or Ports(
+                config=ConfigRepository(),
+                audit=None,
+                blocks=None,
+                incidents=None,
+                anomalies=None,
+                webhook_queue=Queue(url) if url else None,
+            )
+    return _Backends.notifier
+
+
+def use_backends(incidents: Any = None, workflows: Any = None, notify: Any = None) -> None:
     """Tests: inject, or None to rebuild from the environment on next use."""
-    _Backends.incidents, _Backends.workflows = incidents, workflows
+    _Backends.incidents, _Backends.workflows, _Backends.notifier = incidents, workflows, notify
 
 
 @router.get("/incidents", summary="List incidents", tags=["incidents"])
@@ -97,3 +123,30 @@ def get_incident(incidentId: IncidentId) -> dict[str, Any]:
         return incident_repo().get(tenant, incidentId).public()
     except LookupError:
         raise not_found("Incident", incidentId) from None
+
+
+class ResolveBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: Annotated[str, StringConstraints(max_length=1000, strip_whitespace=True)] | None = None
+
+
+@router.post("/incidents/<incidentId>/resolve", summary="Resolve an incident", tags=["incidents"])
+def resolve_incident(incidentId: IncidentId, body: ResolveBody | None = None) -> dict[str, Any]:
+    raw = router.current_event.raw_event
+    tenant = tenant_of(raw)
+    authorizer = (raw.get("requestContext") or {}).get("authorizer") or {}
+    who = str(authorizer.get("sub") or "unknown")
+    at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    note = (body.note if body else None) or ""
+    repo = incident_repo()
+    try:
+        current = repo.get(tenant, incidentId)
+    except LookupError:
+        raise not_found("Incident", incidentId) from None
+    if current.status == "RESOLVED":
+        return current.public()
+    repo.set_status(tenant, incidentId, "RESOLVED", f"resolved by {who}: {note}"[:500], at)
+    resolved = repo.get(tenant, incidentId).public()
+    fan_out(notifier(), tenant, "incident.resolved", resolved, resolved.get("severity"))
+    return resolved

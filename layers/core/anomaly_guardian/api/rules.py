@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel
 
 from anomaly_guardian.adapters.config_repo import ConfigNotFound
-from anomaly_guardian.api.deps import services, tenant_of
+from anomaly_guardian.api.deps import audit, services, tenant_of
 from anomaly_guardian.api.errors import ApiError, not_found
 from anomaly_guardian.detection.rules import Rule, RuleSpec
 
@@ -35,7 +35,9 @@ def create_rule(body: RuleSpec) -> Rule:
     repo = services().config
     if len(repo.list_rules(tenant)) >= MAX_RULES_PER_TENANT:
         raise ApiError(HTTPStatus.CONFLICT, "LIMIT_EXCEEDED", f"At most {MAX_RULES_PER_TENANT} rules per tenant")
-    return repo.create_rule(tenant, body)
+    rule = repo.create_rule(tenant, body)
+    audit(router.current_event.raw_event, tenant, "rule.create", rule.ruleId, version=rule.version)
+    return rule
 
 
 @router.get("/rules", summary="List rules", tags=["rules"])
@@ -55,16 +57,21 @@ def get_rule(ruleId: RuleId) -> Rule:
 
 @router.put("/rules/<ruleId>", summary="Replace a rule", tags=["rules"])
 def put_rule(ruleId: RuleId, body: RuleSpec) -> Rule:
+    tenant = _tenant()
     try:
-        return services().config.replace_rule(_tenant(), ruleId, body)
+        rule = services().config.replace_rule(tenant, ruleId, body)
     except ConfigNotFound:
         raise not_found("Rule", ruleId) from None
+    audit(router.current_event.raw_event, tenant, "rule.update", ruleId, version=rule.version)
+    return rule
 
 
 @router.delete("/rules/<ruleId>", status_code=204, summary="Delete a rule (soft)", tags=["rules"])
 def delete_rule(ruleId: RuleId) -> Response[None]:
+    tenant = _tenant()
     try:
-        services().config.delete_rule(_tenant(), ruleId)
+        services().config.delete_rule(tenant, ruleId)
     except ConfigNotFound:
         raise not_found("Rule", ruleId) from None
+    audit(router.current_event.raw_event, tenant, "rule.delete", ruleId)
     return Response(status_code=204)

@@ -17,7 +17,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import BaseModel
 
-from anomaly_guardian.api.deps import services, tenant_of
+from anomaly_guardian.api.deps import audit, services, tenant_of
 from anomaly_guardian.detection.base import PreparedEvent
 from anomaly_guardian.detection.rules import STATE_KIND as RULES_STATE_KIND
 from anomaly_guardian.models.event import parse_event
@@ -73,6 +73,15 @@ def erase_subject(userId: Annotated[str, Path(min_length=1, max_length=256)]) ->
     deleted = svc.anomalies.delete_user(tenant, pseudonym)
     keys = sorted(user_state_keys(tenant, pseudonym, svc.detectors()))
     state_deleted = sum(svc.state.delete_prefix(k) for k in keys)
+    # The audit keeps the pseudonym only: the record of an erasure must not re-identify the person.
+    audit(
+        router.current_event.raw_event,
+        tenant,
+        "subject.erase",
+        pseudonym,
+        anomaliesDeleted=deleted,
+        stateItemsDeleted=state_deleted,
+    )
     return ErasureResult(
         userPseudonym=pseudonym, anomaliesDeleted=deleted, stateItemsDeleted=state_deleted, notCovered=NOT_COVERED
     )

@@ -18,7 +18,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from anomaly_guardian.adapters.config_repo import ConfigNotFound
-from anomaly_guardian.api.deps import services, tenant_of
+from anomaly_guardian.api.deps import audit, services, tenant_of
 from anomaly_guardian.api.errors import ApiError, not_found
 from anomaly_guardian.api.url_guard import UnsafeUrl, check_webhook_url, loopback_override
 from anomaly_guardian.ids import new_ulid
@@ -104,7 +104,9 @@ def create_webhook(body: WebhookSpec) -> Webhook:
         "secretHint": "..." + body.secret[-4:],
         "createdAt": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
     }
-    return public_view(svc.config.create_webhook(tenant, record))
+    view = public_view(svc.config.create_webhook(tenant, record))
+    audit(router.current_event.raw_event, tenant, "webhook.create", view.webhookId, url=view.url)
+    return view
 
 
 @router.get("/webhooks", summary="List webhooks", tags=["webhooks"])
@@ -114,8 +116,10 @@ def list_webhooks() -> WebhookList:
 
 @router.delete("/webhooks/<webhookId>", status_code=204, summary="Delete a webhook", tags=["webhooks"])
 def delete_webhook(webhookId: WebhookId) -> Response[None]:
+    tenant = _tenant()
     try:
-        services().config.delete_webhook(_tenant(), webhookId)
+        services().config.delete_webhook(tenant, webhookId)
     except ConfigNotFound:
         raise not_found("Webhook", webhookId) from None
+    audit(router.current_event.raw_event, tenant, "webhook.delete", webhookId)
     return Response(status_code=204)
