@@ -36,6 +36,11 @@ class ValueConfig(_Section):
     prior_between_scale: float = Field(default=0.9, gt=0)
     prior_within_scale: float = Field(default=0.55, gt=0)
     prior_strength: float = Field(default=3.0, gt=0)
+    # Jump rule: at least `jump_ratio` times the largest amount the user has made (over
+    # >= `jump_min_history` transactions) while already unusual (robust z >= `jump_z`).
+    jump_ratio: float = Field(default=10.0, gt=1)
+    jump_z: float = Field(default=3.0, gt=0)
+    jump_min_history: int = Field(default=3, ge=1)
     # Transactions before the explanation stops saying "mostly prior".
     min_history: int = Field(default=5, ge=1)
     # Smallest log-scale a user profile may claim (very regular spenders still vary).

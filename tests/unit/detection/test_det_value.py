@@ -63,3 +63,27 @@ def test_given_non_transaction_events_when_detected_then_no_value_state(harness)
     h = harness([ValueDetector()])
     h.feed([(0, {"eventType": "login"})])
     assert len(h.store) == 0
+
+
+def test_given_a_wide_spender_when_amount_is_far_above_their_largest_then_jump_rule_fires(harness):
+    # Given a user whose amounts vary a lot (4 to 104), When they spend 1,500 (14x their largest)
+    h = harness([ValueDetector()])
+    rows = [
+        (i * 3600.0, {"eventType": "transaction", "transactionAmount": a})
+        for i, a in enumerate([14.77, 4.28, 22.61, 103.63])
+    ]
+    assert h.feed(rows) == []
+    found = h.feed([(50_000, {"eventType": "transaction", "transactionAmount": 1505.11})])
+    # Then the jump rule explains it
+    assert len(found) == 1
+    assert any(x.feature == "ratio_to_largest_amount" and x.observed > 10 for x in found[0].explanation)
+
+
+def test_given_a_wide_spender_when_a_new_maximum_is_only_a_few_times_larger_then_quiet(harness):
+    h = harness([ValueDetector()])
+    rows = [
+        (i * 3600.0, {"eventType": "transaction", "transactionAmount": a})
+        for i, a in enumerate([14.77, 4.28, 22.61, 103.63])
+    ]
+    h.feed(rows)
+    assert h.feed([(50_000, {"eventType": "transaction", "transactionAmount": 380.0})]) == []

@@ -4,9 +4,11 @@ Amounts are compared on a log scale (spending is multiplicative: $300 after a $3
 unusual as $3,000 after $300). Per user we keep an EWMA level of log(amount) and an EWMA of the
 absolute deviation (a robust scale; x1.2533 turns it into a sigma for normal data). Updates are
 clipped at 3 sigma and flagged amounts are not learned, so one fraud does not teach the profile
-that fraud is normal. A user with little history is judged by a normal model with a population
-prior (`ValueConfig.prior_*`): the expected level is a precision-weighted mix of the user's level
-and the population median, and the scale includes the uncertainty of that level.
+that fraud is normal. A jump rule also flags an amount many times the user's largest earlier
+one when it is already unusual (z >= `jump_z`): a wide spender's profile is loose, their maximum
+is not. A user with little history is judged by a normal model with a population prior
+(`ValueConfig.prior_*`): the expected level is a precision-weighted mix of the user's level and
+the population median, and the scale includes the uncertainty of that level.
 """
 
 from __future__ import annotations
@@ -62,7 +64,14 @@ class ValueDetector:
         findings: list[Finding] = []
         expected = round(math.exp(m), 2)
         limit = cfg.absolute_limit
-        z_fires = z > cfg.z_threshold and amount >= cfg.min_amount
+        largest = state.get("x")
+        jump = (
+            largest is not None
+            and n >= cfg.jump_min_history
+            and x - largest >= math.log(cfg.jump_ratio)
+            and z >= cfg.jump_z
+        )
+        z_fires = (z > cfg.z_threshold or jump) and amount >= cfg.min_amount
         if amount > limit or z_fires:
             score = 0.0
             reasons = []
@@ -74,8 +83,18 @@ class ValueDetector:
                     Explanation(feature="transactionAmount", observed=amount, expected=limit, detail="absolute limit")
                 )
             if z_fires:
-                score = max(score, 0.6 + 0.4 * (1.0 - math.exp(-(z - cfg.z_threshold) / cfg.z_threshold)))
+                score = max(score, 0.6 + 0.4 * (1.0 - math.exp(-max(0.0, z - cfg.z_threshold) / cfg.z_threshold)))
                 reasons.append(f"{math.exp(x - m):.1f}x the user's typical {expected:,.2f}")
+                if jump:
+                    reasons.append(f"{math.exp(x - largest):.0f}x their largest earlier amount")
+                    explanation.append(
+                        Explanation(
+                            feature="ratio_to_largest_amount",
+                            observed=round(math.exp(x - largest), 1),
+                            expected=cfg.jump_ratio,
+                            detail=f"largest of {n} earlier transactions: {math.exp(largest):,.2f}",
+                        )
+                    )
             explanation.append(
                 Explanation(
                     feature="log_transaction_amount_z",
@@ -98,8 +117,10 @@ class ValueDetector:
                 return findings  # do not learn from an outlier
         # Learn: EWMA level and absolute deviation of log(amount), with clipped updates.
         if n == 0:
-            state["n"], state["m"], state["s"] = 1, x, 0.0
+            state["n"], state["m"], state["s"], state["x"] = 1, x, 0.0, x
             return findings
+        if largest is None or x > largest:
+            state["x"] = x
         alpha = 1.0 / min(n + 1, cfg.horizon)
         d = x - state["m"]
         if n >= 3:

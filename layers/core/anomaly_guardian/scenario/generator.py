@@ -412,8 +412,13 @@ class Generator:
 
         # Judged against history: prefer users with >= 3 earlier transactions (small streams: fewer).
         candidates = [u for u in users if prior(u) >= 3] or [u for u in users if prior(u) >= 1] or users
-        for k in range(count):
-            u = r.choice(candidates)
+        # One injected fraud per user while there are enough candidates (a second one would be judged
+        # against a profile that already saw the first).
+        if len(candidates) >= count:
+            picks = r.sample(candidates, count)
+        else:
+            picks = [r.choice(candidates) for _ in range(count)]
+        for k, u in enumerate(picks):
             t = r.uniform(self.warmup, self.end)
             device, ua = u.devices[0]
             if r.random() < 0.25:
