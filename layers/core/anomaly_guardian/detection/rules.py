@@ -15,6 +15,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -180,6 +181,35 @@ def no_rules(_tenant: str) -> list[Rule]:
     return []
 
 
+@dataclass(frozen=True, slots=True)
+class _Check:
+    """A rule flattened for the per-event loop (no pydantic attribute access, no enum lookups)."""
+
+    rule: Rule
+    metric: str
+    window: int  # 0 for instantaneous metrics
+    compare: Callable[[float, float], bool]
+    threshold: float
+    event_type: str | None
+    score: float
+
+
+def _compile(rules: list[Rule]) -> tuple[list[_Check], int]:
+    checks = [
+        _Check(
+            rule=r,
+            metric=r.conditions.metric.value,
+            window=(r.conditions.timeWindow or 0) if r.conditions.metric in WINDOWED else 0,
+            compare=OPERATORS[r.conditions.operator],
+            threshold=r.conditions.threshold,
+            event_type=r.conditions.eventType,
+            score=RULE_SCORES[Severity(r.severity)],
+        )
+        for r in rules
+    ]
+    return checks, max((c.window for c in checks), default=0)
+
+
 class RuleDetector:
     """Evaluates every enabled rule of the event's tenant; one `rule` finding per event listing all matches."""
 
@@ -187,76 +217,92 @@ class RuleDetector:
 
     def __init__(self, provider: RuleProvider | None = None):
         self.provider = provider or no_rules
+        self._compiled: dict[str, tuple[list[Rule], list[_Check], int]] = {}
 
-    def _max_window(self, rules: Iterable[Rule]) -> int:
-        return max((r.conditions.timeWindow or 0 for r in rules if r.conditions.metric in WINDOWED), default=0)
+    def _checks(self, tenant: str) -> tuple[list[_Check], int]:
+        rules = self.provider(tenant)
+        hit = self._compiled.get(tenant)
+        if hit is None or hit[0] is not rules:  # the provider hands out the same list until its TTL expires
+            hit = (rules, *_compile(rules))
+            self._compiled[tenant] = hit
+        return hit[1], hit[2]
 
     def state_keys(self, ev: PreparedEvent) -> Iterable[str]:
-        if self._max_window(self.provider(ev.tenant)):
+        if self._checks(ev.tenant)[1]:
             yield state_key(ev.tenant, STATE_KIND, ev.user)
 
     def detect(self, ev: PreparedEvent, states: dict[str, StateItem], config: DetectionConfig) -> list[Finding]:
-        rules = self.provider(ev.tenant)
-        if not rules:
+        checks, window = self._checks(ev.tenant)
+        if not checks:
             return []
-        window = self._max_window(rules)
-        history: list[list[Any]] = []
+        aggregates: dict[int, tuple[int, float, int]] = {}
         item = states.get(state_key(ev.tenant, STATE_KIND, ev.user)) if window else None
         if item is not None:  # None only if the rules changed between load and detect: no history this once
             history = [h for h in item.state.get("h", []) if h[0] > ev.epoch - window]
             history.append([ev.epoch, ev.event.transactionAmount or 0.0, ev.ip])
             item.state["h"] = history[-MAX_HISTORY:]
             item.ttl = int(ev.epoch) + window + 3600
-        matched: list[tuple[Rule, float]] = []
-        for rule in rules:
-            cond = rule.conditions
-            if cond.eventType and cond.eventType != ev.event.eventType:
+            for w in {c.window for c in checks if c.window}:
+                aggregates[w] = _aggregate(history, ev.epoch - w)
+        e = ev.event
+        matched: list[tuple[_Check, float]] = []
+        for c in checks:
+            if c.event_type and c.event_type != e.eventType:
                 continue
-            value = observe(cond.metric, ev, history, cond.timeWindow)
-            if value is not None and OPERATORS[cond.operator](value, cond.threshold):
-                matched.append((rule, value))
+            value = observe(c, ev, aggregates)
+            if value is not None and c.compare(value, c.threshold):
+                matched.append((c, value))
         if not matched:
             return []
-        score = max(RULE_SCORES[Severity(r.severity)] for r, _ in matched)
+        details = [_describe(c, v) for c, v in matched]
         explanation = [
-            Explanation(
-                feature=r.conditions.metric.value,
-                observed=v,
-                expected=r.conditions.threshold,
-                detail=_describe(r, v),
-            )
-            for r, v in matched
+            Explanation(feature=c.metric, observed=v, expected=c.threshold, detail=d)
+            for (c, v), d in zip(matched, details, strict=True)
         ]
-        description = "; ".join(_describe(r, v) for r, v in matched)
         extra = {
             "matchedRules": [
                 {
-                    "ruleId": r.ruleId,
-                    "ruleName": r.ruleName,
-                    "version": r.version,
-                    "actions": [a.model_dump(mode="json") for a in r.actions],
+                    "ruleId": c.rule.ruleId,
+                    "ruleName": c.rule.ruleName,
+                    "version": c.rule.version,
+                    "actions": [a.model_dump(mode="json") for a in c.rule.actions],
                 }
-                for r, _ in matched
+                for c, _ in matched
             ]
         }
-        return [Finding(AnomalyType.RULE, score, description, explanation, detector=self.name, extra=extra)]
+        score = max(c.score for c, _ in matched)
+        return [Finding(AnomalyType.RULE, score, "; ".join(details), explanation, detector=self.name, extra=extra)]
 
 
-def observe(metric: Metric, ev: PreparedEvent, history: list[list[Any]], window: int | None) -> float | None:
+def _aggregate(history: list[list[Any]], after: float) -> tuple[int, float, int]:
+    """(count, amount sum, distinct IPs) of the history entries newer than `after`, in one pass."""
+    count, total, ips = 0, 0.0, set()
+    for at, amount, ip in history:
+        if at > after:
+            count += 1
+            total += amount
+            if ip:
+                ips.add(ip)
+    return count, total, len(ips)
+
+
+def observe(check: _Check, ev: PreparedEvent, aggregates: dict[int, tuple[int, float, int]]) -> float | None:
     """The metric's value for this event; None when the event does not carry it (rule not applicable)."""
     e = ev.event
-    if metric in WINDOWED:
-        recent = [h for h in history if window and h[0] > ev.epoch - window]
-        if metric is Metric.EVENTS_PER_USER:
-            return float(len(recent))
-        if metric is Metric.AMOUNT_PER_USER:
-            return float(sum(h[1] for h in recent)) if e.transactionAmount is not None else None
-        return float(len({h[2] for h in recent if h[2]})) if ev.ip else None
-    value = getattr(e, metric.value)
+    if check.window:
+        agg = aggregates.get(check.window)
+        if agg is None:
+            return None
+        if check.metric == "eventsPerUser":
+            return float(agg[0])
+        if check.metric == "amountPerUser":
+            return agg[1] if e.transactionAmount is not None else None
+        return float(agg[2]) if ev.ip else None
+    value = getattr(e, check.metric)
     return None if value is None else float(value)
 
 
-def _describe(rule: Rule, value: float) -> str:
-    c = rule.conditions
-    window = f" in {c.timeWindow}s" if c.metric in WINDOWED else ""
-    return f"Rule '{rule.ruleName}': {c.metric.value}{window} = {value:g} {c.operator} {c.threshold:g}"
+def _describe(check: _Check, value: float) -> str:
+    window = f" in {check.window}s" if check.window else ""
+    op = check.rule.conditions.operator
+    return f"Rule '{check.rule.ruleName}': {check.metric}{window} = {value:g} {op} {check.threshold:g}"
