@@ -12,6 +12,7 @@ which moto (like Step Functions) turns into the error name Retry/Catch match on.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import sys
@@ -23,9 +24,24 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests"))
 
-from conftest import TABLE_ENV, LambdaContext, load_handler  # noqa: E402
+
+def _root_conftest():
+    """tests/conftest.py by path: the bare name `conftest` is ambiguous once tests/infra's is loaded too."""
+    spec = importlib.util.spec_from_file_location("guardian_root_conftest", ROOT / "tests" / "conftest.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["guardian_root_conftest"] = module  # before exec: its dataclasses look themselves up
+    spec.loader.exec_module(module)
+    return module
+
+
+_conftest = sys.modules.get("guardian_root_conftest") or _root_conftest()
+TABLE_ENV, LambdaContext, load_handler, EVENTS = (
+    _conftest.TABLE_ENV,
+    _conftest.LambdaContext,
+    _conftest.load_handler,
+    _conftest.EVENTS,
+)
 
 SFN_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 ACTIONS_FUNCTION = "anomaly-guardian-actions"

@@ -8,8 +8,7 @@ import json
 import time
 
 import pytest
-from conftest import EVENTS, load_handler
-from response_harness import IP, OTHER, TENANT, make_anomaly, response_aws  # noqa: F401
+from response_harness import EVENTS, IP, OTHER, TENANT, load_handler, make_anomaly, response_aws  # noqa: F401
 
 
 @pytest.fixture

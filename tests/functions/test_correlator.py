@@ -7,8 +7,7 @@ import json
 
 import pytest
 from api_helpers import apigw_event, parse
-from conftest import EVENTS, LambdaContext, load_handler
-from response_harness import IP, OTHER, TENANT, make_anomaly, response_aws  # noqa: F401
+from response_harness import EVENTS, IP, OTHER, TENANT, LambdaContext, load_handler, make_anomaly, response_aws  # noqa: F401
 
 from anomaly_guardian.response.dispatch import dispatch
 
@@ -178,3 +177,34 @@ def test_get_incidents_is_tenant_scoped_and_filterable(correlator, response_aws,
         api.lambda_handler(apigw_event("apigw_get_incidents", query={"severity": "SEVERE"}), LambdaContext())
     )
     assert status == 400 and "severity" in err["message"]
+
+
+def test_resolving_an_incident_notifies_and_the_next_anomaly_opens_a_new_one(correlator, response_aws, lambda_context):  # noqa: F811
+    from anomaly_guardian.adapters.config_repo import ConfigRepository
+    from anomaly_guardian.adapters.incidents import IncidentRepository
+    from anomaly_guardian.api import deps, incidents
+
+    ConfigRepository().create_webhook(
+        TENANT,
+        {"webhookId": "W2", "url": "https://hooks.example/y", "events": ["incident.resolved"], "secretCiphertext": "x"},
+    )
+    user = "u_ffffffffffffffffffffffff"
+    dispatch([make_anomaly("velocity", user=user, at_ms=T0)])
+    correlator.lambda_handler(sqs_event(response_aws.drain(response_aws.env["RESPONSE_QUEUE_URL"])), lambda_context)
+    (inc,) = IncidentRepository().list(TENANT)[0]
+    deps.use_services(None)
+    incidents.use_backends(None, None, None)
+    api = load_handler("api")
+    event = apigw_event("apigw_post_incident_resolve", path_params={"incidentId": inc.incidentId})
+    status, body = parse(api.lambda_handler(event, LambdaContext()))
+    assert status == 200, body
+    assert body["status"] == "RESOLVED" and "customer reset the password" in body["statusReason"]
+    (queued,) = [json.loads(m["Body"]) for m in response_aws.drain(response_aws.env["WEBHOOK_QUEUE_URL"])]
+    assert queued["event"] == "incident.resolved" and queued["data"]["incidentId"] == inc.incidentId
+    # another tenant cannot resolve it
+    other = apigw_event("apigw_post_incident_resolve", tenant=OTHER, path_params={"incidentId": inc.incidentId})
+    assert parse(api.lambda_handler(other, LambdaContext()))[0] == 404
+    # a later anomaly on the same user opens a new incident
+    dispatch([make_anomaly("geolocation", user=user, at_ms=T0 + 60_000)])
+    correlator.lambda_handler(sqs_event(response_aws.drain(response_aws.env["RESPONSE_QUEUE_URL"])), lambda_context)
+    assert sorted(i.status for i in IncidentRepository().list(TENANT)[0]) == ["OPEN", "RESOLVED"]

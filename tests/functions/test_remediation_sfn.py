@@ -8,7 +8,7 @@ import json
 
 import pytest
 from botocore.exceptions import ClientError
-from response_harness import IP, TENANT, make_anomaly, sfn  # noqa: F401
+from response_harness import IP, TENANT, LambdaContext, load_handler, make_anomaly, sfn  # noqa: F401
 
 from anomaly_guardian.response.correlation import Incident, correlate
 
@@ -99,7 +99,6 @@ def test_system_anomaly_requests_scale_in_dry_run_by_default(sfn):  # noqa: F811
 
 def _review_api(review_id: str, decision: str, tenant: str = TENANT):
     from api_helpers import apigw_event, parse
-    from conftest import LambdaContext, load_handler
 
     from anomaly_guardian.api import deps, incidents
 

@@ -15,8 +15,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from conftest import EVENTS, load_handler
-from response_harness import TENANT, response_aws  # noqa: F401
+from response_harness import EVENTS, TENANT, load_handler, response_aws  # noqa: F401
 
 from anomaly_guardian.response.webhooks import verify
 

@@ -111,7 +111,8 @@ class Incident:
 
     incidentId: str
     tenantId: str
-    status: str = "OPEN"  # OPEN | REMEDIATING | RESOLVED | REMEDIATION_FAILED
+    status: str = "OPEN"  # OPEN | MITIGATED | RESOLVED | REMEDIATION_FAILED
+    statusReason: str = ""
     severity: str = "LOW"
     score: float = 0.0
     openedAt: str = ""
