@@ -8,7 +8,7 @@ import json
 import time
 
 import pytest
-from response_harness import EVENTS, IP, OTHER, TENANT, load_handler, make_anomaly, response_aws  # noqa: F401
+from response_harness import EVENTS, IP, OTHER, TENANT, LambdaContext, load_handler, make_anomaly, response_aws  # noqa: F401
 
 
 @pytest.fixture
@@ -172,3 +172,38 @@ def test_expired_block_is_lifted_and_live_ones_stay(actions, response_aws, lambd
         r["action"] for r in response_aws.items("AUDIT_TABLE", TENANT, "AU#") if r["action"].startswith("lift_")
     )
     assert lifts == ["lift_flag", "lift_ip", "lift_ip", "lift_user"]
+
+
+def test_customer_systems_can_query_what_is_in_force(actions, response_aws, lambda_context):  # noqa: F811
+    from api_helpers import apigw_event, parse
+
+    from anomaly_guardian.api import deps, enforcement
+
+    deps.use_services(None)
+    enforcement.use_blocks(None)
+    pseudonym = deps.services().pseudonymiser.user(TENANT, "alice-4711")
+    # Given a velocity block and a step-up flag on alice, and a held transaction
+    actions.lambda_handler(request(make_anomaly("velocity", user=pseudonym), "rate_limit"), lambda_context)
+    actions.lambda_handler(request(make_anomaly("geolocation", user=pseudonym), "step_up_auth"), lambda_context)
+    held = make_anomaly("value", user=pseudonym, event={"eventId": "txn-000981", "transactionAmount": 7300.0})
+    actions.lambda_handler(request(held, "hold_transaction"), lambda_context)
+    api = load_handler("api")
+    # When the customer's app asks with the raw user id
+    status, body = parse(api.lambda_handler(apigw_event("apigw_get_enforcement_user"), LambdaContext()))
+    # Then it sees the block and the step-up requirement (and no monitoring)
+    assert status == 200, body
+    assert body["userPseudonym"] == pseudonym
+    assert body["blocked"]["active"] and body["stepUpRequired"]["active"]
+    assert body["enhancedMonitoring"] == {"active": False, "expiresAt": None, "anomalyId": None}
+    status, hold = parse(api.lambda_handler(apigw_event("apigw_get_enforcement_hold"), LambdaContext()))
+    assert status == 200 and hold["status"] == "HELD" and hold["eventId"] == "txn-000981"
+    # and another tenant sees nothing
+    status, other = parse(api.lambda_handler(apigw_event("apigw_get_enforcement_user", tenant=OTHER), LambdaContext()))
+    assert status == 200 and not other["blocked"]["active"] and not other["stepUpRequired"]["active"]
+    assert parse(api.lambda_handler(apigw_event("apigw_get_enforcement_hold", tenant=OTHER), LambdaContext()))[0] == 404
+    # and after erasure the user's block and flags are gone
+    from anomaly_guardian.adapters.blocklist_admin import BlockListAdmin
+
+    assert BlockListAdmin().erase_user(TENANT, pseudonym) == 2
+    status, body = parse(api.lambda_handler(apigw_event("apigw_get_enforcement_user"), LambdaContext()))
+    assert not body["blocked"]["active"] and not body["stepUpRequired"]["active"]

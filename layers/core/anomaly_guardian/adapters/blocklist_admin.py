@@ -75,6 +75,11 @@ class BlockListAdmin:
             return False
         return True
 
+    def erase_user(self, tenant: str, user_pseudonym: str) -> int:
+        """GDPR erasure: the user's block and flags (holds are keyed by event and expire on their own)."""
+        keys = (f"USER#{user_pseudonym}", f"FLAG#stepup#{user_pseudonym}", f"FLAG#monitor#{user_pseudonym}")
+        return sum(self.delete(tenant, sk) for sk in keys if self.get(tenant, sk))
+
     def scan_blocks(self) -> Iterator[dict[str, Any]]:
         """Every IP block of every tenant (the sweep; block lists are capped, so small)."""
         paginator = self.ddb.get_paginator("scan")
