@@ -30,6 +30,8 @@ MAD_TO_SIGMA = 1.2533
 Z_CLIP = 4.0
 RESTART_WARMUP = 10
 TAIL_Z = 4.0
+LEVEL_CLIP = 3.0  # residuals are clipped at this many sigma before they move the level
+SUSPECT_CLIP = 0.5
 TAIL_PRIOR = 1e-4
 TAIL_RATE = 1.0 / 1000
 TAIL_TARGET = 3e-5
@@ -88,10 +90,12 @@ class SeriesMonitor:
         else:
             alarm = self._rules(st, z)
             if alarm is not None:
-                st.update(ep=[pred, T, t, dt, 0, 0], cp=0.0, cn=0.0, rp=0, rn=0)
+                st.update(ep=[pred, T, t, dt, 0, 0, x], cp=0.0, cn=0.0, rp=0, rn=0)
         # Holt update with a clipped residual (robust to spikes); scale frozen during an episode.
         if n >= 5 and S > 0:
-            bound = 3.0 * sigma
+            # Points beyond `sigma` are suspect: they may nudge the level but not drag
+            # it (half a sigma at most), so a shift is not absorbed before the CUSUM / run rules see it.
+            bound = (LEVEL_CLIP if abs(z) <= cfg.sigma else SUSPECT_CLIP) * sigma
             rc = max(-bound, min(bound, r))
         else:
             rc = r
@@ -111,11 +115,10 @@ class SeriesMonitor:
         # Tail-adaptive spike limit: track how often |z| > 4 (Gaussian: ~6e-5). Assuming a power-law
         # tail (P(|z| > x) ~ x^-3, Student-t with 3 dof), pick the limit that ~3e-5 of points exceed.
         tail = st.get("pt", TAIL_PRIOR)
-        big = abs(z) > TAIL_Z
-        st["pt"] = tail + TAIL_RATE * ((1.0 if big else 0.0) - tail)
         limit = max(cfg.spike_sigma, TAIL_Z * (tail / TAIL_TARGET) ** (1.0 / 3.0))
         if abs(z) >= limit:
-            return ("spike", abs(z))
+            return ("spike", abs(z))  # an alarm point does not count as ordinary tail
+        st["pt"] = tail + TAIL_RATE * ((1.0 if abs(z) > TAIL_Z else 0.0) - tail)
         zc = max(-Z_CLIP, min(Z_CLIP, z))
         st["cp"] = cp = max(0.0, st["cp"] + zc - cfg.cusum_k)
         st["cn"] = cn = max(0.0, st["cn"] - zc - cfg.cusum_k)
@@ -129,16 +132,17 @@ class SeriesMonitor:
 
     def _episode(self, st: dict, ep: list, t: float, x: float, sigma: float) -> None:
         cfg = self.cfg
-        base, trend, t0, dt, count, ok = ep
+        base, trend, t0, dt, count, ok, level = ep
         expected = base + trend * ((t - t0) / dt if dt > 0 else 0.0)
         ok = ok + 1 if abs(x - expected) < cfg.sigma * sigma else 0
         count += 1
+        level += 0.2 * (x - level)  # where the series is now (EWMA over the episode)
         if ok >= cfg.recovery_points:
             st.update(ep=None, L=expected, T=trend, cd=cfg.cooldown_points)
         elif count >= cfg.rebase_points:
-            st.update(ep=None, T=trend, cd=cfg.cooldown_points)  # the Holt level has followed the new normal
+            st.update(ep=None, L=level, T=trend, cd=cfg.cooldown_points)  # the shift is the new normal
         else:
-            ep[4], ep[5] = count, ok
+            ep[4], ep[5], ep[6] = count, ok, level
 
 
 class SystemDetector:
