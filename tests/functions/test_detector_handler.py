@@ -66,7 +66,7 @@ def test_replaying_the_same_batch_creates_no_duplicates(detector, lambda_context
     again = sorted(a["anomalyId"] for a in all_anomalies("acme") + all_anomalies("globex"))
     assert again == first
     done = DynamoDBEventDedupe().seen(["acme#evt-1001", "acme#evt-1002", "globex#evt-2002", "acme#evt-9999"])
-    assert done == {"acme#evt-1001", "acme#evt-1002", "globex#evt-2002"}
+    assert done == {"acme#evt-1001": None, "acme#evt-1002": None, "globex#evt-2002": None}  # all DONE
 
 
 def test_a_fresh_container_after_a_crash_before_markers_still_stores_no_duplicates(
@@ -210,3 +210,44 @@ def test_new_anomalies_are_handed_to_the_response_queue_once(
     # a replay hands nothing over again
     detector.lambda_handler(event, lambda_context)
     assert dlq_messages(url) == []
+
+
+class FailingBatchWrite:
+    """The real client, except BatchWriteItem on one table raises `times` times (throttling that outlasted retries)."""
+
+    def __init__(self, real, table, times=1):
+        self.real, self.table, self.times = real, table, times
+
+    def batch_write_item(self, RequestItems):
+        if self.table in RequestItems and self.times > 0:
+            self.times -= 1
+            raise RuntimeError("ProvisionedThroughputExceededException")
+        return self.real.batch_write_item(RequestItems=RequestItems)
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+
+def test_failed_anomaly_write_is_retried_without_updating_state_twice(detector, lambda_context):
+    # Given the Anomalies table refuses the first write
+    detector.detector.anomalies._ddb = FailingBatchWrite(client("dynamodb"), "test-anomalies")
+    event = fixture("kinesis_detector.json")
+    # When the batch runs, the first tenant group with anomalies fails and is reported
+    resp = detector.lambda_handler(event, lambda_context)
+    failed = {f["itemIdentifier"] for f in resp["batchItemFailures"]}
+    assert failed
+    state_after_first = {
+        i["pk"]["S"]: int(i["version"]["N"]) for i in client("dynamodb").scan(TableName="test-state")["Items"]
+    }
+    assert state_after_first  # the default detectors keep per-user/per-IP state
+    # And Kinesis redelivers the batch
+    resp = detector.lambda_handler(event, lambda_context)
+    assert resp == {"batchItemFailures": []}
+    # Then the anomalies are stored once and no state item was written a second time
+    assert "evt-1002" in {a["originalEvent"]["eventId"] for a in all_anomalies("acme")}
+    assert "evt-2001" in {a["originalEvent"]["eventId"] for a in all_anomalies("globex")}
+    state_after_retry = {
+        i["pk"]["S"]: int(i["version"]["N"]) for i in client("dynamodb").scan(TableName="test-state")["Items"]
+    }
+    assert state_after_retry == state_after_first
+    assert set(DynamoDBEventDedupe().seen(["acme#evt-1002", "globex#evt-2001"]).values()) == {None}

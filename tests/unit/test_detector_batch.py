@@ -150,9 +150,13 @@ def test_a_failing_tenant_fails_only_its_records_and_is_retried_cleanly():
     # Kinesis redelivers from the failed record on; the callback works now
     boom["on"] = False
     retry = det.process(batch)
-    assert retry.failed == set() and retry.processed == 1
+    # globex's state was committed on the first attempt: the retry only stores and responds
+    assert retry.failed == set() and retry.processed == 0 and retry.resumed == 1 and retry.skipped == 1
+    assert ip_count(det.store, "globex") == 1
+    assert dedupe.done == {"acme#a1", "globex#g1"}
     # The globex anomaly was stored on the first attempt and again on the retry: same id, one item
     assert sorted(t for t, _ in sink.items) == ["acme", "globex"]
+    assert [a.anomalyId for a in retry.anomalies] == [a.anomalyId for t, a in sink.items.items() if t[0] == "globex"]
 
 
 def test_anomaly_ids_are_deterministic_and_carry_received_at():
@@ -245,3 +249,27 @@ def test_a_failing_dlq_still_reports_the_poison_and_retries_keeping_it_later():
     det.poison.down = False
     again = det.process(recs)
     assert again.failed == first.failed and len(det.poison.messages) == 4
+
+
+def test_failing_anomaly_store_resumes_without_a_second_state_update():
+    det, store, _, dedupe, _ = make()
+
+    class Throttled(InMemoryAnomalySink):
+        fail = True
+
+        def put_many(self, anomalies):
+            if self.fail:
+                self.fail = False
+                raise RuntimeError("ProvisionedThroughputExceeded")
+            return super().put_many(anomalies)
+
+    det.anomalies = Throttled()
+    batch = [record(1, "acme", ev("e1", amount=3000)), record(2, "acme", ev("e2"))]
+    first = det.process(batch)
+    assert first.failed == {"1", "2"} and ip_count(store) == 2
+    # e2 produced nothing and is DONE already; e1 is PENDING with its anomaly
+    assert dedupe.markers["acme#e2"] is None and json.loads(dedupe.markers["acme#e1"])[0]["anomalyType"] == "value"
+    second = det.process(batch)
+    assert second.failed == set() and second.resumed == 1 and second.skipped == 1
+    assert ip_count(store) == 2  # not 3 or 4
+    assert len(det.anomalies.items) == 1 and dedupe.done == {"acme#e1", "acme#e2"}

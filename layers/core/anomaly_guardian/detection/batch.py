@@ -5,20 +5,24 @@ This is the detector Lambda minus AWS (the sinks are ports). Order and why:
 1. Decode every record first (`ingest.envelope.decode_record`, one pydantic pass on the raw bytes).
    Records that are not base64, not JSON or break the contract are *poison*: kept in the DLQ with
    their payload and reason, and reported as batch item failures.
-2. Dedupe on `{tenant}#{eventId}` (one batched read): events already completed by an earlier delivery
-   are skipped, so a replayed batch does not update state twice or store duplicate anomalies.
-   Duplicates inside one batch are processed once.
+2. Dedupe on `{tenant}#{eventId}` (one batched read). A marker is DONE (skip the event) or PENDING
+   (its state update is committed; it carries the event's anomalies, which still have to be stored and
+   handed to the response hooks). So a redelivered event never updates state twice and never stores
+   duplicate anomalies. Duplicates inside one batch are processed once.
 3. Group by tenant and run `DetectionPipeline.process(tenant, events)` once per tenant. The pipeline's
    state writes are held back (`_BatchStore`) and committed after it returns, conditional on version.
    On `StateConflict` (two shards racing on one IP's state) the tenant's events are re-run with the
    conflicting keys re-read and every other key rebuilt from its pre-batch snapshot, bounded retries.
 4. Anomalies get deterministic ids (ULID time = the envelope's `receivedAt`, randomness = hash of
-   tenant, eventId, detector, type and ordinal), so re-storing after a failure overwrites instead of
-   duplicating; then `put_many`, then the `on_anomalies` callbacks (response hooks; must be idempotent
-   on anomalyId, e.g. Step Functions StartExecution with name=anomalyId), then the dedupe markers.
+   tenant, eventId, detector, type and ordinal). Right after the state commit every event is marked:
+   DONE when it produced nothing, PENDING with its anomalies otherwise. Then `put_many`, then the
+   `on_anomalies` callbacks (response hooks; must be idempotent on anomalyId, e.g. a queue consumer or
+   Step Functions StartExecution with name=anomalyId), then the PENDING markers become DONE.
 5. A failure anywhere in a tenant's group fails every record of that group (reported, so Kinesis
-   retries them); records of other tenants are unaffected. Markers are written last, so a retried
-   record that had completed is skipped, and one that had not is re-run.
+   retries them); records of other tenants are unaffected. On redelivery DONE events are skipped,
+   PENDING ones resume at "store + respond" from their marker (no second state update), and events
+   with no marker are re-run (their state was not committed, or the crash fell in the one window
+   between the state commit and the marker write).
 """
 
 from __future__ import annotations
@@ -51,9 +55,11 @@ class AnomalySink(Protocol):
 
 
 class EventDedupe(Protocol):
-    def seen(self, ids: Iterable[str]) -> set[str]: ...
+    def seen(self, ids: Iterable[str]) -> dict[str, str | None]:
+        """Markers found: id -> None when DONE, or the PENDING anomalies as a JSON list."""
 
-    def mark(self, ids: Iterable[str]) -> None: ...
+    def mark(self, done: Iterable[str], pending: Mapping[str, str] | None = None) -> None:
+        """Write DONE markers for `done` and PENDING markers (id -> anomalies JSON) for `pending`."""
 
 
 class PoisonSink(Protocol):
@@ -63,13 +69,18 @@ class PoisonSink(Protocol):
 
 class InMemoryDedupe:
     def __init__(self) -> None:
-        self.done: set[str] = set()
+        self.markers: dict[str, str | None] = {}
 
-    def seen(self, ids: Iterable[str]) -> set[str]:
-        return {i for i in ids if i in self.done}
+    @property
+    def done(self) -> set[str]:
+        return {k for k, v in self.markers.items() if v is None}
 
-    def mark(self, ids: Iterable[str]) -> None:
-        self.done.update(ids)
+    def seen(self, ids: Iterable[str]) -> dict[str, str | None]:
+        return {i: self.markers[i] for i in ids if i in self.markers}
+
+    def mark(self, done: Iterable[str], pending: Mapping[str, str] | None = None) -> None:
+        self.markers.update(dict.fromkeys(done))
+        self.markers.update(pending or {})
 
 
 class InMemoryAnomalySink:
@@ -114,6 +125,7 @@ class BatchResult:
     anomalies: list[Anomaly] = field(default_factory=list)
     processed: int = 0  # events run through the pipeline
     skipped: int = 0  # already completed (replay) or duplicated within the batch
+    resumed: int = 0  # state already committed by an earlier delivery: only stored + responded
     failed_tenants: dict[str, str] = field(default_factory=dict)  # tenant -> error type
     conflict_retries: int = 0
     latency_ms: float | None = None  # oldest receivedAt in the batch -> detection
@@ -259,21 +271,26 @@ class BatchDetector:
         self._keep_poison(bad, done, result)
 
         groups: dict[str, list[Decoded]] = defaultdict(list)
+        resumed: dict[str, list[tuple[Decoded, str]]] = defaultdict(list)  # PENDING: (event, anomalies JSON)
         seqs_of: dict[tuple[str, str], list[str]] = defaultdict(list)  # (tenant, eventId) -> seqs
         for d in good:
             ident = (d.tenant, d.event.eventId)
             seqs_of[ident].append(d.seq)
-            if f"{d.tenant}#{d.event.eventId}" in done or len(seqs_of[ident]) > 1:
+            marker_id = f"{d.tenant}#{d.event.eventId}"
+            if len(seqs_of[ident]) > 1 or (marker_id in done and done[marker_id] is None):
                 result.skipped += 1
-                continue
-            groups[d.tenant].append(d)
+            elif marker_id in done:
+                resumed[d.tenant].append((d, str(done[marker_id])))
+            else:
+                groups[d.tenant].append(d)
 
-        for tenant, items in groups.items():
+        for tenant in list(dict.fromkeys([*groups, *resumed])):
+            items, pending = groups.get(tenant, []), resumed.get(tenant, [])
             try:
-                anomalies = self._run_tenant(tenant, items, result)
+                anomalies = self._run_tenant(tenant, items, pending, result)
             except Exception as exc:  # the whole tenant group is retried by Kinesis
                 result.failed_tenants[tenant] = type(exc).__name__
-                for d in items:
+                for d in [*items, *(p for p, _ in pending)]:
                     result.failed.update(seqs_of[(tenant, d.event.eventId)])
                 if self.logger:
                     self.logger.exception(
@@ -282,6 +299,7 @@ class BatchDetector:
                     )
                 continue
             result.processed += len(items)
+            result.resumed += len(pending)
             result.anomalies.extend(anomalies)
         processed = [d for items in groups.values() for d in items]
         if processed:
@@ -289,7 +307,23 @@ class BatchDetector:
             result.latency_ms = max(0.0, (self.clock() - oldest) * 1000)
         return result
 
-    def _run_tenant(self, tenant: str, items: list[Decoded], result: BatchResult) -> list[Anomaly]:
+    def _run_tenant(
+        self, tenant: str, items: list[Decoded], pending: list[tuple[Decoded, str]], result: BatchResult
+    ) -> list[Anomaly]:
+        anomalies = self._detect(tenant, items, result) if items else []
+        anomalies += [Anomaly.model_validate(a) for _, doc in pending for a in json.loads(doc)]
+        events = [d.event for d in items] + [d.event for d, _ in pending]
+        if anomalies:
+            self.anomalies.put_many(anomalies)
+            for callback in self.on_anomalies:
+                callback(tenant, anomalies, events)
+            flagged = {str(a.originalEvent.get("eventId", "")) for a in anomalies}
+            finished = [f"{tenant}#{e.eventId}" for e in events if e.eventId in flagged]
+            self.dedupe.mark(finished + [f"{tenant}#{d.event.eventId}" for d, _ in pending])
+        return anomalies
+
+    def _detect(self, tenant: str, items: list[Decoded], result: BatchResult) -> list[Anomaly]:
+        """Pipeline + state commit (with conflict re-runs), then the markers that make it happen once."""
         events = [d.event for d in items]
         self.buffer.reset()
         for attempt in range(self.max_conflict_retries + 1):
@@ -313,11 +347,15 @@ class BatchDetector:
         self.buffer.reset()
 
         self._assign_ids(tenant, items, anomalies)
-        if anomalies:
-            self.anomalies.put_many(anomalies)
-            for callback in self.on_anomalies:
-                callback(tenant, anomalies, events)
-        self.dedupe.mark(f"{tenant}#{d.event.eventId}" for d in items)
+        by_event: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        known = {d.event.eventId for d in items}
+        for a in anomalies:
+            event_id = str(a.originalEvent.get("eventId", ""))
+            by_event[event_id if event_id in known else items[-1].event.eventId].append(a.model_dump(mode="json"))
+        self.dedupe.mark(
+            [f"{tenant}#{d.event.eventId}" for d in items if d.event.eventId not in by_event],
+            {f"{tenant}#{eid}": json.dumps(docs, separators=(",", ":")) for eid, docs in by_event.items()},
+        )
         return anomalies
 
     @staticmethod
@@ -337,7 +375,7 @@ class BatchDetector:
     def _poison_id(p: Poison) -> str:
         return f"_poison#{p.record.get('eventID') or p.seq}"
 
-    def _keep_poison(self, bad: list[Poison], done: set[str], result: BatchResult) -> None:
+    def _keep_poison(self, bad: list[Poison], done: Mapping[str, str | None], result: BatchResult) -> None:
         """Every poison record is reported; the ones not yet in the DLQ are sent there first."""
         result.failed.update(p.seq for p in bad)
         fresh = [p for p in bad if self._poison_id(p) not in done]
