@@ -1,0 +1,31 @@
+"""Anomalies table stream -> OpenSearch (search, dashboards, anomaly detection). Logic in anomaly_guardian.search."""
+
+import os
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+
+from anomaly_guardian.adapters.opensearch import OpenSearchClient
+from anomaly_guardian.search.indexer import IndexResult, SearchIndexer
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+indexer = SearchIndexer(OpenSearchClient(), prefix=os.environ.get("OPENSEARCH_INDEX_PREFIX", "anomalies"))
+
+
+def report(result: IndexResult) -> dict:
+    metrics.add_metric(name="AnomaliesIndexed", unit=MetricUnit.Count, value=result.indexed)
+    metrics.add_metric(name="AnomaliesUnindexed", unit=MetricUnit.Count, value=result.deleted)
+    metrics.add_metric(name="IndexRetries", unit=MetricUnit.Count, value=len(result.retry))
+    metrics.add_metric(name="IndexRejected", unit=MetricUnit.Count, value=len(result.rejected))
+    for seq, reason in result.rejected + result.skipped:
+        logger.warning("stream record not indexed", extra={"sequenceNumber": seq, "reason": reason})
+    return result.response()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: object) -> dict:
+    return report(indexer.handle(event["Records"]))

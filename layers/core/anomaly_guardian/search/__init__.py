@@ -1,0 +1,1 @@
+"""Anomalies in OpenSearch: search, dashboards and OpenSearch Anomaly Detection (DESIGN.md flow)."""
