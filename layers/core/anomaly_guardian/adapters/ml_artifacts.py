@@ -10,6 +10,7 @@ import json
 import os
 import random
 import time
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -98,7 +99,7 @@ class S3SampleSink:
     def add(self, X: np.ndarray) -> None:
         keep = self._rng.random(X.shape[0]) < self.rate
         if keep.any():
-            self._rows.append(np.asarray(X[keep], dtype=np.float32))
+            self._rows.append(np.asarray(X[keep], dtype=np.float64))  # float64: bin edges sit on data values
             self._count += int(keep.sum())
         if self._count >= self.max_rows or (self._count and self.clock() - self._since >= self.max_age_s):
             self.flush()
@@ -163,6 +164,27 @@ class PipelineStarter:
             PipelineExecutionDisplayName=f"{reason}-{datetime.now(UTC):%Y%m%d%H%M%S}"[:82],
             PipelineExecutionDescription=f"started by Anomaly Guardian: {reason}"[:3072],
             PipelineParameters=params,
-            ClientRequestToken=new_ulid(),
+            ClientRequestToken=uuid.uuid4().hex,  # 32+ characters required
         )
         return resp["PipelineExecutionArn"]
+
+    def champion_pr_auc(self, package_group: str) -> float | None:
+        """PR-AUC of the newest Approved model package (its evaluation.json), None if there is none."""
+        resp = self.sm.list_model_packages(
+            ModelPackageGroupName=package_group,
+            ModelApprovalStatus="Approved",
+            SortBy="CreationTime",
+            SortOrder="Descending",
+            MaxResults=1,
+        )
+        packages = resp.get("ModelPackageSummaryList", [])
+        if not packages:
+            return None
+        desc = self.sm.describe_model_package(ModelPackageName=packages[0]["ModelPackageArn"])
+        uri = desc.get("ModelMetrics", {}).get("ModelQuality", {}).get("Statistics", {}).get("S3Uri")
+        if not uri or not uri.startswith("s3://"):
+            return None
+        bucket, _, key = uri[5:].partition("/")
+        report = json.loads(read_s3_bytes(bucket, key))
+        value = report.get("metrics", {}).get("pr_auc")
+        return float(value) if value is not None else None

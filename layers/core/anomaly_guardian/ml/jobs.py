@@ -35,7 +35,7 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
                 try:
                     yield n, json.loads(line)
                 except ValueError as exc:
-                    yield n, InvalidEvent(f"line {n}: malformed JSON: {exc}")
+                    yield n, InvalidEvent(f"Malformed JSON: {exc}")
 
 
 def _events(path: Path, rejected: list[dict[str, Any]], default_tenant: str) -> Iterator[tuple[str, Event]]:

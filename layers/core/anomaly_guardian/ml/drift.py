@@ -1,0 +1,171 @@
+"""Continuous learning: feature drift against the model's training reference, and retraining.
+
+Triggers (EventBridge):
+- the hourly drift check (a plain "Scheduled Event"): PSI per feature of the live feature sample
+  (written by the model detector) against the training histograms stored in the model artifact;
+  published as EMF metrics; drift above the threshold starts retraining (`RETRAIN_ON_DRIFT`);
+- the weekly retrain (rule input `{"action": "retrain", "reason": "weekly"}`);
+- performance: when analysts marked more than `MAX_FALSE_POSITIVE_SHARE` of the model's recent
+  anomalies as false positives (with at least `MIN_FEEDBACK` verdicts), the check retrains too.
+Every retrain first exports analyst feedback as `feedback.jsonl` into the training data prefix.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from anomaly_guardian.ml.features import FEATURES
+from anomaly_guardian.ml.model import ModelBundle, bin_counts, psi
+from anomaly_guardian.ml.trainingset import model_feedback
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class DriftSettings:
+    psi_threshold: float = 0.25  # the usual "significant shift" level
+    min_rows: int = 500
+    window_hours: int = 24
+    retrain_on_drift: bool = True
+    feedback_days: int = 180
+    min_feedback: int = 20
+    max_false_positive_share: float = 0.5
+
+
+@dataclass(slots=True)
+class DriftMonitor:
+    load_bundle: Callable[[], ModelBundle]
+    load_samples: Callable[[ModelBundle, int], np.ndarray | None]
+    collect_feedback: Callable[[datetime, datetime], list[dict[str, Any]]]
+    write_feedback: Callable[[list[dict[str, Any]]], str]
+    start_pipeline: Callable[[str, dict[str, str]], str] | None
+    champion_pr_auc: Callable[[], float | None] = lambda: None
+    settings: DriftSettings = field(default_factory=DriftSettings)
+
+    def handle(
+        self,
+        event: dict[str, Any],
+        emit: Callable[[str, float, dict[str, str] | None], None],
+        now: datetime | None = None,
+    ) -> dict[str, Any]:
+        now = now or datetime.now(UTC)
+        if not isinstance(event, dict):
+            raise ValueError("drift monitor expects an EventBridge event object")
+        if event.get("action") == "retrain":
+            return self.retrain(str(event.get("reason") or "scheduled"), now)
+        if event.get("action") not in (None, "check"):
+            raise ValueError(f"unknown action {event.get('action')!r}: expected 'check' or 'retrain'")
+        return self.check(emit, now)
+
+    def check(self, emit: Callable[[str, float, dict[str, str] | None], None], now: datetime) -> dict[str, Any]:
+        bundle = self.load_bundle()
+        rows = self.load_samples(bundle, self.settings.window_hours)
+        n = 0 if rows is None else int(rows.shape[0])
+        emit("FeatureSampleRows", n, None)
+        result: dict[str, Any] = {"modelVersion": bundle.version, "rows": n}
+        if rows is None or n < self.settings.min_rows:
+            result["status"] = "insufficient_data"
+            return result
+        if rows.shape[1] != len(FEATURES):
+            raise ValueError(f"feature samples have {rows.shape[1]} columns, the model expects {len(FEATURES)}")
+        values = psi(bundle.ref_props, bin_counts(rows, bundle.ref_edges))
+        for name, value in zip(FEATURES, values, strict=True):
+            emit("FeaturePSI", float(value), {"Feature": name})
+        drifted = [name for name, value in zip(FEATURES, values, strict=True) if value > self.settings.psi_threshold]
+        emit("MaxFeaturePSI", float(values.max()), None)
+        emit("DriftedFeatures", len(drifted), None)
+        result.update(
+            status="drift" if drifted else "stable",
+            drifted=drifted,
+            psi={k: round(float(v), 4) for k, v in zip(FEATURES, values, strict=True)},
+        )
+        if drifted and self.settings.retrain_on_drift:
+            result["retrain"] = self.retrain("drift", now)
+        else:
+            fb = model_feedback(self.collect_feedback(now - timedelta(days=7), now))
+            emit("ModelFalsePositiveShare", fb.false_positive_share, None)
+            if (
+                fb.total >= self.settings.min_feedback
+                and fb.false_positive_share > self.settings.max_false_positive_share
+            ):
+                result["retrain"] = self.retrain("feedback", now)
+        return result
+
+    def retrain(self, reason: str, now: datetime) -> dict[str, Any]:
+        rows = self.collect_feedback(now - timedelta(days=self.settings.feedback_days), now)
+        location = self.write_feedback(rows)
+        out: dict[str, Any] = {"reason": reason, "feedbackRows": len(rows), "feedbackLocation": location}
+        if self.start_pipeline is None:
+            log.warning("retraining requested (%s) but RETRAIN_PIPELINE_NAME is not set", reason)
+            out["started"] = None
+            return out
+        params: dict[str, str] = {}
+        champion = self.champion_pr_auc()
+        if champion is not None:
+            params["ChampionPrAuc"] = f"{champion:.6f}"
+        out["started"] = self.start_pipeline(reason, params)
+        out["championPrAuc"] = champion
+        return out
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    return default if value is None else value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def from_env() -> DriftMonitor:
+    """Wiring for functions/drift_monitor from its environment (see the function's docstring)."""
+    from anomaly_guardian.adapters import ml_artifacts as s3
+    from anomaly_guardian.adapters.anomalies import AnomalyRepository
+    from anomaly_guardian.ml.trainingset import collect_feedback, to_jsonl
+
+    model_bucket, model_key = os.environ["MODEL_BUCKET"], os.environ["MODEL_KEY"]
+    sample_bucket = os.environ.get("FEATURE_SAMPLE_BUCKET") or model_bucket
+    training_uri = os.environ.get("TRAINING_DATA_URI", f"s3://{model_bucket}/training/")
+    tenants = [t.strip() for t in os.environ.get("TRAINING_TENANTS", "").split(",") if t.strip()]
+    pipeline = os.environ.get("RETRAIN_PIPELINE_NAME")
+    package_group = os.environ.get("MODEL_PACKAGE_GROUP")
+    starter = s3.PipelineStarter(pipeline) if pipeline else None
+    cache: dict[str, ModelBundle] = {}
+
+    def load_bundle() -> ModelBundle:
+        if "b" not in cache:
+            cache["b"] = ModelBundle.from_bytes(s3.read_s3_bytes(model_bucket, model_key))
+        return cache["b"]
+
+    def load_samples(bundle: ModelBundle, hours: int) -> np.ndarray | None:
+        return s3.load_recent_samples(sample_bucket, f"features/{bundle.version}/", hours)
+
+    def feedback(since: datetime, until: datetime) -> list[dict[str, Any]]:
+        if not tenants:
+            log.warning("TRAINING_TENANTS is empty: no analyst feedback is exported")
+            return []
+        return collect_feedback(AnomalyRepository(), tenants, since, until)
+
+    def write_feedback(rows: list[dict[str, Any]]) -> str:
+        bucket, _, prefix = training_uri[5:].partition("/")
+        key = f"{prefix.rstrip('/')}/feedback.jsonl".lstrip("/")
+        s3.write_s3_bytes(bucket, key, to_jsonl(rows), os.environ.get("TRAINING_DATA_KMS_KEY_ID") or None)
+        return f"s3://{bucket}/{key}"
+
+    def champion() -> float | None:
+        if starter is None or not package_group:
+            return None
+        return starter.champion_pr_auc(package_group)
+
+    settings = DriftSettings(
+        psi_threshold=float(os.environ.get("PSI_THRESHOLD", "0.25")),
+        min_rows=int(os.environ.get("MIN_SAMPLE_ROWS", "500")),
+        window_hours=int(os.environ.get("DRIFT_WINDOW_HOURS", "24")),
+        retrain_on_drift=_env_bool("RETRAIN_ON_DRIFT", True),
+    )
+    return DriftMonitor(
+        load_bundle, load_samples, feedback, write_feedback, starter.start if starter else None, champion, settings
+    )
