@@ -310,20 +310,21 @@ class BatchDetector:
     def _run_tenant(
         self, tenant: str, items: list[Decoded], pending: list[tuple[Decoded, str]], result: BatchResult
     ) -> list[Anomaly]:
-        anomalies = self._detect(tenant, items, result) if items else []
+        anomalies, open_markers = self._detect(tenant, items, result) if items else ([], [])
         anomalies += [Anomaly.model_validate(a) for _, doc in pending for a in json.loads(doc)]
+        open_markers += [f"{tenant}#{d.event.eventId}" for d, _ in pending]
         events = [d.event for d in items] + [d.event for d, _ in pending]
         if anomalies:
             self.anomalies.put_many(anomalies)
             for callback in self.on_anomalies:
                 callback(tenant, anomalies, events)
-            flagged = {str(a.originalEvent.get("eventId", "")) for a in anomalies}
-            finished = [f"{tenant}#{e.eventId}" for e in events if e.eventId in flagged]
-            self.dedupe.mark(finished + [f"{tenant}#{d.event.eventId}" for d, _ in pending])
+        if open_markers:
+            self.dedupe.mark(open_markers)
         return anomalies
 
-    def _detect(self, tenant: str, items: list[Decoded], result: BatchResult) -> list[Anomaly]:
-        """Pipeline + state commit (with conflict re-runs), then the markers that make it happen once."""
+    def _detect(self, tenant: str, items: list[Decoded], result: BatchResult) -> tuple[list[Anomaly], list[str]]:
+        """Pipeline + state commit (with conflict re-runs), then the markers that make it happen once.
+        Returns the anomalies and the ids of the PENDING markers written."""
         events = [d.event for d in items]
         self.buffer.reset()
         for attempt in range(self.max_conflict_retries + 1):
@@ -352,11 +353,9 @@ class BatchDetector:
         for a in anomalies:
             event_id = str(a.originalEvent.get("eventId", ""))
             by_event[event_id if event_id in known else items[-1].event.eventId].append(a.model_dump(mode="json"))
-        self.dedupe.mark(
-            [f"{tenant}#{d.event.eventId}" for d in items if d.event.eventId not in by_event],
-            {f"{tenant}#{eid}": json.dumps(docs, separators=(",", ":")) for eid, docs in by_event.items()},
-        )
-        return anomalies
+        pending = {f"{tenant}#{eid}": json.dumps(docs, separators=(",", ":")) for eid, docs in by_event.items()}
+        self.dedupe.mark([f"{tenant}#{d.event.eventId}" for d in items if d.event.eventId not in by_event], pending)
+        return anomalies, list(pending)
 
     @staticmethod
     def _assign_ids(tenant: str, items: list[Decoded], anomalies: list[Anomaly]) -> None:
