@@ -207,3 +207,21 @@ def test_customer_systems_can_query_what_is_in_force(actions, response_aws, lamb
     assert BlockListAdmin().erase_user(TENANT, pseudonym) == 2
     status, body = parse(api.lambda_handler(apigw_event("apigw_get_enforcement_user"), LambdaContext()))
     assert not body["blocked"]["active"] and not body["stepUpRequired"]["active"]
+
+
+def test_record_step_is_applied_once_even_if_the_workflow_retries_it(actions, response_aws, lambda_context):  # noqa: F811
+    a = make_anomaly("velocity")
+    response_aws.store_anomaly(a)
+    step = {
+        "op": "record",
+        "tenantId": TENANT,
+        "anomaly": a,
+        "incidentId": None,
+        "results": [{"type": "rate_limit", "status": "done", "dryRun": False, "at": "2026-11-20T23:40:00Z"}],
+        "approvedResults": [],
+        "reviewOutcome": None,
+    }
+    first = actions.lambda_handler(step, lambda_context)
+    again = actions.lambda_handler(step, lambda_context)
+    assert first == {"recorded": 1} and again == {"recorded": 1, "duplicate": True}
+    assert len(response_aws.stored_anomaly(TENANT, a["anomalyId"])["actionsPerformed"]) == 1

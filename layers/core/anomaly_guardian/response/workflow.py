@@ -13,7 +13,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from anomaly_guardian.models.anomaly import utc_now_iso
-from anomaly_guardian.response.actions import ActionFailed, execute
+from anomaly_guardian.response.actions import ActionFailed, TransientActionError, execute
 from anomaly_guardian.response.correlation import SEVERITY_RANK
 from anomaly_guardian.response.notify import alert, anomaly_view, fan_out
 from anomaly_guardian.response.planning import plan_actions
@@ -116,9 +116,30 @@ def _compact(results: Any) -> list[dict[str, Any]]:
     return out
 
 
+def _once(ports: Any, tenant: str, key: str, step: Any) -> dict[str, Any]:
+    """Run a step with side effects at most once per anomaly (the workflow may retry the task)."""
+    previous = ports.audit.claim(tenant, key)
+    if previous is not None:
+        if previous.get("status") == "DONE":
+            return dict(previous.get("result") or {}) | {"duplicate": True}
+        raise TransientActionError(f"{key} is already running")
+    try:
+        result = step()
+    except Exception:
+        ports.audit.release(tenant, key)
+        raise
+    ports.audit.complete(tenant, key, result)
+    return result
+
+
 def record(ports: Any, event: Mapping[str, Any]) -> dict[str, Any]:
-    """Write what was done onto the anomaly (`actionsPerformed`) and the incident's status."""
+    """Write what was done onto the anomaly (`actionsPerformed`) and the incident's status (once)."""
     tenant = _tenant(event)
+    key = f"{(event.get('anomaly') or {}).get('anomalyId')}#record#live"
+    return _once(ports, tenant, key, lambda: _record(ports, tenant, event))
+
+
+def _record(ports: Any, tenant: str, event: Mapping[str, Any]) -> dict[str, Any]:
     anomaly = event.get("anomaly") or {}
     performed = _compact(event.get("results")) + _compact(event.get("approvedResults"))
     if event.get("reviewOutcome"):
@@ -132,8 +153,13 @@ def record(ports: Any, event: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def fail(ports: Any, event: Mapping[str, Any]) -> dict[str, Any]:
-    """The Catch path: mark the incident, note it on the anomaly, alert a person."""
+    """The Catch path: mark the incident, note it on the anomaly, alert a person (once)."""
     tenant = _tenant(event)
+    key = f"{(event.get('anomaly') or {}).get('anomalyId')}#fail#live"
+    return _once(ports, tenant, key, lambda: _fail(ports, tenant, event))
+
+
+def _fail(ports: Any, tenant: str, event: Mapping[str, Any]) -> dict[str, Any]:
     anomaly = event.get("anomaly") or {}
     error = event.get("error") or {}
     reason = f"{error.get('Error', 'Error')}: {str(error.get('Cause', ''))[:300]}"
