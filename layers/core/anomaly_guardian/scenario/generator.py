@@ -436,7 +436,9 @@ class Generator:
                 "ipAddress": u.ip,
                 "sessionId": f"s-{self._id()}",
             }
-            geo = self._geo(u, u.city)
+            # Where the user is at that moment (a traveller's fraud happens where they are).
+            earlier = [e for e in u.events if e["t"] <= t and "geoLocation" in e]
+            geo = earlier[-1]["geoLocation"] if earlier else self._geo(u, u.city)
             if geo is not None:
                 ev["geoLocation"] = geo
             out.append(ev)
@@ -448,8 +450,12 @@ class Generator:
         out = []
         located = [u for u in users if u.geo_style == "coords" and len(u.events) >= 8]
         k = 0
+        used: set[str] = set()
         while k < count:
             u = r.choice(located)
+            if u.uid in used and len(used) < len(located):
+                continue  # one takeover per account: a second one would hide behind the first
+            used.add(u.uid)
             before = [e for e in u.events if "geoLocation" in e and self.warmup <= e["t"]]
             if not before:
                 continue
