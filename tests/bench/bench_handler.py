@@ -10,7 +10,7 @@ one TransactWriteItems per 100 changed keys, and one BatchWriteItem per 25 anoma
 Measured as process CPU time (the machine is shared; wall time is printed too), median of 10 warm
 batches after one warm-up batch.
 
-Cold start: importing functions/detector/app.py in a fresh interpreter, CPU time (Powertools Logger/Metrics/
+Cold start: importing functions/{detector,ingest}/app.py in a fresh interpreter, CPU time (Powertools Logger/Metrics/
 Tracer with tracing on, boto3, pydantic models, detectors; interpreter start-up not included).
 """
 
@@ -108,7 +108,7 @@ def throughput() -> None:
     )
 
 
-def cold_start() -> None:
+def cold_start(function: str) -> None:
     env = {
         **os.environ,
         "AWS_LAMBDA_FUNCTION_NAME": "bench-detector",
@@ -119,13 +119,15 @@ def cold_start() -> None:
         "ANOMALIES_TABLE": "a",
         "IDEMPOTENCY_TABLE": "i",
         "CONFIG_TABLE": "c",
+        "BLOCKLIST_TABLE": "b",
+        "EVENTS_STREAM_NAME": "e",
         "DETECTOR_DLQ_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/dlq",
         "PYTHONDONTWRITEBYTECODE": "1",
     }
     env.pop("POWERTOOLS_TRACE_DISABLED", None)
     code = (
         "import time,importlib.util as u;t=time.perf_counter();c=time.process_time();"
-        f"s=u.spec_from_file_location('app',{str(ROOT / 'functions/detector/app.py')!r});"
+        f"s=u.spec_from_file_location('app',{str(ROOT / 'functions' / function / 'app.py')!r});"
         "m=u.module_from_spec(s);s.loader.exec_module(m);print(time.process_time()-c,time.perf_counter()-t)"
     )
     cpu, wall = [], []
@@ -135,7 +137,7 @@ def cold_start() -> None:
         cpu.append(float(c))
         wall.append(float(w))
     print(
-        f"   detector cold start: {statistics.median(cpu) * 1000:.0f} ms CPU to import the handler module "
+        f"   {function} cold start: {statistics.median(cpu) * 1000:.0f} ms CPU to import the handler module "
         f"({statistics.median(wall) * 1000:.0f} ms wall; median of 3 fresh interpreters, tracing on, "
         "interpreter start-up excluded)"
     )
@@ -145,7 +147,8 @@ def main() -> None:
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core
     throughput()
-    cold_start()
+    cold_start("detector")
+    cold_start("ingest")
 
 
 if __name__ == "__main__":
