@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from anomaly_guardian.detection.base import Finding
 from anomaly_guardian.detection.pipeline import DetectionPipeline
 from anomaly_guardian.models.anomaly import AnomalyType, Explanation
@@ -93,3 +96,60 @@ def test_given_two_tenants_when_processed_then_state_is_separate():
     pipe.process("t1", [e])
     pipe.process("t2", [e])
     assert {k.split("#")[0] for k in store._items} == {"t1", "t2"}
+
+
+event_rows = st.lists(
+    st.fixed_dictionaries(
+        {
+            "dt": st.floats(0, 4000),
+            "eventType": st.sampled_from(["login", "pageview", "transaction", "api_request", "metric", "other"]),
+            "amount": st.one_of(st.none(), st.floats(0, 1e7)),
+            "geo": st.one_of(
+                st.none(),
+                st.sampled_from(["US", "DE", "us-east-1", "ap-southeast-2", "NG"]),
+                st.tuples(st.floats(-90, 90), st.floats(-180, 180)),
+            ),
+            "value": st.floats(-1e6, 1e6),
+            "user": st.sampled_from(["a", "b"]),
+        }
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(rows=event_rows)
+def test_property_any_valid_stream_gives_bounded_scores_and_json_state(rows):
+    # Given any contract-valid events, When processed in two batches, Then no error, scores in 0..1,
+    # and every stored state is plain JSON
+    store = InMemoryStateStore()
+    pipe = DetectionPipeline(store)
+    t = 1_770_000_000.0
+    events = []
+    for i, r in enumerate(rows):
+        t += r["dt"]
+        body = {
+            "eventId": f"e{i}",
+            "userId": r["user"],
+            "timestamp": t,
+            "eventType": r["eventType"],
+            "ipAddress": "192.0.2.1",
+            "deviceId": f"d{i % 3}",
+            "sessionId": "s1",
+            "userAgent": "curl/8",
+        }
+        if r["amount"] is not None:
+            body["transactionAmount"] = r["amount"]
+        if isinstance(r["geo"], tuple):
+            body["geoLocation"] = {"latitude": r["geo"][0], "longitude": r["geo"][1], "country": "FR"}
+        elif r["geo"]:
+            body["geoLocation"] = r["geo"]
+        if r["eventType"] == "metric":
+            body.update(service="svc", metricName="m", metricValue=r["value"])
+        events.append(parse_event(body))
+    half = len(events) // 2
+    anomalies = pipe.process("t1", events[:half]) + pipe.process("t1", events[half:])
+    assert all(0.0 <= a.anomalyScore <= 1.0 for a in anomalies)
+    for item in store._items.values():
+        json.loads(json.dumps(item.state, allow_nan=False))
