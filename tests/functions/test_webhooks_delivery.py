@@ -220,3 +220,15 @@ def test_deleted_webhook_is_dropped_and_malformed_message_fails(dispatcher, resp
     event["Records"].append(bad)
     result = dispatcher.lambda_handler(event, lambda_context)  # no webhook registered: first is dropped
     assert result == {"batchItemFailures": [{"itemIdentifier": "bad-1"}]}
+
+
+def test_undecryptable_secret_is_dead_lettered_not_retried_forever(dispatcher, response_aws, lambda_context):  # noqa: F811
+    from anomaly_guardian.adapters.config_repo import ConfigRepository
+
+    ConfigRepository().create_webhook(
+        TENANT,
+        {"webhookId": "01KAHX5Q3R8M9N2P4T6V8W0Y3B", "url": "http://127.0.0.1:9/x", "secretCiphertext": "local:v1:AAAA"},
+    )
+    assert dispatcher.lambda_handler(fixture_event(), lambda_context) == {"batchItemFailures": []}
+    (dead,) = [json.loads(m["Body"]) for m in response_aws.drain(response_aws.env["WEBHOOK_DLQ_URL"])]
+    assert dead["deadLetterReason"].startswith("signing secret unavailable")

@@ -128,3 +128,13 @@ def test_common_cause_prefers_the_most_specific_combination():
     assert common_cause({"velocity", "geolocation", "value"}) == "likely account takeover"
     assert common_cause({"behavioral", "velocity"}) == "likely automated abuse (bot)"
     assert common_cause({"ml"}) == "related anomalies"
+
+
+def test_period_history_is_bounded_but_alarms_still_work():
+    inc = Incident(incidentId="I1", tenantId="t1")
+    for i in range(200):  # 200 consecutive minutes of anomalies on one entity
+        minute = 1767261600 + i * 60
+        at = f"2026-01-01T{minute // 3600 % 24:02d}:{minute // 60 % 60:02d}:10Z"
+        correlate(inc, anomaly(f"A{i}", "system", 0.95, at), "now")
+    assert len(inc.periods) == 60
+    assert inc.alarm == "critical"

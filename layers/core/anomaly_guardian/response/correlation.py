@@ -19,6 +19,7 @@ from anomaly_guardian.models.anomaly import severity_for
 DEFAULT_WINDOW_SECONDS = 30 * 60
 PERIOD_SECONDS = 60  # alarm periods: one score per entity per minute
 COMPOSITE_CAP = 0.999
+MAX_PERIODS = 60  # per-period scores kept on an incident for the alarm rules
 MAX_MEMBERS = 200  # an incident keeps the first members verbatim, then only counts
 # Entity kinds that tie anomalies together, in order of how strongly they identify a cause.
 ENTITY_KINDS = ("user", "ip", "device", "service")
@@ -191,6 +192,9 @@ def correlate(incident: Incident, anomaly: Mapping[str, Any], now_iso: str) -> b
     incident.types = dict(Counter(incident.types) + Counter({anomaly["anomalyType"]: 1}))
     period = str(int(at // PERIOD_SECONDS))
     incident.periods[period] = max(score, incident.periods.get(period, 0.0))
+    # The alarms look at most 5 consecutive periods back: keep a bounded tail (DynamoDB items are <= 400 KB).
+    newest = max(int(p) for p in incident.periods)
+    incident.periods = {p: v for p, v in incident.periods.items() if newest - int(p) < MAX_PERIODS}
     incident.score = composite_score(m["anomalyScore"] for m in incident.members)
     incident.alarm = alarm_level({int(p): s for p, s in incident.periods.items()})
     incident.severity = incident_severity(incident)

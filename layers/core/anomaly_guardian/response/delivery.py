@@ -71,14 +71,17 @@ def deliver(
     except UnsafeDestination as exc:
         return _dead_letter(ports, body, f"unsafe destination: {exc}", context)
 
-    secret = secret_box.decrypt(tenant, hook["secretCiphertext"]).encode()
+    try:
+        secret = secret_box.decrypt(tenant, hook["secretCiphertext"]).encode()
+    except Exception as exc:  # a secret that cannot be decrypted will not decrypt on a retry either
+        return _dead_letter(ports, body, f"signing secret unavailable: {type(exc).__name__}", context)
     data = payload(event, tenant, body.get("data") or {}, str(body.get("createdAt", "")), delivery_id)
     headers = headers_for(secret, event, delivery_id, data, int(now()))
     started = time.perf_counter()
     try:
         status = post(url, address, data, headers)
         error = None if 200 <= status < 300 else f"HTTP {status}"
-    except (OSError, Exception) as exc:  # network errors, TLS errors, protocol errors
+    except Exception as exc:  # network, TLS and protocol errors: all retried per the policy
         status, error = None, type(exc).__name__
     elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
     if error is None:
