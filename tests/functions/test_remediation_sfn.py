@@ -206,3 +206,25 @@ def test_missing_input_field_fails_before_any_action(sfn):  # noqa: F811
     desc = sfn.wait(execution)
     assert desc["status"] == "FAILED"
     assert sfn.invocations == []
+
+
+def test_rule_action_needing_approval_runs_only_after_approval(sfn):  # noqa: F811
+    # Given a rule anomaly whose rule asks for a rate limit that needs approval
+    rule = {"ruleId": "R-block", "actions": [{"type": "rate_limit", "parameters": {"requireApproval": True}}]}
+    a = make_anomaly("rule", matchedRules=[rule])
+    sfn.res.store_anomaly(a)
+    execution = sfn.start(a, open_incident(sfn, a))
+    review_id = f"rv_{a['anomalyId']}"
+    review = sfn.wait_for(lambda: sfn.res.items("INCIDENTS_TABLE", TENANT, f"R#{review_id}"))[0]
+    # Then while waiting only the notification went out, no block
+    assert review["proposedActions"] == ["rate_limit"]
+    assert f"{IP}/32" not in sfn.res.waf_addresses()
+    assert sorted(sfn.ops()) == ["execute:notify", "open_review", "plan"]
+    # When approved, Then the approved block runs and is recorded
+    assert _review_api(review_id, "approve")[0] == 200
+    desc = sfn.wait(execution)
+    assert desc["status"] == "SUCCEEDED", sfn.history_types(execution)
+    assert f"{IP}/32" in sfn.res.waf_addresses()
+    assert performed(sfn, a) == {"notify": "done", "rate_limit": "done", "manual_review": "approved"}
+    (rate,) = [r for r in sfn.res.items("AUDIT_TABLE", TENANT, "AU#") if r["action"] == "rate_limit"]
+    assert rate["source"] == "rule:R-block"
