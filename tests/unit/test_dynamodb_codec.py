@@ -53,3 +53,58 @@ def test_clients_honour_aws_endpoint_url(monkeypatch):
         assert client("kinesis").meta.endpoint_url.startswith("https://kinesis.")
     finally:
         reset_clients()
+
+
+class Throttling:
+    """A fake client that leaves the last item of every request unprocessed `times` times."""
+
+    def __init__(self, times):
+        self.times, self.calls, self.written, self.read = times, 0, [], []
+
+    def batch_write_item(self, RequestItems):
+        self.calls += 1
+        ((table, reqs),) = RequestItems.items()
+        if self.times > 0 and len(reqs) > 1:
+            self.times -= 1
+            self.written.extend(reqs[:-1])
+            return {"UnprocessedItems": {table: reqs[-1:]}}
+        self.written.extend(reqs)
+        return {"UnprocessedItems": {}}
+
+    def batch_get_item(self, RequestItems):
+        self.calls += 1
+        ((table, req),) = RequestItems.items()
+        keys = req["Keys"]
+        if self.times > 0 and len(keys) > 1:
+            self.times -= 1
+            self.read.extend(keys[:-1])
+            return {"Responses": {table: keys[:-1]}, "UnprocessedKeys": {table: {**req, "Keys": keys[-1:]}}}
+        self.read.extend(keys)
+        return {"Responses": {table: keys}, "UnprocessedKeys": {}}
+
+
+def test_batch_write_retries_only_unprocessed_items_then_gives_up_loudly():
+    from anomaly_guardian.adapters.dynamodb import UnprocessedItems, batch_write
+
+    fake = Throttling(times=3)
+    reqs = [{"PutRequest": {"Item": {"pk": {"S": str(i)}}}} for i in range(30)]
+    assert batch_write(fake, "t", reqs, sleep=lambda _s: None) == 30
+    assert sorted(r["PutRequest"]["Item"]["pk"]["S"] for r in fake.written) == sorted(str(i) for i in range(30))
+
+    class Never(Throttling):
+        def batch_write_item(self, RequestItems):
+            ((table, reqs),) = RequestItems.items()
+            return {"UnprocessedItems": {table: reqs}}
+
+    with pytest.raises(UnprocessedItems, match="still unprocessed"):
+        batch_write(Never(0), "t", reqs[:3], sleep=lambda _s: None)
+
+
+def test_batch_get_retries_unprocessed_keys_in_chunks_of_100():
+    from anomaly_guardian.adapters.dynamodb import batch_get
+
+    fake = Throttling(times=2)
+    keys = [{"pk": {"S": str(i)}} for i in range(250)]
+    got = batch_get(fake, "t", keys, sleep=lambda _s: None)
+    assert sorted(k["pk"]["S"] for k in got) == sorted(str(i) for i in range(250))
+    assert fake.calls == 5  # 3 chunks + 2 retries
