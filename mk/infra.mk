@@ -57,7 +57,8 @@ iac-lint: infra-tools ## cfn-lint + sam validate --lint on sam/template.yaml
 	$(IAC_ENV) $(CFN_LINT) sam/template.yaml
 	cd sam && $(IAC_ENV) $(SAM) validate --lint --template template.yaml
 
-iac-build: build ## sam build (layer via layers/core/Makefile, cross-platform pip, no Docker)
+iac-build: build ## sam build (layer via layers/core/Makefile, cross-platform pip, no Docker) + artefact check
+	$(PY) tests/infra/check_build.py
 
 iac-scan: infra-tools ## checkov on terraform/ and sam/template.yaml (0 failed checks; skips carry reasons)
 	$(CHECKOV_ENV) $(CHECKOV) -d terraform --framework terraform $(CHECKOV_OPTS)

@@ -16,6 +16,7 @@ module "platform" {
   environment                  = "dev"
   azs                          = var.azs
   single_nat_gateway           = var.single_nat_gateway
+  interface_endpoints          = var.interface_endpoints
   kinesis_stream_mode          = var.kinesis_stream_mode
   kinesis_shard_count          = var.kinesis_shard_count
   opensearch_instance_type     = var.opensearch_instance_type

@@ -16,6 +16,12 @@ variable "single_nat_gateway" {
   default     = false
 }
 
+variable "interface_endpoints" {
+  description = "Interface VPC endpoints; [] routes those AWS API calls through NAT (cheaper at low volume)."
+  type        = list(string)
+  default     = ["kinesis-streams", "ssm", "secretsmanager", "sts", "logs", "kms", "sagemaker.runtime"]
+}
+
 variable "kinesis_stream_mode" {
   description = "ON_DEMAND or PROVISIONED."
   type        = string

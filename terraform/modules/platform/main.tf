@@ -22,6 +22,7 @@ module "network" {
   name                    = local.name
   azs                     = var.azs
   single_nat_gateway      = var.single_nat_gateway
+  interface_endpoints     = var.interface_endpoints
   flow_log_retention_days = var.log_retention_days
   log_kms_key_arn         = module.kms.app_key_arn
   tags                    = local.tags

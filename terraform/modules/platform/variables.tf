@@ -19,6 +19,12 @@ variable "single_nat_gateway" {
   default     = false
 }
 
+variable "interface_endpoints" {
+  description = "Interface VPC endpoints (about $15/month each over two AZs); [] sends those API calls through NAT."
+  type        = list(string)
+  default     = ["kinesis-streams", "ssm", "secretsmanager", "sts", "logs", "kms", "sagemaker.runtime"]
+}
+
 variable "kinesis_stream_mode" {
   description = "ON_DEMAND or PROVISIONED."
   type        = string

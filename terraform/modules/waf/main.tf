@@ -136,4 +136,30 @@ resource "aws_wafv2_web_acl_logging_configuration" "api" {
       name = "authorization"
     }
   }
+
+  # At 2M events/day most requests are allowed; logging only blocked/counted ones keeps the log bill
+  # proportional to attacks, not traffic (see the README cost model). log_all_requests = true for audits.
+  dynamic "logging_filter" {
+    for_each = var.log_all_requests ? [] : [1]
+    content {
+      default_behavior = "DROP"
+
+      filter {
+        behavior    = "KEEP"
+        requirement = "MEETS_ANY"
+
+        condition {
+          action_condition {
+            action = "BLOCK"
+          }
+        }
+
+        condition {
+          action_condition {
+            action = "COUNT"
+          }
+        }
+      }
+    }
+  }
 }

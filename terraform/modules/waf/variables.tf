@@ -20,6 +20,12 @@ variable "log_retention_days" {
   default     = 365
 }
 
+variable "log_all_requests" {
+  description = "Log every request (true) or only blocked and counted ones (false, the cost-aware default)."
+  type        = bool
+  default     = false
+}
+
 variable "log_kms_key_arn" {
   description = "KMS key ARN encrypting the WAF log group."
   type        = string
