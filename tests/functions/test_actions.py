@@ -45,6 +45,10 @@ def test_fixture_event_runs_through_the_handler(actions, response_aws, lambda_co
     result = actions.lambda_handler(event, lambda_context)
     assert result["status"] == "done"
     assert f"{IP}/32" in response_aws.waf_addresses()
+    # the audit trail (kept for months) has the /24, never the raw address
+    (audit,) = response_aws.items("AUDIT_TABLE", "acme", "AU#")
+    assert audit["detail"]["ip"] == "93.184.216.0/24"
+    assert IP not in json.dumps(response_aws.ddb.scan(TableName="test-audit")["Items"])
     plan = actions.lambda_handler(json.loads((EVENTS / "sfn_task_plan.json").read_text()), lambda_context)
     assert [a["type"] for a in plan["actions"]] == ["rate_limit", "notify"]
 

@@ -21,6 +21,7 @@ from aws_lambda_powertools import Logger
 
 from anomaly_guardian.adapters.errors import is_transient
 from anomaly_guardian.models.anomaly import utc_now_iso
+from anomaly_guardian.privacy import truncate_ip
 from anomaly_guardian.response.notify import alert, anomaly_view, fan_out
 from anomaly_guardian.response.planning import ACTION_TYPES
 from anomaly_guardian.response.safety import ResponseSettings
@@ -218,6 +219,14 @@ ACTIONS: dict[str, Callable[[Any, Request, float, bool], dict[str, Any]]] = {
 # ---- the rails ------------------------------------------------------------------------------------
 
 
+def redact(result: dict[str, Any]) -> dict[str, Any]:
+    """What is kept for months (audit, claims): the source IP only as its /24 (/48), like other storage."""
+    detail = result.get("detail")
+    if not isinstance(detail, dict) or not detail.get("ip"):
+        return result
+    return result | {"detail": detail | {"ip": truncate_ip(detail["ip"])}}
+
+
 def execute(ports: Any, event: Mapping[str, Any], now: float | None = None) -> dict[str, Any]:
     """Run one planned action through the rails; returns the `actionsPerformed` entry."""
     req = Request.parse(event)
@@ -236,9 +245,10 @@ def execute(ports: Any, event: Mapping[str, Any], now: float | None = None) -> d
     }
 
     def finish(result: dict[str, Any], key: str | None) -> dict[str, Any]:
-        ports.audit.record(req.tenant, audit | {"result": result["status"], "detail": result.get("detail", {})})
+        stored = redact(result)
+        ports.audit.record(req.tenant, audit | {"result": result["status"], "detail": stored.get("detail", {})})
         if key:
-            ports.audit.complete(req.tenant, key, result)
+            ports.audit.complete(req.tenant, key, stored)
         log.info("action %s %s", req.action, result["status"], extra={"tenant": req.tenant, "dryRun": dry})
         return result
 

@@ -13,6 +13,12 @@ from collections import defaultdict
 from typing import Any
 
 from anomaly_guardian.models.anomaly import utc_now_iso
+from anomaly_guardian.privacy import truncate_ip
+
+
+def _public_key(sk: str) -> str:
+    """IP#203.0.113.7 -> IP#203.0.113.0/24 for the audit trail (the raw address is not kept for months)."""
+    return f"IP#{truncate_ip(sk[3:])}" if sk.startswith("IP#") else sk
 
 
 def sweep(ports: Any, now: float | None = None) -> dict[str, int]:
@@ -45,7 +51,7 @@ def sweep(ports: Any, now: float | None = None) -> dict[str, int]:
                 "subjectId": item.get("anomalyId"),
                 "result": "done",
                 "dryRun": False,
-                "detail": {"sk": item["sk"], "expiresAt": item["expiresAt"], "liftedAt": utc_now_iso()},
+                "detail": {"entry": _public_key(item["sk"]), "expiresAt": item["expiresAt"], "liftedAt": utc_now_iso()},
             },
         )
     return {"expired": len(expired), "wafRemoved": waf_removed, **lifted}
