@@ -10,7 +10,7 @@ matches scikit-learn's to floating-point rounding.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -36,6 +36,19 @@ class ForestArrays:
     roots: np.ndarray  # int32, one per tree
     steps: int  # max depth over trees
     denominator: float  # n_trees * c(max_samples)
+    # Derived for the scoring loop: children interleaved [right, left] per node (index 2*node + went_left),
+    # thresholds rounded *down* to float32 (for a float32 x: x <= t64 exactly when x <= floor32(t64)).
+    _children: np.ndarray = field(init=False, repr=False)
+    _thr32: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        n = self.left.size
+        children = np.empty(2 * n, dtype=np.int32)
+        children[0::2], children[1::2] = self.right, self.left
+        thr32 = self.threshold.astype(np.float32)
+        over = thr32.astype(np.float64) > self.threshold
+        thr32[over] = np.nextafter(thr32[over], np.float32(-np.inf))
+        self._children, self._thr32 = children, thr32
 
     def to_arrays(self, prefix: str = "if_") -> dict[str, np.ndarray]:
         return {
@@ -66,21 +79,40 @@ class ForestArrays:
         """Same as IsolationForest.score_samples: the opposite of the anomaly score (lower = more abnormal)."""
         return -self.anomaly_score(X)
 
-    def anomaly_score(self, X: np.ndarray) -> np.ndarray:
+    def anomaly_score(self, X: np.ndarray, chunk: int = 1024) -> np.ndarray:
         """2 ** (-E[h(x)] / c(max_samples)) in (0, 1]; above 0.5 leans anomalous."""
-        # scikit-learn compares float32 inputs against float64 thresholds; do the same for equal paths.
-        Xf = np.ascontiguousarray(X, dtype=np.float32).astype(np.float64)
-        n, d = Xf.shape
-        flat = Xf.ravel()
-        base = (np.arange(n, dtype=np.int64) * d)[None, :]
-        node = np.broadcast_to(self.roots[:, None], (self.roots.size, n)).copy()
-        for _ in range(self.steps):
-            go_left = flat[base + self.feature[node]] <= self.threshold[node]
-            node = np.where(go_left, self.left[node], self.right[node])
-        depths = self.value[node].sum(axis=0)
+        # scikit-learn scores float32 inputs against float64 thresholds; see _thr32 for exactness.
+        Xf = np.ascontiguousarray(X, dtype=np.float32)
+        n = Xf.shape[0]
         if self.denominator == 0:
             return np.ones(n)
-        return 2.0 ** (-depths / self.denominator)
+        out = np.empty(n)
+        for start in range(0, n, chunk):  # chunks keep the (trees x rows) work arrays in cache
+            out[start : start + chunk] = self._depths(Xf[start : start + chunk])
+        return 2.0 ** (-out / self.denominator)
+
+    def _depths(self, Xf: np.ndarray) -> np.ndarray:
+        n, d = Xf.shape
+        t = self.roots.size
+        flat = Xf.ravel()
+        base = np.broadcast_to((np.arange(n, dtype=np.int32) * d)[None, :], (t, n))
+        node = np.repeat(self.roots[:, None], n, axis=1)
+        nxt = np.empty((t, n), np.int32)
+        idx = np.empty((t, n), np.int32)
+        val = np.empty((t, n), np.float32)
+        thr = np.empty((t, n), np.float32)
+        left = np.empty((t, n), bool)
+        for _ in range(self.steps):  # leaves loop onto themselves, so every row may take all steps
+            np.take(self.feature, node, out=idx)
+            np.add(idx, base, out=idx)
+            np.take(flat, idx, out=val)
+            np.take(self._thr32, node, out=thr)
+            np.less_equal(val, thr, out=left)
+            np.left_shift(node, 1, out=node)
+            np.add(node, left, out=node, casting="unsafe")
+            np.take(self._children, node, out=nxt)
+            node, nxt = nxt, node
+        return self.value[node].sum(axis=0)
 
 
 def export_isolation_forest(model: Any) -> ForestArrays:
