@@ -109,3 +109,36 @@ def test_erasure_by_exact_keys_and_entity(store):
     }
     with pytest.raises(ValueError, match="full"):
         store.delete_prefix("t#")
+
+
+def test_transaction_in_flight_on_an_item_is_a_conflict_and_other_errors_raise(store):
+    from botocore.exceptions import ClientError
+
+    real = store.ddb
+    items = store.load(["t#k#a", "t#k#b"])
+    for item in items.values():
+        item.state = {"x": 1}
+
+    def cancelled(reasons):
+        def transact_write_items(**_kw):
+            raise real.exceptions.TransactionCanceledException(
+                {
+                    "Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
+                    "CancellationReasons": reasons,
+                },
+                "TransactWriteItems",
+            )
+
+        return transact_write_items
+
+    class Fake:
+        exceptions = real.exceptions
+
+    store._ddb = Fake()
+    store._ddb.transact_write_items = cancelled([{"Code": "None"}, {"Code": "TransactionConflict"}])
+    with pytest.raises(StateConflict) as err:
+        store.save(items)
+    assert err.value.keys == ["t#k#b"]
+    store._ddb.transact_write_items = cancelled([{"Code": "ThrottlingError"}, {"Code": "None"}])
+    with pytest.raises(ClientError):
+        store.save(items)

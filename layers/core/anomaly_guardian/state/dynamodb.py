@@ -5,9 +5,10 @@ Item: `pk` = `{tenant}#{kind}#{entity}`, `state` = JSON string, `version` (numbe
 - `load` is BatchGetItem (100 keys per call, UnprocessedKeys retried), strongly consistent so the
   version we condition on is the latest.
 - `save` is TransactWriteItems in chunks of up to 100 items, each Put conditional on the version it was
-  loaded with (`attribute_not_exists(pk)` for new items). A conflict cancels its chunk and is raised as
-  `StateConflict` naming the losing keys; `saved` on the exception lists keys of chunks that did
-  commit, so the caller can re-run without applying the batch twice to them.
+  loaded with (`attribute_not_exists(pk)` for new items). A conflict (version moved on, or another
+  transaction in flight on the item) cancels its chunk and is raised as `StateConflict` naming the
+  losing keys; `saved` on the exception lists keys of chunks that did commit, so the caller can
+  re-run without applying the batch twice to them.
   Items whose JSON did not change since `load` are not written (no WCU spent on read-only state).
 - A batch therefore costs at most one read and one write per entity.
 - Erasure: the table has no sort key, so "every key starting with a prefix" cannot be queried without a
@@ -133,10 +134,10 @@ class DynamoDBStateStore:
                 lost = [
                     chunk[i][0]
                     for i, r in enumerate(reasons)
-                    if i < len(chunk) and r.get("Code") == "ConditionalCheckFailed"
+                    if i < len(chunk) and r.get("Code") in ("ConditionalCheckFailed", "TransactionConflict")
                 ]
                 if not lost:
-                    raise  # throttling / conflict with another transaction: let the batch retry
+                    raise  # throttling or a validation error: let the batch fail and Kinesis retry it
                 conflicts.extend(lost)
                 continue
             for key, item, _text, put in chunk:
