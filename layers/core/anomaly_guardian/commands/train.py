@@ -32,6 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--contamination", type=float, default=0.01)
     p.add_argument("--report", action="store_true", help="compare with the statistical detectors at equal FPR")
     p.add_argument("--report-only", action="store_true", help="skip training; report on the existing model")
+    p.add_argument("--generate-only", action="store_true", help="only write <workdir>/data/{events,labels}.jsonl")
     p.set_defaults(func=run)
 
 
@@ -64,6 +65,12 @@ def run(args: argparse.Namespace) -> int:
 
     work = Path(args.workdir)
     model_path = work / "model.npz"
+    if args.generate_only:
+        events, labels = labelled_stream(args.source, args.events, args.seed)
+        _write_jsonl(work / "data" / "events.jsonl", events)
+        _write_jsonl(work / "data" / "labels.jsonl", labels)
+        print(f"wrote {len(events)} events and {len(labels)} labels to {work / 'data'}", file=sys.stderr)
+        return 0
     if not args.report_only:
         started = time.perf_counter()
         data = Path(args.input) if args.input else work / "data"

@@ -11,6 +11,7 @@ Directory contracts (what SageMaker mounts under /opt/ml):
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import tarfile
@@ -29,7 +30,8 @@ MODEL_FILE = "model.npz"
 
 
 def read_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
-    with open(path, encoding="utf-8") as fh:
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as fh:
         for n, line in enumerate(fh, 1):
             if line.strip():
                 try:
@@ -38,7 +40,26 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
                     yield n, InvalidEvent(f"Malformed JSON: {exc}")
 
 
-def _events(path: Path, rejected: list[dict[str, Any]], default_tenant: str) -> Iterator[tuple[str, Event]]:
+NOT_EVENTS = {"labels.jsonl", "feedback.jsonl", "rejected.jsonl"}
+
+
+def event_files(input_dir: Path) -> list[Path]:
+    """events.jsonl, or every JSON-lines file below the input (a Firehose archive: yyyy/mm/dd/hh/...)."""
+    if (input_dir / "events.jsonl").exists():
+        return [input_dir / "events.jsonl"]
+    return sorted(
+        p
+        for p in input_dir.rglob("*")
+        if p.is_file() and p.name not in NOT_EVENTS and (p.suffix in (".jsonl", ".json", ".gz") or "." not in p.name)
+    )
+
+
+def _events(paths: list[Path], rejected: list[dict[str, Any]], default_tenant: str) -> Iterator[tuple[str, Event]]:
+    for path in paths:
+        yield from _file_events(path, rejected, default_tenant)
+
+
+def _file_events(path: Path, rejected: list[dict[str, Any]], default_tenant: str) -> Iterator[tuple[str, Event]]:
     for n, row in read_jsonl(path):
         try:
             if isinstance(row, Exception):
@@ -50,7 +71,7 @@ def _events(path: Path, rejected: list[dict[str, Any]], default_tenant: str) -> 
             else:
                 raise InvalidEvent("Event must be a JSON object")
         except InvalidEvent as exc:
-            rejected.append({"line": n, "error": exc.message})
+            rejected.append({"file": path.name, "line": n, "error": exc.message})
 
 
 def load_labels(directory: Path) -> tuple[dict[str, str], dict[str, str], set[str]]:
@@ -80,17 +101,19 @@ def preprocess(
     input_dir: str | Path, output_dir: str | Path, train_fraction: float = 0.6, default_tenant: str = "default"
 ) -> dict[str, Any]:
     input_dir, output_dir = Path(input_dir), Path(output_dir)
-    events_path = input_dir / "events.jsonl"
-    if not events_path.exists():
-        raise FileNotFoundError(f"preprocess: no events.jsonl in {input_dir}")
+    files = event_files(input_dir)
+    if not files:
+        raise FileNotFoundError(f"preprocess: no events.jsonl (or JSON-lines archive files) in {input_dir}")
     rejected: list[dict[str, Any]] = []
-    rep = replay_features(_events(events_path, rejected, default_tenant))
+    # Event-time order across files, so running aggregates replay as the detector saw them.
+    events = sorted(_events(files, rejected, default_tenant), key=lambda te: te[1].timestamp)
+    rep = replay_features(events)
     labels, episodes, false_pos = load_labels(input_dir)
     kind = np.array([labels.get(i, "") for i in rep.event_ids], dtype=object)
     y = (kind != "").astype(np.int8)
     episode = np.array([episodes.get(i, "") for i in rep.event_ids], dtype=object)
     n = len(rep.event_ids)
-    cut = int(n * train_fraction)  # time split: the replay is in event-time order per batch
+    cut = int(n * train_fraction)  # time split: train on the earlier part, evaluate on the later one
     out = {}
     for name, sl in (("train", slice(0, cut)), ("test", slice(cut, n))):
         d = output_dir / name

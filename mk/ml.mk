@@ -1,0 +1,19 @@
+# Machine learning (issue 6): `make train` runs the SageMaker script-mode programs (ml/src) locally on a
+# generated labelled stream and writes the artifact the detector loads (MODEL_PATH=ml/artifacts/model.npz).
+.PHONY: train ml-report
+ML_DIR := ml/artifacts
+ML_EVENTS ?= 60000
+ML_SOURCE ?= scenario
+
+train: install ## train the models locally with the ml/src scripts -> ml/artifacts/model.npz, then report
+	$(VENV)/bin/guardian train --generate-only --source $(ML_SOURCE) --events $(ML_EVENTS) --seed 7 --workdir $(ML_DIR)
+	$(PY) ml/src/preprocess.py --input-dir $(ML_DIR)/data --output-dir $(ML_DIR)/processed
+	$(PY) ml/src/train.py --train $(ML_DIR)/processed/train --model-dir $(ML_DIR)/model
+	$(PY) ml/src/evaluate.py --model $(ML_DIR)/model --test $(ML_DIR)/processed/test --output-dir $(ML_DIR)/evaluation
+	cp $(ML_DIR)/model/model.npz $(ML_DIR)/model.npz
+	$(MAKE) --no-print-directory ml-report
+	@echo "model: $(ML_DIR)/model.npz (run the detector with MODEL_PATH=$(ML_DIR)/model.npz)"
+
+ml-report: install ## model vs statistical detectors at equal FPR on unseen streams (both generators)
+	$(VENV)/bin/guardian train --report-only --workdir $(ML_DIR) --source scenario --events $(ML_EVENTS) --eval-seed 8
+	$(VENV)/bin/guardian train --report-only --workdir $(ML_DIR) --source synth --events 40000 --eval-seed 8
