@@ -19,6 +19,7 @@ asl-validate: $(ASL_VALIDATOR) ## validate every statemachines/*.asl.json (JSONP
 
 test-response: install $(ASL_VALIDATOR) ## response tests only (unit, functions, ASL)
 	$(PY) -m pytest tests/unit/response tests/functions/test_remediation*.py tests/functions/test_actions*.py \
-		tests/functions/test_webhooks*.py tests/functions/test_correlator*.py tests/infra/test_asl.py -q
+		tests/functions/test_webhooks*.py tests/functions/test_correlator*.py tests/functions/test_response*.py \
+		tests/infra/test_asl.py -q
 
 TEST_CHECKS += asl-validate

@@ -3,6 +3,7 @@ statemachines/remediation.asl.json with {"op": ...}. Errors keep their class nam
 errorType, which the workflow's Retry (TransientActionError) and Catch match on."""
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
 
 from anomaly_guardian.response.ports import ports_from_env
 from anomaly_guardian.response.workflow import handle
@@ -13,8 +14,16 @@ metrics = Metrics(namespace="AnomalyGuardian")
 ports = ports_from_env()
 
 
+def run(event: dict) -> dict:
+    result = handle(ports, event)
+    # One count per step; for actions also by outcome (done, dry_run, skipped) for the dashboard.
+    name = f"Remediation_{event.get('op')}" + (f"_{result.get('status')}" if event.get("op") == "execute" else "")
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+    return result
+
+
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: object) -> dict:
-    return handle(ports, event)
+    return run(event)
