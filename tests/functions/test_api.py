@@ -11,7 +11,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from api_helpers import apigw_event, parse
+from api_helpers import apigw_event, load_handler, parse
 
 from anomaly_guardian.adapters.dynamodb import client
 from anomaly_guardian.ids import new_ulid
@@ -30,8 +30,6 @@ def kms_key(aws, monkeypatch):
 
 @pytest.fixture
 def api(tables, kms_key, monkeypatch):
-    from conftest import load_handler
-
     from anomaly_guardian.api import deps
 
     monkeypatch.setenv("GUARDIAN_PSEUDONYM_KEY", "test-pseudonym-key")

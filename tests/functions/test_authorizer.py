@@ -11,7 +11,7 @@ import json
 import logging
 
 import pytest
-from api_helpers import EVENTS
+from api_helpers import EVENTS, load_handler
 
 from anomaly_guardian.adapters.dynamodb import client
 from anomaly_guardian.auth.tokens import sign_token
@@ -27,8 +27,6 @@ def fixture(name):
 
 @pytest.fixture
 def authorizer(aws_env, monkeypatch):
-    from conftest import load_handler
-
     monkeypatch.delenv("TOKEN_SIGNING_KEY_PARAM", raising=False)
     monkeypatch.delenv("GUARDIAN_TOKEN_KEY", raising=False)
     return load_handler("authorizer")
