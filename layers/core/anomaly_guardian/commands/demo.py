@@ -1,6 +1,8 @@
-"""`guardian demo`: a labelled stream through the real detector pipeline, end to end on this machine.
+"""`guardian demo`: a labelled stream through the local stack over HTTP, end to end on this machine.
 
-(Until the local stack exists this replays in-process; the local-stack engineer replaces the body.)
+Default: the real handlers on the embedded AWS emulation (anomaly_guardian.local.demo): POST /events,
+Kinesis, detector, GET /anomalies, with latency and no-loss figures and an HTML report.
+`--in-process`: the faster replay through the detection pipeline only (no HTTP, no emulated AWS).
 """
 
 from __future__ import annotations
@@ -12,12 +14,29 @@ from pathlib import Path
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="run the whole detection pipeline locally on a generated stream")
-    p.add_argument("--events", type=int, default=20_000)
-    p.add_argument("--seed", type=int, default=11)
+    p.add_argument("--events", type=int, default=None, help="stream size (default 4000; 20000 with --in-process)")
+    p.add_argument("--seed", type=int, default=None, help="generator seed (default 7; 11 with --in-process)")
+    p.add_argument("--report", type=Path, default=Path("build/demo-report.html"), help="HTML report path")
+    p.add_argument("--in-process", action="store_true", help="replay through the pipeline only (no local stack)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.in_process:
+        args.events = args.events or 20_000
+        args.seed = 11 if args.seed is None else args.seed
+        return run_replay(args)
+    from anomaly_guardian.local.demo import DemoOptions, run_demo
+
+    opts = DemoOptions(report=args.report)
+    if args.events:
+        opts.events = args.events
+    if args.seed is not None:
+        opts.seed = args.seed
+    return run_demo(opts)
+
+
+def run_replay(args: argparse.Namespace) -> int:
     from anomaly_guardian.commands.generate import write_jsonl
     from anomaly_guardian.replay import format_summary, replay
     from anomaly_guardian.scenario.evaluate import format_result, read_jsonl, score

@@ -26,6 +26,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from anomaly_guardian.local.cfn import ACCOUNT_ID, REGION
 from anomaly_guardian.local.runtime import FunctionError, LocalFunction
+from anomaly_guardian.local.server import QuietHTTPServer as _QuietServer
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,20 @@ class Authorizer:
     function: LocalFunction
     kind: str = "TOKEN"  # TOKEN | REQUEST
     header: str = "Authorization"
+    ttl: int = 300  # ReauthorizeEvery: API Gateway caches the policy per identity for this long
+    _cache: dict[str, tuple[float, dict[str, Any]]] = field(default_factory=dict, repr=False)
+
+    def cached(self, identity: str) -> dict[str, Any] | None:
+        hit = self._cache.get(identity)
+        if hit is None or hit[0] < time.monotonic():
+            return None
+        return hit[1]
+
+    def remember(self, identity: str, result: dict[str, Any]) -> None:
+        if self.ttl > 0:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[identity] = (time.monotonic() + self.ttl, result)
 
 
 class ApiGateway:
@@ -187,18 +202,21 @@ class ApiGateway:
         if not token:
             return 401, {"message": "Unauthorized"}
         method_arn = self.method_arn(event["httpMethod"], event["path"])
-        if auth.kind == "REQUEST":
-            auth_event = dict(event, type="REQUEST", methodArn=method_arn)
-        else:
-            auth_event = {"type": "TOKEN", "authorizationToken": token, "methodArn": method_arn}
-        try:
-            result = auth.function.invoke(auth_event)
-        except FunctionError as exc:
-            if str(exc.__cause__) == "Unauthorized":
-                return 401, {"message": "Unauthorized"}
-            return 500, {"message": None}
-        if not isinstance(result, dict):
-            return 500, {"message": None}
+        result = auth.cached(token)
+        if result is None:
+            if auth.kind == "REQUEST":
+                auth_event = dict(event, type="REQUEST", methodArn=method_arn)
+            else:
+                auth_event = {"type": "TOKEN", "authorizationToken": token, "methodArn": method_arn}
+            try:
+                result = auth.function.invoke(auth_event)
+            except FunctionError as exc:
+                if str(exc.__cause__) == "Unauthorized":
+                    return 401, {"message": "Unauthorized"}
+                return 500, {"message": None}
+            if not isinstance(result, dict):
+                return 500, {"message": None}
+            auth.remember(token, result)
         if "isAuthorized" in result:  # simple response format
             if not result["isAuthorized"]:
                 return 403, {"message": "Forbidden"}
@@ -276,7 +294,7 @@ class ApiGateway:
             def log_message(self, format: str, *args: Any) -> None:
                 log.debug("%s " + format, self.address_string(), *args)
 
-        self._server = ThreadingHTTPServer((host, port), Handler)
+        self._server = _QuietServer((host, port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="local-apigw", daemon=True)
         self._thread.start()

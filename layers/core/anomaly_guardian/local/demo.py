@@ -37,12 +37,12 @@ LATENCY_TARGET_S = 2.0
 
 @dataclass
 class DemoOptions:
-    events: int = 6000
+    events: int = 4000
     seed: int = 7
     tenants: tuple[str, ...] = ("acme", "globex", "initech")
-    batch: int = 500
-    max_backlog: int = 150
-    poll_interval: float = 0.2
+    batch: int = 100
+    max_backlog: int = 50
+    poll_interval: float = 0.25
     drain_timeout: float = 180.0
     report: Path = Path("build/demo-report.html")
     template: Path | None = None
@@ -249,14 +249,16 @@ def run_demo(opts: DemoOptions) -> int:
         all_anomalies: list[dict[str, Any]] = []
         for token in tokens.values():
             all_anomalies.extend(fetch_anomalies(session, api, token))
-        kinesis = stack.stats()["kinesis"]
+        final_stats = stack.stats()
         isolation = _isolation_check(session, api, tokens, run)
     finally:
         if watcher is not None:
             watcher.stop.set()
         stack.stop()
 
-    return _summarise(opts, scenario, label_of, episodes, run, all_anomalies, kinesis, bad, isolation, started, TYPES)
+    return _summarise(
+        opts, scenario, label_of, episodes, run, all_anomalies, final_stats, bad, isolation, started, TYPES
+    )
 
 
 def _processed(stack: Any) -> int:
@@ -285,7 +287,8 @@ def _isolation_check(session: requests.Session, api: str, tokens: dict[str, str]
     return "ok" if leaks == 0 and b_ids else ("LEAK" if leaks else "not checked (no anomalies for tenant 2)")
 
 
-def _summarise(opts, scenario, label_of, episodes, run, anomalies, kinesis, bad, isolation, started, types) -> int:
+def _summarise(opts, scenario, label_of, episodes, run, anomalies, stats, bad, isolation, started, types) -> int:
+    kinesis = stats["kinesis"]
     detected: dict[str, set[str]] = defaultdict(set)
     raised: Counter = Counter()
     actions: Counter = Counter()
@@ -356,6 +359,13 @@ def _summarise(opts, scenario, label_of, episodes, run, anomalies, kinesis, bad,
         f"Sent {run.accepted:,} events in {send_s:.1f}s ({run.accepted / send_s:,.0f} events/s, paced to a stream "
         f"backlog <= {opts.max_backlog} records)"
     )
+    det = stats["functions"].get("DetectorFunction") or {}
+    if det.get("invocations"):
+        n = det["invocations"]
+        say(
+            f"Detector: {n} invocations, {received / n:.0f} records and {1000 * det['busy_s'] / n:.0f} ms per "
+            f"invocation on average ({received / max(det['busy_s'], 1e-9):,.0f} events/s of handler time)"
+        )
     lost = run.accepted - (processed + to_dlq)
     say(
         f"Events: accepted {run.accepted:,}; delivered to the detector {received:,}; processed {processed:,}; "

@@ -51,6 +51,8 @@ class LocalFunction:
     lock: threading.Lock = field(default_factory=threading.Lock)
     invocations: int = 0
     errors: int = 0
+    busy_seconds: float = 0.0  # time spent inside the handler
+    waited_seconds: float = 0.0  # time spent waiting for the execution environment
 
     def invoke(self, event: dict[str, Any]) -> Any:
         ctx = LambdaContext(
@@ -59,7 +61,10 @@ class LocalFunction:
             memory_limit_in_mb=self.spec.memory,
             timeout_s=self.spec.timeout,
         )
+        queued = time.perf_counter()
         with self.lock:
+            started = time.perf_counter()
+            self.waited_seconds += started - queued
             self.invocations += 1
             try:
                 return self.handler(event, ctx)
@@ -67,6 +72,8 @@ class LocalFunction:
                 self.errors += 1
                 log.exception("function %s raised", self.spec.logical_id)
                 raise FunctionError(f"{self.spec.logical_id}: {type(exc).__name__}: {exc}") from exc
+            finally:
+                self.busy_seconds += time.perf_counter() - started
 
 
 def load_function(spec: FunctionSpec) -> LocalFunction:

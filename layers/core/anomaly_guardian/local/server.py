@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
+import subprocess
+import sys
+import time
 import urllib.request
+from http.server import ThreadingHTTPServer
 
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 DUMMY_CREDENTIALS = {
@@ -21,6 +26,15 @@ DUMMY_CREDENTIALS = {
 }
 
 
+class QuietHTTPServer(ThreadingHTTPServer):
+    """A client hanging up mid-request (Ctrl-C, test teardown) is not worth a traceback."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        logging.getLogger(__name__).debug("connection from %s dropped", client_address, exc_info=True)
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
@@ -28,23 +42,54 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 class MotoServer:
-    """Starts/stops `moto.server.ThreadedMotoServer`; `url` is the AWS_ENDPOINT_URL to use."""
+    """Starts/stops moto's server; `url` is the AWS_ENDPOINT_URL to use.
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0):
+    By default moto runs in its own process (`python -m moto.server`): the emulation then uses its
+    own CPU instead of competing with the handlers for the GIL. `in_process=True` uses
+    `ThreadedMotoServer` instead. `lambda_port`: where moto's Step Functions send Lambda invokes
+    (moto calls `http://localhost:$MOTO_PORT`), i.e. the stack's Lambda endpoint with the real handlers.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, in_process: bool = False, lambda_port: int = 0):
         self.host = host
         self.port = port or free_port(host)
+        self.in_process = in_process
+        self.lambda_port = lambda_port
         self._server = None
+        self._proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def start(self) -> MotoServer:
-        from moto.server import ThreadedMotoServer
+    def start(self, timeout: float = 60.0) -> MotoServer:
+        if self.in_process:
+            from moto.server import ThreadedMotoServer
 
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
-        self._server.start()
+            if self.lambda_port:
+                os.environ["MOTO_PORT"] = str(self.lambda_port)
+            logging.getLogger("werkzeug").setLevel(logging.ERROR)
+            self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
+            self._server.start()
+        else:
+            env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+            env.update(DUMMY_CREDENTIALS)
+            if self.lambda_port:
+                env["MOTO_PORT"] = str(self.lambda_port)
+            cmd = [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)]
+            self._proc = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments
+                cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    with socket.create_connection((self.host, self.port), timeout=0.5):
+                        break
+                except OSError:
+                    if self._proc.poll() is not None or time.monotonic() > deadline:
+                        self.stop()
+                        raise RuntimeError(f"moto server did not start on {self.url}") from None
+                    time.sleep(0.1)
         self.configure(MOTO_CONFIG)
         return self
 
@@ -62,3 +107,11 @@ class MotoServer:
         if self._server is not None:
             self._server.stop()
             self._server = None
+        if self._proc is not None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait(timeout=5)
+            self._proc = None

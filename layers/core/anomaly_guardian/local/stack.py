@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 from anomaly_guardian.local.apigw import ApiGateway, Authorizer, Route
 from anomaly_guardian.local.cfn import load_template, resources_of
 from anomaly_guardian.local.kinesis import KinesisMapping, KinesisPoller
+from anomaly_guardian.local.lambda_service import LambdaEndpoint
 from anomaly_guardian.local.resources import FunctionSpec, LocalResources, ResourceBuilder
 from anomaly_guardian.local.runtime import LocalFunction, load_function
 from anomaly_guardian.local.server import DUMMY_CREDENTIALS, MotoServer
@@ -46,6 +48,7 @@ class StackOptions:
     log_level: str = "INFO"
     metrics: bool = False  # EMF lines on stdout are noise locally
     kinesis_max_retries: int = 3
+    moto_in_process: bool = False  # True: ThreadedMotoServer (shares the GIL with the handlers)
     env: dict[str, str] = field(default_factory=dict)
 
 
@@ -72,8 +75,18 @@ class LocalStack:
 
         template_path = Path(self.o.template) if self.o.template else find_repo_root() / "sam" / "template.yaml"
         template = load_template(template_path)
-        self.moto = MotoServer(self.o.host, self.o.moto_port).start()
-        self._set_env({**DUMMY_CREDENTIALS, "AWS_ENDPOINT_URL": self.moto.url})
+        self.lambda_endpoint = LambdaEndpoint(self._by_arn)
+        lambda_port = self.lambda_endpoint.serve(self.o.host, 0)
+        self.moto = MotoServer(
+            self.o.host, self.o.moto_port, in_process=self.o.moto_in_process, lambda_port=lambda_port
+        ).start()
+        self._set_env(
+            {
+                **DUMMY_CREDENTIALS,
+                "AWS_ENDPOINT_URL": self.moto.url,
+                "AWS_ENDPOINT_URL_LAMBDA": f"http://{self.o.host}:{lambda_port}",
+            }
+        )
         session = boto3.session.Session()
         self.session = session
         builder = ResourceBuilder(
@@ -109,6 +122,8 @@ class LocalStack:
     def stop(self) -> None:
         if self.gateway is not None:
             self.gateway.shutdown()
+        if getattr(self, "lambda_endpoint", None) is not None:
+            self.lambda_endpoint.shutdown()
         for poller in [*self.kinesis_pollers, *self.sqs_pollers]:
             poller.stop()
         if self.moto is not None:
@@ -187,6 +202,11 @@ class LocalStack:
                         auth=auth != "NONE",
                     )
                 )
+        # Powertools' event handler keeps the current event on a class attribute (one per process in
+        # Lambda); here every API function shares the process, so their invocations take turns.
+        resolver_lock = threading.Lock()
+        for route in routes:
+            route.function.lock = resolver_lock
         authorizer = None
         api_props = [*res.apis.values(), (template.get("Globals") or {}).get("Api") or {}]
         for props in api_props:
@@ -203,7 +223,8 @@ class LocalStack:
             identity = spec.get("Identity") or {}
             kind = str(spec.get("FunctionPayloadType", "TOKEN")).upper()
             header = identity.get("Header") or (identity.get("Headers") or ["Authorization"])[0]
-            authorizer = Authorizer(function=fn, kind=kind, header=header)
+            ttl = int(identity.get("ReauthorizeEvery", 300))
+            authorizer = Authorizer(function=fn, kind=kind, header=header, ttl=ttl)
             break
         self.gateway = ApiGateway(routes, authorizer, stage="local")
         self.gateway.extra["/_local/stats"] = self.stats
@@ -294,7 +315,15 @@ class LocalStack:
         return {
             "kinesis": [p.stats.as_dict() | {"stream": p.m.stream_name} for p in self.kinesis_pollers],
             "sqs": [p.stats.as_dict() | {"queue": p.m.queue_arn.rsplit(":", 1)[-1]} for p in self.sqs_pollers],
-            "functions": {k: {"invocations": f.invocations, "errors": f.errors} for k, f in self.functions.items()},
+            "functions": {
+                k: {
+                    "invocations": f.invocations,
+                    "errors": f.errors,
+                    "busy_s": round(f.busy_seconds, 3),
+                    "waited_s": round(f.waited_seconds, 3),
+                }
+                for k, f in self.functions.items()
+            },
             "requests": self.gateway.requests if self.gateway else 0,
             "kinesis_caught_up": self.kinesis_caught_up(),
         }
