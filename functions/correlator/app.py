@@ -4,6 +4,7 @@ Malformed messages fail alone (partial batch response) and end up on the queue's
 import json
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
@@ -18,7 +19,11 @@ ports = ports_from_env()
 
 
 def record_handler(record: SQSRecord) -> dict:
-    return handle_message(ports, json.loads(record.body))
+    result = handle_message(ports, json.loads(record.body))
+    metrics.add_metric(name="AnomaliesCorrelated", unit=MetricUnit.Count, value=1)
+    if result["opened"]:
+        metrics.add_metric(name="IncidentsOpened", unit=MetricUnit.Count, value=1)
+    return result
 
 
 @logger.inject_lambda_context
