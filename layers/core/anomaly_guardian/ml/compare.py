@@ -96,6 +96,7 @@ def compare(
             if eps:
                 hit = {episodes[i] for i in ids[mask & flag] if i in episodes}
                 row[f"{k} (episodes)"] = len(hit) / len(eps)
+        row["all labelled"] = float(flag[~neg].mean()) if (~neg).any() else 0.0
         rows[name] = row
     return {
         "userEvents": int(ids.size),
