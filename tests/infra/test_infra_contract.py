@@ -82,3 +82,16 @@ def test_given_every_function_when_built_then_its_folder_has_a_handler(template)
         app = (ROOT / "sam" / fn["CodeUri"] / "app.py").resolve()
         assert app.is_file(), f"{name}: {app.relative_to(ROOT)} does not exist"
         assert "def lambda_handler" in app.read_text(), f"{name}: no lambda_handler in {app.relative_to(ROOT)}"
+
+
+def test_given_the_ml_pipeline_when_it_reads_ssm_then_terraform_publishes_every_name():
+    import ast
+
+    tree = ast.parse((ROOT / "ml/pipeline.py").read_text())
+    names = next(
+        ast.literal_eval(node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "SSM_NAMES" for t in node.targets)
+    )
+    missing = set(names.values()) - _contract_keys()
+    assert not missing, f"ml/pipeline.py reads SSM parameters Terraform does not publish: {sorted(missing)}"

@@ -142,6 +142,58 @@ data "aws_iam_policy_document" "sagemaker" {
     }
   }
   statement {
+    sid = "RunPipelineJobs"
+    actions = [
+      "sagemaker:CreateProcessingJob", "sagemaker:DescribeProcessingJob", "sagemaker:StopProcessingJob",
+      "sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob", "sagemaker:AddTags",
+    ]
+    resources = [
+      "arn:${data.aws_partition.current.partition}:sagemaker:*:${data.aws_caller_identity.current.account_id}:processing-job/*",
+      "arn:${data.aws_partition.current.partition}:sagemaker:*:${data.aws_caller_identity.current.account_id}:training-job/*",
+    ]
+  }
+  statement {
+    sid = "RegisterModels"
+    actions = [
+      "sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages",
+      "sagemaker:DescribeModelPackageGroup", "sagemaker:UpdateModelPackage",
+    ]
+    resources = [
+      aws_sagemaker_model_package_group.detector.arn,
+      "arn:${data.aws_partition.current.partition}:sagemaker:*:${data.aws_caller_identity.current.account_id}:model-package/${local.name}-detector/*",
+    ]
+  }
+  statement {
+    sid       = "PassSelfToJobs"
+    actions   = ["iam:PassRole"]
+    resources = ["arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:role/${local.name}-sagemaker"]
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = ["sagemaker.amazonaws.com"]
+    }
+  }
+  statement {
+    sid = "VpcJobsDescribe"
+    actions = [
+      "ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups",
+      "ec2:DescribeDhcpOptions",
+    ]
+    resources = ["*"] # Describe calls have no resource-level permissions
+  }
+  statement {
+    sid = "VpcJobsNetworkInterfaces"
+    actions = [
+      "ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface",
+      "ec2:DeleteNetworkInterfacePermission",
+    ]
+    resources = concat(
+      ["arn:${data.aws_partition.current.partition}:ec2:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:network-interface/*"],
+      [for s in module.network.private_subnet_ids : "arn:${data.aws_partition.current.partition}:ec2:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:subnet/${s}"],
+      ["arn:${data.aws_partition.current.partition}:ec2:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:security-group/${module.network.lambda_security_group_id}"],
+    )
+  }
+  statement {
     sid       = "PullBuiltInImages"
     actions   = ["ecr:GetAuthorizationToken"]
     resources = ["*"] # GetAuthorizationToken has no resource-level permissions.
@@ -207,10 +259,17 @@ module "contract" {
     "sagemaker/role-arn"              = aws_iam_role.sagemaker.arn
     "secrets/pseudonym-key-param"     = aws_ssm_parameter.secret["pseudonym-key"].name
     "secrets/token-signing-key-param" = aws_ssm_parameter.secret["token-signing-key"].name
+    "ml/artifact-bucket"              = module.storage.bucket_names["models"]
+    "ml/kms-key-arn"                  = module.kms.app_key_arn
+    "ml/model-package-group"          = aws_sagemaker_model_package_group.detector.model_package_group_name
+    "ml/sklearn-image-uri"            = data.aws_sagemaker_prebuilt_ecr_image.sklearn.registry_path
+    "ml/training-data-uri"            = "s3://${module.storage.bucket_names["archive"]}/events/"
   }
 
   list_values = {
     "network/private-subnet-ids"        = module.network.private_subnet_ids
     "network/lambda-security-group-ids" = [module.network.lambda_security_group_id]
+    "ml/subnet-ids"                     = module.network.private_subnet_ids
+    "ml/security-group-ids"             = [module.network.lambda_security_group_id]
   }
 }
