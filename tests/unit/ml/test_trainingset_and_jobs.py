@@ -164,3 +164,19 @@ def test_inference_handlers_follow_the_endpoint_contract(tmp_path, trained_bundl
         inference.input_fn(json.dumps({"X": [[1.0, 2.0]], "seq": [[0.0]]}), "application/json")
     with pytest.raises(ValueError, match="unsupported content type"):
         inference.input_fn("1,2", "text/csv")
+
+
+def test_preprocess_reads_a_firehose_archive_of_concatenated_gzip_envelopes(tmp_path, labelled_stream):
+    import gzip
+
+    events, _ = labelled_stream
+    envelopes = [{"tenantId": "t9", "receivedAt": e["timestamp"], "event": e} for e in events[:400]]
+    day = tmp_path / "data" / "dt=2026-01-05"
+    day.mkdir(parents=True)
+    # Two delivery files, out of order on purpose, records concatenated with no delimiter (Firehose).
+    for name, part in (("archive-1-b.gz", envelopes[200:]), ("archive-1-a.gz", envelopes[:200])):
+        with gzip.open(day / name, "wt", encoding="utf-8") as fh:
+            fh.write("".join(json.dumps(e) for e in part))
+    summary = jobs.preprocess(tmp_path / "data", tmp_path / "out")
+    users = sum(1 for e in events[:400] if e["eventType"] != "metric")
+    assert summary["rows"] == users and summary["rejected"] == 0

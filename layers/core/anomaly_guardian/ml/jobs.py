@@ -31,13 +31,21 @@ MODEL_FILE = "model.npz"
 
 def read_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
     opener = gzip.open if path.name.endswith(".gz") else open
+    decoder = json.JSONDecoder()
     with opener(path, "rt", encoding="utf-8") as fh:
         for n, line in enumerate(fh, 1):
-            if line.strip():
+            # One object per line, or Firehose's concatenated records ({...}{...}) without delimiters.
+            text, pos = line.strip(), 0
+            while pos < len(text):
                 try:
-                    yield n, json.loads(line)
+                    obj, end = decoder.raw_decode(text, pos)
                 except ValueError as exc:
                     yield n, InvalidEvent(f"Malformed JSON: {exc}")
+                    break
+                yield n, obj
+                pos = end
+                while pos < len(text) and text[pos] in " \t\r":
+                    pos += 1
 
 
 NOT_EVENTS = {"labels.jsonl", "feedback.jsonl", "rejected.jsonl"}
