@@ -314,9 +314,16 @@ class TestSubjects:
             state_key("acme", "value", keep): StateItem({"n": 1}),
         }
         svc.state.save(items)
+        until = int(datetime.now(UTC).timestamp()) + 3600
+        svc.blocklist.put("acme", f"USER#{victim}", until, {"reason": "velocity"})
+        svc.blocklist.put("acme", f"FLAG#stepup#{victim}", until, {})
+        svc.blocklist.put("acme", f"USER#{keep}", until, {"reason": "velocity"})
         status, body = call("apigw_delete_subject")
         assert status == 200
         assert body["userPseudonym"] == victim and body["anomaliesDeleted"] == 4 and body["stateItemsDeleted"] == 2
+        assert body["blockEntriesDeleted"] == 2
+        assert svc.blocklist.get("acme", f"USER#{victim}") is None
+        assert svc.blocklist.get("acme", f"USER#{keep}") is not None
         assert body["notCovered"]
         remaining = svc.anomalies.query("acme", limit=100)[0]
         assert {a["userId"] for a in remaining} == {keep}

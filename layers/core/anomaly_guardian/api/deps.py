@@ -27,6 +27,7 @@ class Services:
     state: Any  # state.StateStore
     pseudonymiser: Pseudonymiser
     audit: Any = None  # adapters.audit.AuditLog; None: changes are not audited (unit tests only)
+    blocklist: Any = None  # adapters.blocklist_admin.BlockListAdmin (erasure of a user's blocks and flags)
     resolve: Resolver = system_resolver
     detectors: Callable[[], list[Any]] = field(default=lambda: _default_detectors())
 
@@ -40,6 +41,7 @@ def _default_detectors() -> list[Any]:
 def services_from_env() -> Services:
     from anomaly_guardian.adapters.anomalies import AnomalyRepository
     from anomaly_guardian.adapters.audit import AuditLog
+    from anomaly_guardian.adapters.blocklist_admin import BlockListAdmin
     from anomaly_guardian.adapters.config_repo import ConfigRepository
     from anomaly_guardian.adapters.keys import pseudonymiser_from_env
     from anomaly_guardian.adapters.secrets import secret_box_from_env
@@ -52,6 +54,7 @@ def services_from_env() -> Services:
         state=DynamoDBStateStore(),
         pseudonymiser=pseudonymiser_from_env(),  # same key as ingest and the detector
         audit=AuditLog(),
+        blocklist=BlockListAdmin(),
     )
 
 

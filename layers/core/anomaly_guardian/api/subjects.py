@@ -1,8 +1,9 @@
 """DELETE /subjects/{userId}: GDPR erasure of one person within the caller's tenant.
 
-Erased: every anomaly stored under the person's pseudonym (Anomalies table, via the gsi1 user index)
-and the detector state keyed by that pseudonym (found by asking every registered detector which
-state keys an event of this user would touch, plus the rule engine's window). Not covered here and
+Erased: every anomaly stored under the person's pseudonym (Anomalies table, via the gsi1 user index),
+the detector state keyed by that pseudonym (found by asking every registered detector which
+state keys an event of this user would touch, plus the rule engine's window), and the person's
+user block and step-up/monitoring flags in the BlockList table. Not covered here and
 documented in the response: state keyed by IP/device/session rather than user, incidents and audit
 records that reference the pseudonym, OpenSearch documents and model training snapshots (those age
 out with their TTL/retention).
@@ -36,6 +37,7 @@ class ErasureResult(BaseModel):
     userPseudonym: str
     anomaliesDeleted: int
     stateItemsDeleted: int
+    blockEntriesDeleted: int
     notCovered: list[str]
 
 
@@ -73,6 +75,7 @@ def erase_subject(userId: Annotated[str, Path(min_length=1, max_length=256)]) ->
     deleted = svc.anomalies.delete_user(tenant, pseudonym)
     keys = sorted(user_state_keys(tenant, pseudonym, svc.detectors()))
     state_deleted = sum(svc.state.delete_prefix(k) for k in keys)
+    blocks_deleted = svc.blocklist.erase_user(tenant, pseudonym) if svc.blocklist is not None else 0
     # The audit keeps the pseudonym only: the record of an erasure must not re-identify the person.
     audit(
         router.current_event.raw_event,
@@ -81,7 +84,12 @@ def erase_subject(userId: Annotated[str, Path(min_length=1, max_length=256)]) ->
         pseudonym,
         anomaliesDeleted=deleted,
         stateItemsDeleted=state_deleted,
+        blockEntriesDeleted=blocks_deleted,
     )
     return ErasureResult(
-        userPseudonym=pseudonym, anomaliesDeleted=deleted, stateItemsDeleted=state_deleted, notCovered=NOT_COVERED
+        userPseudonym=pseudonym,
+        anomaliesDeleted=deleted,
+        stateItemsDeleted=state_deleted,
+        blockEntriesDeleted=blocks_deleted,
+        notCovered=NOT_COVERED,
     )
