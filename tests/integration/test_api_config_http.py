@@ -91,3 +91,35 @@ def test_unsafe_webhooks_are_refused_and_nothing_is_listed(api):
         resp = api("POST", "/webhooks", tenant=t, json=body)
         assert resp.status_code == 400 and resp.json()["message"].startswith("Invalid field url"), resp.text
     assert api("GET", "/webhooks", tenant=t).json() == {"webhooks": []}
+
+
+def test_guardian_rules_and_webhooks_commands_talk_to_the_api(local_stack, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    t = tenant()
+    rule_file = tmp_path / "rule.json"
+    rule_file.write_text(json.dumps(RULE))
+
+    def guardian(*argv):
+        return subprocess.run(
+            [sys.executable, "-m", "anomaly_guardian.cli", *argv, "--api", local_stack.api, "--tenant", t],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    created = guardian("rules", "create", str(rule_file))
+    assert created.returncode == 0, created.stderr
+    rule_id = json.loads(created.stdout)["ruleId"]
+    listed = guardian("rules", "list")
+    assert [r["ruleId"] for r in json.loads(listed.stdout)["rules"]] == [rule_id]
+    assert guardian("rules", "delete", rule_id).returncode == 0
+    again = guardian("rules", "delete", rule_id)
+    assert again.returncode == 1 and f"Rule {rule_id} not found" in again.stderr
+
+    hook_file = tmp_path / "hook.json"
+    hook_file.write_text(json.dumps({"url": "https://10.0.0.1/", "events": ["anomaly.detected"], "secret": "x" * 16}))
+    refused = guardian("webhooks", "create", str(hook_file))
+    assert refused.returncode == 1 and "HTTP 400: Invalid field url" in refused.stderr

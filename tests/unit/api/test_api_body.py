@@ -81,3 +81,21 @@ def test_guardian_token_refuses_bad_arguments(argv, capsys, monkeypatch):
     monkeypatch.delenv("TOKEN_SIGNING_KEY_PARAM", raising=False)
     assert guardian(["token", *argv]) == 2
     assert "guardian token:" in capsys.readouterr().err
+
+
+def test_cli_client_refuses_plain_http_to_remote_hosts_and_prefers_guardian_token(monkeypatch):
+    from anomaly_guardian.api.client import ApiClient, bearer_for
+
+    with pytest.raises(ValueError, match="https"):
+        ApiClient("http://api.example.com", "t")
+    monkeypatch.setenv("GUARDIAN_TOKEN", "given-token")
+    assert bearer_for("acme") == "given-token"
+    monkeypatch.delenv("GUARDIAN_TOKEN")
+    with pytest.raises(ValueError, match="--tenant"):
+        bearer_for(None)
+
+
+def test_rules_command_needs_an_api_url(monkeypatch, capsys):
+    monkeypatch.delenv("GUARDIAN_API_URL", raising=False)
+    assert guardian(["rules", "list"]) == 2
+    assert "GUARDIAN_API_URL" in capsys.readouterr().err
