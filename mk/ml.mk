@@ -1,6 +1,6 @@
 # Machine learning (issue 6): `make train` runs the SageMaker script-mode programs (ml/src) locally on a
 # generated labelled stream and writes the artifact the detector loads (MODEL_PATH=ml/artifacts/model.npz).
-.PHONY: train ml-report
+.PHONY: train ml-report ml-pipeline
 ML_DIR := ml/artifacts
 ML_EVENTS ?= 60000
 ML_SOURCE ?= scenario
@@ -18,3 +18,7 @@ ml-report: install ## model vs statistical detectors at equal FPR on unseen stre
 	$(VENV)/bin/guardian train --report-only --workdir $(ML_DIR) --source $(ML_SOURCE) --events $(ML_EVENTS) --eval-seed 8
 	@# The ML generator's behavioural anomalies sit below the statistical thresholds: a model trained on it.
 	$(VENV)/bin/guardian train --report --workdir $(ML_DIR)/synth --source synth --events 40000 --seed 7 --eval-seed 8
+
+ml-pipeline: install ## upsert the SageMaker retraining pipeline in ENV= (START=1 also starts a run)
+	@case "$(ENV)" in dev|staging|prod) ;; *) echo "ml-pipeline: set ENV=dev|staging|prod" >&2; exit 2;; esac
+	$(PY) ml/upsert.py --env $(ENV) $(if $(START),--start,)

@@ -12,7 +12,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 REGION = "eu-west-1"
 ROLE = "arn:aws:iam::123456789012:role/guardian-sagemaker"
 KMS = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555"
