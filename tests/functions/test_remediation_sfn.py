@@ -228,3 +228,39 @@ def test_rule_action_needing_approval_runs_only_after_approval(sfn):  # noqa: F8
     assert performed(sfn, a) == {"notify": "done", "rate_limit": "done", "manual_review": "approved"}
     (rate,) = [r for r in sfn.res.items("AUDIT_TABLE", TENANT, "AU#") if r["action"] == "rate_limit"]
     assert rate["source"] == "rule:R-block"
+
+
+def _api(fixture: str, **kw):
+    from api_helpers import apigw_event, parse
+
+    from anomaly_guardian.api import deps, incidents
+
+    deps.use_services(None)
+    incidents.use_backends(None, None, None)
+    return parse(load_handler("api").lambda_handler(apigw_event(fixture, **kw), LambdaContext()))
+
+
+def test_pending_reviews_are_listed_without_tokens_and_a_stopped_workflow_expires_its_review(sfn):  # noqa: F811
+    a = make_anomaly("value", event={"transactionAmount": 6100.0})
+    sfn.res.store_anomaly(a)
+    execution = sfn.start(a, open_incident(sfn, a))
+    review_id = f"rv_{a['anomalyId']}"
+    sfn.wait_for(lambda: sfn.res.items("INCIDENTS_TABLE", TENANT, f"R#{review_id}"))
+    # GET /reviews?status=PENDING lists it for the tenant, never with the task token
+    status, body = _api("apigw_get_reviews")
+    assert status == 200 and [r["reviewId"] for r in body["reviews"]] == [review_id]
+    assert "taskToken" not in json.dumps(body)
+    assert _api("apigw_get_reviews", tenant="globex")[1]["reviews"] == []
+    # When nothing waits on the token any more (moto does not invalidate the token of a stopped execution,
+    # so the review is pointed at a token Step Functions does not know, as after a timeout)
+    sfn.res.ddb.update_item(
+        TableName="test-incidents",
+        Key={"pk": {"S": f"T#{TENANT}"}, "sk": {"S": f"R#{review_id}"}},
+        UpdateExpression="SET taskToken = :t",
+        ExpressionAttributeValues={":t": {"S": "AAAAKgAAAAIAAAAAAAAAAf0nS2lsbGVkLXRva2Vu"}},
+    )
+    status, body = _review_api(review_id, "approve")
+    # Then the API says so and the review is marked expired (the held transaction stays held)
+    assert status == 409 and body["code"] == "REVIEW_EXPIRED", body
+    assert sfn.res.items("INCIDENTS_TABLE", TENANT, f"R#{review_id}")[0]["status"] == "EXPIRED"
+    sfn.sfn.stop_execution(executionArn=execution, error="Aborted", cause="test cleanup")

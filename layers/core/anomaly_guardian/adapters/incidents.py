@@ -237,6 +237,27 @@ class IncidentRepository:
             raise
         return from_item(resp["Attributes"])
 
+    def list_reviews(self, tenant: str, status: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        """Newest first (review ids embed the anomaly ULID); the task token is never returned."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :r)",
+            "ExpressionAttributeValues": {":pk": {"S": _pk(tenant)}, ":r": {"S": "R#"}},
+            "ScanIndexForward": False,
+        }
+        if status:
+            kwargs["FilterExpression"] = "#st = :st"
+            kwargs["ExpressionAttributeNames"] = {"#st": "status"}
+            kwargs["ExpressionAttributeValues"][":st"] = {"S": status}
+        out: list[dict[str, Any]] = []
+        while len(out) < limit:
+            resp = self.ddb.query(**kwargs)
+            out.extend(from_item(i) for i in resp.get("Items", []))
+            if "LastEvaluatedKey" not in resp:
+                break
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        return [{k: v for k, v in r.items() if k not in ("pk", "sk", "taskToken", "ttl")} for r in out[:limit]]
+
     def _set_review_status(self, tenant: str, review_id: str, status: str) -> None:
         self.ddb.update_item(
             TableName=self.table,

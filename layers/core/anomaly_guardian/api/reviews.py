@@ -1,4 +1,5 @@
-"""POST /reviews/{reviewId}: approve or reject a manual review, resuming the waiting remediation.
+"""GET /reviews (status filter), GET /reviews/{reviewId} and POST /reviews/{reviewId}: approve or reject a
+manual review, resuming the waiting remediation. The task token never leaves the service.
 
 The review moves PENDING -> APPROVED/REJECTED with a conditional write first, so two analysts
 cannot both decide; then the workflow's task token is resumed (SendTaskSuccess for approve,
@@ -9,15 +10,16 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from enum import StrEnum
 from http import HTTPStatus
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Path
-from botocore.exceptions import ClientError
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
+from anomaly_guardian.adapters.stepfunctions import ResumeFailed, TaskTokenGone
 from anomaly_guardian.api.deps import tenant_of
 from anomaly_guardian.api.errors import ApiError, not_found
 from anomaly_guardian.api.incidents import incident_repo, workflow_client
@@ -26,8 +28,6 @@ from anomaly_guardian.response.correlation import ConcurrentUpdate
 router = Router()
 logger = Logger(child=True)
 ReviewId = Annotated[str, Path(pattern=r"^rv_[0-9A-HJKMNP-TV-Z]{26}$", description="id from the review alert")]
-# The token is gone (execution timed out, was stopped, or already resumed).
-_TOKEN_GONE = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
 
 
 class ReviewDecision(BaseModel):
@@ -43,6 +43,33 @@ class ReviewResult(BaseModel):
     anomalyId: str | None = None
     incidentId: str | None = None
     decidedAt: str
+
+
+class ReviewStatus(StrEnum):
+    PENDING = "PENDING"
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"
+    EXPIRED = "EXPIRED"
+
+
+@router.get("/reviews", summary="List manual reviews (newest first)", tags=["reviews"])
+def list_reviews(
+    status: Annotated[ReviewStatus | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> dict[str, Any]:
+    tenant = tenant_of(router.current_event.raw_event)
+    items = incident_repo().list_reviews(tenant, status.value if status else None, limit)
+    return {"reviews": items}
+
+
+@router.get("/reviews/<reviewId>", summary="Get one manual review", tags=["reviews"])
+def get_review(reviewId: ReviewId) -> dict[str, Any]:
+    tenant = tenant_of(router.current_event.raw_event)
+    try:
+        review = incident_repo().get_review(tenant, reviewId)
+    except LookupError:
+        raise not_found("Review", reviewId) from None
+    return {k: v for k, v in review.items() if k not in ("pk", "sk", "taskToken", "ttl")}
 
 
 @router.post("/reviews/<reviewId>", summary="Approve or reject a manual review", tags=["reviews"])
@@ -65,12 +92,12 @@ def decide(reviewId: ReviewId, body: ReviewDecision) -> ReviewResult:
             workflow_client().succeed(review["taskToken"], output)
         else:
             workflow_client().fail(review["taskToken"], "ReviewRejected", json.dumps(output))
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        logger.warning("review resume failed", review_id=reviewId, error_code=code)
-        if code in _TOKEN_GONE:
-            repo.expire_review(tenant, reviewId)
-            raise ApiError(HTTPStatus.CONFLICT, "REVIEW_EXPIRED", f"Review {reviewId} is no longer waiting") from None
+    except TaskTokenGone as exc:
+        logger.warning("review no longer waiting", review_id=reviewId, error_code=str(exc))
+        repo.expire_review(tenant, reviewId)
+        raise ApiError(HTTPStatus.CONFLICT, "REVIEW_EXPIRED", f"Review {reviewId} is no longer waiting") from None
+    except ResumeFailed as exc:
+        logger.warning("review resume failed", review_id=reviewId, error_code=str(exc))
         repo.reopen_review(tenant, reviewId)
         raise ApiError(HTTPStatus.SERVICE_UNAVAILABLE, "RETRY", "Could not resume the workflow; try again") from None
     status = "APPROVED" if body.decision == "approve" else "REJECTED"
