@@ -52,7 +52,9 @@ class WafIpSet:
         for attempt in range(MAX_LOCK_RETRIES):
             resp = self.waf.get_ip_set(Name=self.name, Id=self.id, Scope=self.scope)
             current = set(resp["IPSet"]["Addresses"])
-            wanted = change(set(current))
+            version = 6 if resp["IPSet"].get("IPAddressVersion") == "IPV6" else 4
+            # An IP set holds one address family; addresses of the other family are left to the block list.
+            wanted = {c for c in change(set(current)) if ipaddress.ip_network(c).version == version}
             if wanted == current:
                 return False
             try:
