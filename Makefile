@@ -48,4 +48,4 @@ test: install lint ## every check: lint, all test tiers, IaC checks
 	@for check in $(TEST_CHECKS); do echo "== $$check"; $(MAKE) --no-print-directory $$check; done
 
 clean:
-	rm -rf $(VENV) .tools .pytest_cache .ruff_cache .aws-sam build dist
+	rm -rf $(VENV) .tools .pytest_cache .ruff_cache .aws-sam sam/.aws-sam build dist
