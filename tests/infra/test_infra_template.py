@@ -134,3 +134,26 @@ def test_given_the_layer_when_read_then_it_is_built_by_the_makefile_for_arm64(te
     names = {line.split("==")[0] for line in pins.splitlines() if "==" in line and not line.startswith("#")}
     assert {"aws-lambda-powertools", "pydantic", "numpy"} <= names
     assert not names & {"scikit-learn", "boto3", "botocore"}, "training libs and the runtime's boto3 stay out"
+
+
+def test_given_the_sam_expansion_when_roles_are_read_then_no_generated_policy_allows_wildcards_on_everything():
+    import json
+
+    from conftest import run, tool
+
+    result = run([str(tool("sam/bin/python")), "tests/infra/sam_expand.py", "sam/template.yaml"])
+    assert result.returncode == 0, result.stderr[-2000:]
+    roles = json.loads(result.stdout)
+    function_roles = {n: r for n, r in roles.items() if n.endswith("FunctionRole")}
+    assert len(function_roles) == len(iac_rules.functions(iac_rules.load_template()))
+    for name, role in roles.items():
+        for st in role["statements"]:
+            actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+            resources = st.get("Resource", [])
+            resources = resources if isinstance(resources, list) else [resources]
+            wildcard = [a for a in actions if a == "*" or a.endswith(":*")]
+            assert not (wildcard and "*" in resources), f"{name}: {wildcard} on '*'"
+    for name, role in function_roles.items():
+        # the KMS key policy lets tagged project roles use the application key directly
+        assert role["tags"].get("project") == "anomaly-guardian", name
+        assert not [m for m in role["managed"] if m.endswith(("FullAccess", "AdministratorAccess"))], name
