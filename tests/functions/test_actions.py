@@ -229,3 +229,20 @@ def test_record_step_is_applied_once_even_if_the_workflow_retries_it(actions, re
     again = actions.lambda_handler(step, lambda_context)
     assert first == {"recorded": 1} and again == {"recorded": 1, "duplicate": True}
     assert len(response_aws.stored_anomaly(TENANT, a["anomalyId"])["actionsPerformed"]) == 1
+
+
+def test_a_crashed_attempt_blocks_retries_until_its_claim_is_stale(actions, response_aws):  # noqa: F811
+    from anomaly_guardian.response.actions import ActionInProgress, execute
+
+    a = make_anomaly("velocity")
+    t0 = time.time()
+    # Given an attempt that took the claim and died before completing it
+    assert actions.ports.audit.claim(TENANT, f"{a['anomalyId']}#notify#live", t0) is None
+    # Then a retry shortly after waits (ActionInProgress: the workflow retries it at 30 s, 60 s, ...)
+    with pytest.raises(ActionInProgress):
+        execute(actions.ports, request(a, "notify"), now=t0 + 10)
+    assert response_aws.alerts() == []
+    # and once the claim is older than the Lambda timeout the retry takes over and acts, once
+    assert execute(actions.ports, request(a, "notify"), now=t0 + 91)["status"] == "done"
+    assert execute(actions.ports, request(a, "notify"), now=t0 + 92)["duplicate"] is True
+    assert len(response_aws.alerts()) == 1

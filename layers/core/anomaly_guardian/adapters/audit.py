@@ -20,7 +20,7 @@ from anomaly_guardian.adapters.dynamodb import client, from_item, to_item
 from anomaly_guardian.ids import new_ulid
 
 AUDIT_RETENTION_DAYS = 400
-STALE_CLAIM_SECONDS = 300  # a claim left IN_PROGRESS this long (crashed run) may be taken over
+STALE_CLAIM_SECONDS = 90  # > the actions Lambda timeout (60 s): an IN_PROGRESS claim this old is from a dead run
 
 
 def _pk(tenant: str) -> str:

@@ -33,6 +33,11 @@ class TransientActionError(RuntimeError):
     """Worth retrying (the workflow's Retry matches this class name)."""
 
 
+class ActionInProgress(RuntimeError):
+    """The claim is held by an attempt that may still be running; the workflow waits (30 s, 60 s, ...)
+    until the claim is either completed or stale (a crashed attempt) and can be taken over."""
+
+
 class ActionFailed(RuntimeError):
     """Will not get better by retrying (the workflow's Catch handles it)."""
 
@@ -260,7 +265,7 @@ def execute(ports: Any, event: Mapping[str, Any], now: float | None = None) -> d
     if previous is not None:
         if previous.get("status") == "DONE" and previous.get("result"):
             return dict(previous["result"]) | {"duplicate": True}
-        raise TransientActionError(f"{req.action} for {req.subject_id} is already running")
+        raise ActionInProgress(f"{req.action} for {req.subject_id} is already running")
 
     run = ACTIONS[req.action]
     try:

@@ -13,7 +13,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from anomaly_guardian.models.anomaly import utc_now_iso
-from anomaly_guardian.response.actions import ActionFailed, TransientActionError, execute
+from anomaly_guardian.response.actions import ActionFailed, ActionInProgress, execute
 from anomaly_guardian.response.correlation import SEVERITY_RANK
 from anomaly_guardian.response.notify import alert, anomaly_view, fan_out
 from anomaly_guardian.response.planning import plan_actions
@@ -122,7 +122,7 @@ def _once(ports: Any, tenant: str, key: str, step: Any) -> dict[str, Any]:
     if previous is not None:
         if previous.get("status") == "DONE":
             return dict(previous.get("result") or {}) | {"duplicate": True}
-        raise TransientActionError(f"{key} is already running")
+        raise ActionInProgress(f"{key} is already running")
     try:
         result = step()
     except Exception:
