@@ -42,7 +42,7 @@ class DemoOptions:
     tenants: tuple[str, ...] = ("acme", "globex", "initech")
     batch: int = 100
     max_backlog: int = 50
-    poll_interval: float = 0.25
+    poll_interval: float = 0.5
     drain_timeout: float = 180.0
     report: Path = Path("build/demo-report.html")
     template: Path | None = None

@@ -78,8 +78,20 @@ def to_lambda_record(rec: dict[str, Any], shard_id: str, stream_arn: str) -> dic
 class KinesisPoller:
     """Runs a mapping: `start()` spawns a thread per shard, `stop()` joins them."""
 
-    def __init__(self, mapping: KinesisMapping, kinesis: Any, sqs: Any = None, sns: Any = None, poll: float = 0.05):
+    def __init__(
+        self,
+        mapping: KinesisMapping,
+        kinesis: Any,
+        sqs: Any = None,
+        sns: Any = None,
+        poll: float = 0.05,
+        environments: list[LocalFunction] | None = None,
+    ):
+        """`environments`: one execution environment per shard (Lambda runs one invocation per shard
+        concurrently); shards beyond the list share them round-robin. Default: `mapping.function`."""
         self.m = mapping
+        self.environments = environments or [mapping.function]
+        self._env_of: dict[str, LocalFunction] = {}
         self.kinesis = kinesis
         self.sqs = sqs
         self.sns = sns
@@ -92,8 +104,9 @@ class KinesisPoller:
 
     def start(self) -> None:
         shards = self.kinesis.list_shards(StreamName=self.m.stream_name)["Shards"]
-        for shard in shards:
+        for i, shard in enumerate(shards):
             sid = shard["ShardId"]
+            self._env_of[sid] = self.environments[i % len(self.environments)]
             self._caught_up[sid] = False
             t = threading.Thread(target=self._run, args=(sid,), name=f"kinesis-{sid}", daemon=True)
             t.start()
@@ -169,7 +182,7 @@ class KinesisPoller:
         with self.stats.lock:
             self.stats.invocations += 1
         try:
-            result = self.m.function.invoke(event)
+            result = self._env_of.get(shard_id, self.m.function).invoke(event)
         except FunctionError:
             with self.stats.lock:
                 self.stats.function_errors += 1

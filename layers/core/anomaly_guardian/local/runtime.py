@@ -76,12 +76,13 @@ class LocalFunction:
                 self.busy_seconds += time.perf_counter() - started
 
 
-def load_function(spec: FunctionSpec) -> LocalFunction:
+def load_function(spec: FunctionSpec, instance: int = 0) -> LocalFunction:
+    """Import the handler module; `instance` > 0 gives another execution environment (own module state)."""
     module_name, _, attr = spec.handler.rpartition(".")
     path = spec.code_dir / f"{module_name.replace('.', '/')}.py"
     if not path.is_file():
         raise FileNotFoundError(f"{spec.logical_id}: handler file {path} does not exist")
-    unique = f"guardian_local_fn_{spec.logical_id}"
+    unique = f"guardian_local_fn_{spec.logical_id}" + (f"_{instance}" if instance else "")
     module_spec = importlib.util.spec_from_file_location(unique, path)
     if module_spec is None or module_spec.loader is None:
         raise ImportError(f"cannot import {path}")

@@ -76,7 +76,7 @@ class MotoServer:
             env.update(DUMMY_CREDENTIALS)
             if self.lambda_port:
                 env["MOTO_PORT"] = str(self.lambda_port)
-            cmd = [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)]
+            cmd = [sys.executable, "-m", "anomaly_guardian.local.moto_main", "-H", self.host, "-p", str(self.port)]
             self._proc = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments
                 cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
             )

@@ -28,6 +28,16 @@ from anomaly_guardian.local.sqs import SqsMapping, SqsPoller
 log = logging.getLogger(__name__)
 
 
+class _Totals:
+    """Counters summed over a function's execution environments."""
+
+    def __init__(self, envs: list[LocalFunction]):
+        self.invocations = sum(e.invocations for e in envs)
+        self.errors = sum(e.errors for e in envs)
+        self.busy_seconds = sum(e.busy_seconds for e in envs)
+        self.waited_seconds = sum(e.waited_seconds for e in envs)
+
+
 def find_repo_root(start: Path | None = None) -> Path:
     """The directory holding `sam/template.yaml`: from cwd upwards, else next to this package."""
     for base in [Path(start or Path.cwd()).resolve(), Path(__file__).resolve()]:
@@ -61,6 +71,7 @@ class LocalStack:
         self.gateway: ApiGateway | None = None
         self.kinesis_pollers: list[KinesisPoller] = []
         self.sqs_pollers: list[SqsPoller] = []
+        self.extra_environments: dict[str, list[LocalFunction]] = {}
         self.api_url = ""
         self.notes: list[str] = []
         self._saved_env: dict[str, str | None] = {}
@@ -100,24 +111,32 @@ class LocalStack:
         self.resources = res = builder.build()
         self.notes.extend(sorted(set(res.resolver.unresolved)))
         self._set_env(self._function_env(res))
-        shared = dict(os.environ)
         for logical, spec in res.functions.items():
-            # Module-level objects (Logger service name, clients) see this function's own variables.
-            own = {**spec.environment, **self._local_overrides()}
-            os.environ.update(own)
             try:
-                self.functions[logical] = load_function(spec)
+                self.functions[logical] = self._load(spec)
             except Exception as exc:  # a broken function must not take the whole stack down
                 self.notes.append(f"function {logical} not loaded: {type(exc).__name__}: {exc}")
-            finally:
-                for key in own:
-                    if key in shared:
-                        os.environ[key] = shared[key]
-                    else:
-                        os.environ.pop(key, None)
         self._wire_api(template)
         self._wire_event_sources(builder)
         return self
+
+    def _load(self, spec: FunctionSpec, instance: int = 0) -> LocalFunction:
+        """Import with the function's own variables set, so module-level objects (Logger service
+        name, clients) see them; the shared environment is restored afterwards."""
+        shared = dict(os.environ)
+        own = {**spec.environment, **self._local_overrides()}
+        os.environ.update(own)
+        try:
+            fn = load_function(spec, instance)
+        finally:
+            for key in own:
+                if key in shared:
+                    os.environ[key] = shared[key]
+                else:
+                    os.environ.pop(key, None)
+        if instance:
+            self.extra_environments.setdefault(spec.logical_id, []).append(fn)
+        return fn
 
     def stop(self) -> None:
         if self.gateway is not None:
@@ -261,7 +280,9 @@ class LocalStack:
                             "Destination"
                         ),
                     )
-                    poller = KinesisPoller(mapping, kinesis, sqs=sqs, sns=sns)
+                    shards = self.o.shard_count
+                    envs = [fn, *(self._load(spec, i) for i in range(1, shards))]
+                    poller = KinesisPoller(mapping, kinesis, sqs=sqs, sns=sns, environments=envs)
                     poller.start()
                     self.kinesis_pollers.append(poller)
                 elif kind == "SQS":
@@ -322,7 +343,7 @@ class LocalStack:
                     "busy_s": round(f.busy_seconds, 3),
                     "waited_s": round(f.waited_seconds, 3),
                 }
-                for k, f in self.functions.items()
+                for k, f in ((k, _Totals([f, *self.extra_environments.get(k, [])])) for k, f in self.functions.items())
             },
             "requests": self.gateway.requests if self.gateway else 0,
             "kinesis_caught_up": self.kinesis_caught_up(),
