@@ -28,7 +28,8 @@ router = Router()
 NOT_COVERED = [
     "state keyed by IP address, device or session rather than the user",
     "incidents and audit records referencing the pseudonym (expire with their TTL)",
-    "OpenSearch documents and model training snapshots (expire with index/snapshot retention)",
+    "model training snapshots (expire with snapshot retention); OpenSearch documents follow the anomaly"
+    " deletions through the table stream (search_indexer)",
 ]
 _PROBE_TYPES = ("transaction", "login", "pageview", "api_request")
 
