@@ -147,7 +147,9 @@ def test_events_flow_through_kinesis_to_the_detector_and_become_visible(stack):
 
 
 def test_partial_batch_failure_redelivers_from_the_failed_record_then_gives_up_to_the_destination(stack, aws):
-    detector = sys.modules["guardian_local_fn_DetectorFunction"]
+    # One execution environment (module instance) per shard, as Lambda runs one invocation per shard.
+    envs = [m for name, m in sys.modules.items() if name.startswith("guardian_local_fn_DetectorFunction")]
+    assert len(envs) == 2
     before = {k: dict(p.stats.as_dict()) for k, p in enumerate(stack.kinesis_pollers)}
     batch = [{"id": "ok1"}, {"id": "once", "poison": "once"}, {"id": "ok2"}, {"id": "dead", "poison": "forever"}]
     # One partition key per tenant+id; send them one by one so each shard sees its own order.
@@ -161,8 +163,9 @@ def test_partial_batch_failure_redelivers_from_the_failed_record_then_gives_up_t
     assert info["requestContext"]["condition"] == "RetryAttemptsExhausted"
     assert info["KinesisBatchInfo"]["batchSize"] >= 1 and info["KinesisBatchInfo"]["streamArn"].endswith("-events")
     # 'once' failed once and was re-delivered from its sequence number; 'dead' got 1 + MaximumRetryAttempts (2).
-    assert detector.BY_ID["poison:once"] == 2 and detector.BY_ID["poison:dead"] == 3
-    assert detector.BY_ID["poison:ok1"] == 1
+    by_id = {k: v for m in envs for k, v in m.BY_ID.items()}
+    assert by_id["poison:once"] == 2 and by_id["poison:dead"] == 3
+    assert by_id["poison:ok1"] == 1
     stored = requests.get(stack.api_url + "/items", headers={"Authorization": "Bearer allow-poison"}, timeout=5).json()
     assert sorted(stored["items"]) == ["E#ok1", "E#ok2", "E#once"]
     after = stack.stats()["kinesis"][0]
