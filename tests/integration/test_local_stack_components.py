@@ -184,3 +184,32 @@ def test_sqs_mapping_deletes_successes_and_leaves_failures_for_the_dlq(stack, aw
     # maxReceiveCount 2, visibility 1 s: after two failed receives moto moves it to the DLQ.
     moved = wait_for(lambda: sqs.receive_message(QueueUrl=dlq).get("Messages"), timeout=15, interval=0.3)
     assert moved and moved[0]["Body"] == "fail"
+
+
+def test_eventbridge_rules_deliver_matching_events_to_their_function(stack, aws):
+    worker = sys.modules["guardian_local_fn_WorkerFunction"]
+    entries = [
+        {"Source": "anomaly-guardian", "DetailType": "IncidentOpened", "Detail": '{"id": "i-1"}'},
+        {"Source": "anomaly-guardian", "DetailType": "SomethingElse", "Detail": '{"id": "i-2"}'},
+    ]
+    for e in entries:
+        e["EventBusName"] = "anomaly-guardian-local-bus"
+    assert aws("events").put_events(Entries=entries)["FailedEntryCount"] == 0
+    got = wait_for(lambda: [e for e in worker.EVENTS if e.get("detail-type") == "IncidentOpened"])
+    assert got and got[0]["detail"] == {"id": "i-1"} and got[0]["source"] == "anomaly-guardian"
+    time.sleep(0.5)
+    assert not [e for e in worker.EVENTS if e.get("detail-type") == "SomethingElse"]
+
+
+def test_step_functions_tasks_run_the_real_handler(stack, aws):
+    sfn = aws("stepfunctions")
+    arn = stack.resources.state_machines["Flow"]
+    execution = sfn.start_execution(stateMachineArn=arn, name="it-flow-1", input='{"task": "t-42"}')
+    desc = wait_for(
+        lambda: (d := sfn.describe_execution(executionArn=execution["executionArn"]))["status"] != "RUNNING" and d,
+        timeout=15,
+    )
+    assert desc["status"] == "SUCCEEDED", desc
+    assert json.loads(desc["output"])["topic"].endswith(":anomaly-guardian-local-alerts")
+    worker = sys.modules["guardian_local_fn_WorkerFunction"]
+    assert {"task": "t-42"} in worker.EVENTS  # the Task state invoked the handler, not moto's echo
