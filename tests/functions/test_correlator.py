@@ -109,10 +109,15 @@ def test_incident_opened_webhook_is_queued_for_subscribers(correlator, response_
         {"webhookId": "W1", "url": "https://hooks.example/x", "events": ["incident.opened"], "secretCiphertext": "x"},
     )
     dispatch([make_anomaly("velocity", at_ms=T0)])
-    correlator.lambda_handler(sqs_event(response_aws.drain(response_aws.env["RESPONSE_QUEUE_URL"])), lambda_context)
+    handed_over = sqs_event(response_aws.drain(response_aws.env["RESPONSE_QUEUE_URL"]))
+    correlator.lambda_handler(handed_over, lambda_context)
     (queued,) = [json.loads(m["Body"]) for m in response_aws.drain(response_aws.env["WEBHOOK_QUEUE_URL"])]
     assert queued["event"] == "incident.opened" and queued["webhookId"] == "W1" and queued["attempt"] == 1
     assert "secret" not in json.dumps(queued).lower()
+    # a redelivered message (say the first run failed after saving) announces it again with the same delivery id
+    correlator.lambda_handler(handed_over, lambda_context)
+    (again,) = [json.loads(m["Body"]) for m in response_aws.drain(response_aws.env["WEBHOOK_QUEUE_URL"])]
+    assert again["deliveryId"] == queued["deliveryId"]
 
 
 def test_malformed_message_fails_alone(correlator, response_aws, lambda_context):  # noqa: F811

@@ -148,5 +148,5 @@ def resolve_incident(incidentId: IncidentId, body: ResolveBody | None = None) ->
         return current.public()
     repo.set_status(tenant, incidentId, "RESOLVED", f"resolved by {who}: {note}"[:500], at)
     resolved = repo.get(tenant, incidentId).public()
-    fan_out(notifier(), tenant, "incident.resolved", resolved, resolved.get("severity"))
+    fan_out(notifier(), tenant, "incident.resolved", resolved, resolved.get("severity"), incidentId)
     return resolved

@@ -207,7 +207,7 @@ def _notify(ports: Any, req: Request, now: float, live: bool) -> dict[str, Any]:
         f"[{severity}] {req.anomaly.get('anomalyType', 'anomaly')} anomaly",
         data,
     )
-    detail["webhooksQueued"] = fan_out(ports, req.tenant, "anomaly.detected", data, severity)
+    detail["webhooksQueued"] = fan_out(ports, req.tenant, "anomaly.detected", data, severity, req.subject_id)
     return detail
 
 

@@ -81,8 +81,10 @@ def handle_message(ports: Any, body: Mapping[str, Any], window: int | None = Non
     anomaly, ip = parse(body)
     tenant = anomaly["tenantId"]
     incident, opened = assign_incident(ports, anomaly, window or window_seconds())
-    if opened:
-        fan_out(ports, tenant, "incident.opened", incident.public(), incident.severity)
+    # The anomaly that opened the incident announces it, also when its message is redelivered after a
+    # failure past the save (same delivery ids, so receivers see it once).
+    if opened or (incident.members and incident.members[0]["anomalyId"] == anomaly["anomalyId"]):
+        fan_out(ports, tenant, "incident.opened", incident.public(), incident.severity, incident.incidentId)
     started = False
     if ports.workflows is not None:
         payload = {

@@ -6,6 +6,7 @@ loads the registration at delivery time, so a rotated secret or a deleted webhoo
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,8 +33,18 @@ def anomaly_view(anomaly: Mapping[str, Any]) -> dict[str, Any]:
     return {k: anomaly[k] for k in ANOMALY_FIELDS if k in anomaly}
 
 
-def fan_out(ports: Any, tenant: str, event: str, data: Mapping[str, Any], severity: str | None) -> int:
-    """Queue one delivery per webhook of `tenant` subscribed to `event`; returns how many."""
+def delivery_id(subject: str, event: str, webhook_id: str) -> str:
+    """Stable per (subject, event, webhook): a redelivered queue message or a retried step queues the same
+    id again, so receivers de-duplicate on X-Guardian-Delivery."""
+    return "dlv_" + hashlib.sha256(f"{subject}\x1f{event}\x1f{webhook_id}".encode()).hexdigest()[:32]
+
+
+def fan_out(
+    ports: Any, tenant: str, event: str, data: Mapping[str, Any], severity: str | None, subject: str | None = None
+) -> int:
+    """Queue one delivery per webhook of `tenant` subscribed to `event`; returns how many.
+
+    `subject` (the anomaly or incident id) makes delivery ids deterministic; without it each call is new."""
     if event not in EVENT_TYPES:
         raise ValueError(f"unknown webhook event {event!r}")
     if ports.webhook_queue is None:
@@ -44,7 +55,7 @@ def fan_out(ports: Any, tenant: str, event: str, data: Mapping[str, Any], severi
             "tenantId": tenant,
             "webhookId": hook["webhookId"],
             "event": event,
-            "deliveryId": new_delivery_id(),
+            "deliveryId": delivery_id(subject, event, hook["webhookId"]) if subject else new_delivery_id(),
             "createdAt": created,
             "attempt": 1,
             "data": dict(data),

@@ -95,7 +95,14 @@ def apply_review(ports: Any, event: Mapping[str, Any]) -> dict[str, Any]:
         if hold:
             ports.blocks.delete(tenant, f"HOLD#{event_id}")
         outcome = {"type": "manual_review", "status": "rejected", "holdReleased": bool(hold), "at": utc_now_iso()}
-        fan_out(ports, tenant, "anomaly.resolved", anomaly_view(anomaly) | {"resolution": "rejected_in_review"}, None)
+        fan_out(
+            ports,
+            tenant,
+            "anomaly.resolved",
+            anomaly_view(anomaly) | {"resolution": "rejected_in_review"},
+            None,
+            anomaly.get("anomalyId"),
+        )
     ports.audit.record(
         tenant,
         {
