@@ -170,6 +170,11 @@ def test_transient_error_is_retried_with_backoff_then_succeeds(sfn):  # noqa: F8
     assert desc["status"] == "SUCCEEDED"
     failed = [e for e in sfn.history(desc["executionArn"]) if e["type"] == "TaskFailed"]
     assert [json.loads(e["taskFailedEventDetails"]["cause"])["errorType"] for e in failed] == ["TransientActionError"]
+    # after IntervalSeconds (1 s): the retry was scheduled at least a second after the failure
+    history = sfn.history(desc["executionArn"])
+    fail_at = failed[0]["timestamp"]
+    retried = [e["timestamp"] for e in history if e["type"] == "TaskScheduled" and e["timestamp"] > fail_at]
+    assert retried and (min(retried) - fail_at).total_seconds() >= 0.9
     assert sfn.ops().count("execute:notify") == 2
     assert performed(sfn, a) == {"step_up_auth": "done", "notify": "done"}
     results = sorted(r["result"] for r in sfn.res.items("AUDIT_TABLE", TENANT, "AU#") if r["action"] == "notify")
