@@ -33,6 +33,7 @@ from typing import Any
 import requests
 
 LATENCY_TARGET_S = 2.0
+REQUIRED_FUNCTIONS = frozenset({"AuthorizerFunction", "IngestFunction", "DetectorFunction", "ApiFunction"})
 
 
 @dataclass
@@ -184,6 +185,10 @@ def run_demo(opts: DemoOptions) -> int:
         say(f"  API {api}   AWS_ENDPOINT_URL {stack.aws_endpoint_url}   handler logs: {log_path}")
         for note in stack.info.get("notes", []):
             say(f"  note: {note}")
+        missing_fns = sorted(REQUIRED_FUNCTIONS - set(stack.info.get("functions", [])))
+        if missing_fns or not stack.info.get("streams"):
+            say(f"Demo FAILED: the stack has no {', '.join(missing_fns) or 'Kinesis stream'} (see the notes above)")
+            return 1
         key = load_signing_key()
         settings = TokenSettings.from_env(key)
         tokens = {
@@ -253,6 +258,9 @@ def run_demo(opts: DemoOptions) -> int:
             all_anomalies.extend(fetch_anomalies(session, api, token))
         final_stats = stack.stats()
         isolation = _isolation_check(session, api, tokens, run)
+    except DemoStalled as exc:
+        say(f"Demo FAILED: {exc}; handler logs in {log_path}")
+        return 1
     finally:
         watch_stop.set()
         stack.stop()
@@ -266,9 +274,21 @@ def _processed(stack: Any) -> int:
     return sum(s["processed"] + s["sent_to_destination"] + s["discarded"] for s in stack.stats()["kinesis"])
 
 
-def _wait_backlog(stack: Any, run: Run, max_backlog: int) -> None:
-    deadline = time.time() + 60
-    while run.accepted - _processed(stack) > max_backlog and time.time() < deadline:
+class DemoStalled(RuntimeError):
+    pass
+
+
+def _wait_backlog(stack: Any, run: Run, max_backlog: int, stall_after: float = 60.0) -> None:
+    """Wait until the detector is within `max_backlog` records; give up if it makes no progress."""
+    last, since = -1, time.time()
+    while True:
+        done = _processed(stack)
+        if run.accepted - done <= max_backlog:
+            return
+        if done != last:
+            last, since = done, time.time()
+        elif time.time() - since > stall_after:
+            raise DemoStalled(f"the detector processed nothing for {stall_after:.0f}s ({done} of {run.accepted})")
         time.sleep(0.05)
 
 
