@@ -42,5 +42,6 @@ def output_fn(prediction: Scores, accept: str) -> tuple[str, str]:
         "scores": prediction.score.tolist(),
         "forest": prediction.forest.tolist(),
         "recon": prediction.recon.tolist(),
+        "tail": prediction.tail.tolist(),
     }
     return json.dumps(body), "application/json"

@@ -95,7 +95,13 @@ class EndpointScorer:
                     raise ValueError(f"endpoint returned {score.shape[0]} scores for {batch.X.shape[0]} rows")
                 self.breaker.success()
                 b = self.fallback.bundle
-                return Scores(score=score, forest=forest, recon=recon, Z=standardise(batch.X, b.mean, b.std))
+                return Scores(
+                    score=score,
+                    forest=forest,
+                    recon=recon,
+                    tail=b.tail.score(batch.X),
+                    Z=standardise(batch.X, b.mean, b.std),
+                )
             except Exception as exc:  # any endpoint failure degrades to the local model
                 self.breaker.failure()
                 log.warning(
@@ -135,9 +141,14 @@ class ModelDetector:
     def _finding(self, batch: FeatureBatch, s: Scores, r: int) -> Finding:
         b = self.bundle
         forest_part = s.forest[r] > b.forest_threshold
+        tail_part = s.tail[r] > b.tail_threshold
         seq_part = b.autoencoder is not None and s.recon[r] > b.ae_threshold
         explanation: list[Explanation] = []
-        order = np.argsort(-np.abs(s.Z[r]))[: self.top_features]
+        if tail_part:  # the rarest single feature leads: that is what made the row stand out
+            rare = b.tail.feature_scores(batch.X[r : r + 1])[0]
+            order = list(np.argsort(-rare)[: self.top_features])
+        else:
+            order = list(np.argsort(-np.abs(s.Z[r]))[: self.top_features])
         for j in order:
             explanation.append(
                 Explanation(
@@ -156,8 +167,9 @@ class ModelDetector:
                     detail="autoencoder reconstruction error of the user's recent events",
                 )
             )
-        kind = AnomalyType.BEHAVIORAL if seq_part and not forest_part else AnomalyType.ML
-        what = "Unusual event sequence" if kind is AnomalyType.BEHAVIORAL else "Unusual event for this user"
+        behavioural = seq_part or (tail_part and FEATURES[order[0]] in BEHAVIOURAL_FEATURES)
+        kind = AnomalyType.BEHAVIORAL if behavioural and not forest_part else AnomalyType.ML
+        what = "Unusual session behaviour" if kind is AnomalyType.BEHAVIORAL else "Unusual event for this user"
         return Finding(
             kind,
             float(s.score[r]),
@@ -166,6 +178,18 @@ class ModelDetector:
             detector=self.name,
             extra={"modelVersion": b.version},
         )
+
+
+BEHAVIOURAL_FEATURES = frozenset(
+    {
+        "gap_regularity",
+        "events_last_5min",
+        "seconds_since_last",
+        "session_length",
+        "requests_per_second",
+        "user_agent_change",
+    }
+)
 
 
 # ---- construction from the environment ----------------------------------------------------------

@@ -49,7 +49,7 @@ FEATURES: tuple[str, ...] = (
     "seconds_since_last",
     "events_last_5min",
     "user_history",
-    "gap_irregularity",
+    "gap_regularity",
     *(f"type_{t}" for t in EVENT_TYPES),
     "type_other",
 )
@@ -131,7 +131,7 @@ class FeatureExtractor:
         )
         chg_col, new_col, ua_col = F["device_change_indicator"], F["new_device"], F["user_agent_change"]
         gap_col, rate_col, hist_col = F["seconds_since_last"], F["events_last_5min"], F["user_history"]
-        irr_col = F["gap_irregularity"]
+        reg_col = F["gap_regularity"]
         step = len(SEQ_STEP)
         for r, pe in enumerate(events):
             st = states[ml_state_key(pe)].state
@@ -210,11 +210,11 @@ class FeatureExtractor:
             window = [*prev, cur][-SEQ_LEN:]
             offset = (SEQ_LEN - len(window)) * step  # left-pad short histories with zeros
             seq[r, offset:] = np.asarray(window, dtype=np.float64).ravel()
-            # Timing regularity: scripted clients fire at near-constant intervals, people do not.
-            if len(window) >= 4:
-                X[r, irr_col] = min(3.0, float(np.std([w[0] for w in window[-6:]])))
-            else:
-                X[r, irr_col] = 3.0
+            # Timing regularity: scripted clients fire at near-constant intervals, people do not. On a log
+            # scale (-log of the spread of log gaps), so near-constant timing lands far out in the tail
+            # where the forest's uniform random splits isolate it quickly.
+            spread = float(np.std([w[0] for w in window[-6:]])) if len(window) >= 4 else 3.0
+            X[r, reg_col] = -math.log(min(spread, 3.0) + 0.01)
 
             st.update(n=count + 1, t=t, rate=rate + 1.0, an=an, am=am, a2=a2, hx=hx, hy=hy, dev=devices, seq=window)
             if lat is not None:

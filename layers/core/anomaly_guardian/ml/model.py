@@ -18,8 +18,9 @@ from anomaly_guardian.ml.autoencoder import AutoencoderArrays
 from anomaly_guardian.ml.features import FEATURES, SEQ_FEATURES, FeatureBatch
 from anomaly_guardian.ml.forest import ForestArrays
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 PSI_BINS = 10
+TAIL_QUANTILES = 1001
 
 
 class ModelFormatError(ValueError):
@@ -57,10 +58,45 @@ def psi(ref_props: np.ndarray, counts: np.ndarray, eps: float = 1e-4) -> np.ndar
 
 
 @dataclass(slots=True)
+class TailModel:
+    """Per-feature empirical tails (HBOS-style, max over features instead of a sum): how rare is the
+    most unusual single feature of a row, in -log10 of its two-sided training tail probability. The
+    forest is weak at anomalies that are extreme in one feature among many; this catches them, and
+    names the feature. Beyond the training range the score keeps growing with the distance."""
+
+    grid: np.ndarray  # (n_features, TAIL_QUANTILES) training quantiles
+    scale: np.ndarray  # (n_features,) spread used beyond the range (IQR, floored)
+
+    @classmethod
+    def fit(cls, X: np.ndarray) -> TailModel:
+        grid = np.quantile(X, np.linspace(0, 1, TAIL_QUANTILES), axis=0).T.copy()
+        iqr = grid[:, int(0.75 * (TAIL_QUANTILES - 1))] - grid[:, int(0.25 * (TAIL_QUANTILES - 1))]
+        return cls(grid, np.maximum(iqr, 0.1 * np.maximum(grid[:, -1] - grid[:, 0], 1e-6)))
+
+    def feature_scores(self, X: np.ndarray) -> np.ndarray:
+        n, d = X.shape
+        q = self.grid.shape[1]
+        floor = 0.5 / q
+        out = np.empty((n, d))
+        for j in range(d):
+            g, x = self.grid[j], X[:, j]
+            at_least = 1.0 - np.searchsorted(g, x, side="left") / q  # share of training rows >= x
+            at_most = np.searchsorted(g, x, side="right") / q  # share <= x
+            p = np.maximum(np.minimum(at_least, at_most), floor)
+            beyond = np.maximum(x - g[-1], g[0] - x).clip(min=0.0) / self.scale[j]
+            out[:, j] = -np.log10(p) + beyond / np.log(10.0)
+        return out
+
+    def score(self, X: np.ndarray) -> np.ndarray:
+        return self.feature_scores(X).max(axis=1)
+
+
+@dataclass(slots=True)
 class Scores:
     score: np.ndarray  # 0..1 per row; >= 0.5 means above the learned threshold of either model
     forest: np.ndarray  # isolation forest anomaly score 2^(-E[h]/c)
     recon: np.ndarray  # autoencoder reconstruction error
+    tail: np.ndarray  # rarest single feature, -log10 tail probability
     Z: np.ndarray  # standardised features (for explanations)
 
 
@@ -76,9 +112,13 @@ class ModelBundle:
     forest_top: float
     ae_threshold: float
     ae_top: float
+    tail: TailModel
+    tail_threshold: float
+    tail_top: float
     ref_edges: np.ndarray
     ref_props: np.ndarray
     medians: np.ndarray
+    active: np.ndarray  # bool per feature; inactive ones are held at the training median when scoring
     metadata: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -86,15 +126,20 @@ class ModelBundle:
         return str(self.metadata.get("modelVersion", "unversioned"))
 
     def score(self, batch: FeatureBatch) -> Scores:
-        Z = standardise(batch.X, self.mean, self.std)
+        X = batch.X if self.active.all() else np.where(self.active, batch.X, self.medians)
+        Z = standardise(X, self.mean, self.std)
         forest = self.forest.anomaly_score(Z)
-        score = _calibrate(forest, self.forest_threshold, self.forest_top)
+        tail = self.tail.score(X)
+        score = np.maximum(
+            _calibrate(forest, self.forest_threshold, self.forest_top),
+            _calibrate(tail, self.tail_threshold, self.tail_top),
+        )
         if self.autoencoder is not None and batch.seq.shape[0]:
             recon = self.autoencoder.reconstruction_error(standardise(batch.seq, self.seq_mean, self.seq_std))
             score = np.maximum(score, _calibrate(recon, self.ae_threshold, self.ae_top))
         else:
             recon = np.zeros(batch.X.shape[0])
-        return Scores(score=score, forest=forest, recon=recon, Z=Z)
+        return Scores(score=score, forest=forest, recon=recon, tail=tail, Z=Z)
 
     # -- persistence -------------------------------------------------------------------------
     def to_bytes(self) -> bytes:
@@ -103,10 +148,22 @@ class ModelBundle:
             "std": self.std,
             "seq_mean": self.seq_mean,
             "seq_std": self.seq_std,
-            "thresholds": np.array([self.forest_threshold, self.forest_top, self.ae_threshold, self.ae_top]),
+            "thresholds": np.array(
+                [
+                    self.forest_threshold,
+                    self.forest_top,
+                    self.ae_threshold,
+                    self.ae_top,
+                    self.tail_threshold,
+                    self.tail_top,
+                ]
+            ),
+            "tail_grid": self.tail.grid,
+            "tail_scale": self.tail.scale,
             "ref_edges": self.ref_edges,
             "ref_props": self.ref_props,
             "medians": self.medians,
+            "active": self.active.astype(np.uint8),
         }
         arrays |= self.forest.to_arrays()
         if self.autoencoder is not None:
@@ -142,15 +199,20 @@ class ModelBundle:
             forest_top=float(t[1]),
             ae_threshold=float(t[2]),
             ae_top=float(t[3]),
+            tail=TailModel(arrays["tail_grid"], arrays["tail_scale"]),
+            tail_threshold=float(t[4]),
+            tail_top=float(t[5]),
             ref_edges=arrays["ref_edges"],
             ref_props=arrays["ref_props"],
             medians=arrays["medians"],
+            active=arrays["active"].astype(bool),
             metadata={k: v for k, v in meta.items() if k not in ("features", "seqFeatures")},
         )
 
 
 def _calibrate(raw: np.ndarray, threshold: float, top: float) -> np.ndarray:
     """Map a raw model score to 0..1 with the learned threshold at 0.5 and `top` at 1.0."""
-    below = 0.5 * np.clip(raw / max(threshold, 1e-12), 0.0, 1.0)
+    # At or below the threshold stays below 0.5: ties at the threshold (discrete features) are not anomalies.
+    below = np.minimum(0.5 * np.clip(raw / max(threshold, 1e-12), 0.0, 1.0), 0.4999)
     above = 0.5 + 0.5 * np.clip((raw - threshold) / max(top - threshold, 1e-12), 0.0, 1.0)
     return np.where(raw > threshold, above, below)

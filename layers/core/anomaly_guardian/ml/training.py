@@ -14,7 +14,7 @@ import numpy as np
 
 from anomaly_guardian.detection.base import PreparedEvent
 from anomaly_guardian.ml.features import FEATURES, SEQ_FEATURES, FeatureBatch, FeatureExtractor
-from anomaly_guardian.ml.model import ModelBundle, bin_counts, reference_edges
+from anomaly_guardian.ml.model import ModelBundle, TailModel, bin_counts, reference_edges
 from anomaly_guardian.models.event import Event, parse_event
 from anomaly_guardian.privacy import Pseudonymiser
 from anomaly_guardian.state.store import InMemoryStateStore, StateStore
@@ -99,6 +99,7 @@ def fit_bundle(
     ae_hidden: Sequence[int] = (32, 8, 32),
     ae_max_rows: int = 20_000,
     seed: int = 0,
+    calibration_fraction: float = 0.25,
     metadata: dict[str, Any] | None = None,
 ) -> ModelBundle:
     """Fit the Isolation Forest and the sequence autoencoder on (mostly) normal rows and export both."""
@@ -114,17 +115,28 @@ def fit_bundle(
 
     if X.shape[0] < 50:
         raise ValueError(f"need at least 50 training rows, got {X.shape[0]}")
+    active = calendar_coverage(X)
+    medians = np.median(X, axis=0)
+    raw = X  # drift reference: what the detector will actually observe
+    X = np.where(active, X, medians)  # what the bundle feeds the models for inactive features
     mean, std = X.mean(axis=0), X.std(axis=0)
     Z = standardise(X, mean, std)
     forest_model = IsolationForest(n_estimators=n_estimators, max_samples=min(max_samples, len(Z)), random_state=seed)
-    forest_model.fit(Z)
+    # Fit on the earlier rows, set thresholds on the later ones (time order): thresholds then reflect
+    # how the models do on data they have not seen, as in production.
+    cut = int(len(Z) * (1.0 - calibration_fraction)) if len(Z) >= 200 else len(Z)
+    calib = slice(cut, None) if cut < len(Z) else slice(None)
+    forest_model.fit(Z[:cut])
     forest = export_isolation_forest(forest_model)
-    f_scores = forest.anomaly_score(Z)
+    f_scores = forest.anomaly_score(Z[calib])
 
     seq_mean, seq_std = seq.mean(axis=0), seq.std(axis=0)
     S = standardise(seq, seq_mean, seq_std)
     rng = np.random.default_rng(seed)
-    fit_rows = S if len(S) <= ae_max_rows else S[rng.choice(len(S), ae_max_rows, replace=False)]
+    fit_pool = S[:cut]
+    fit_rows = (
+        fit_pool if len(fit_pool) <= ae_max_rows else fit_pool[rng.choice(len(fit_pool), ae_max_rows, replace=False)]
+    )
     ae_model = MLPRegressor(
         hidden_layer_sizes=tuple(ae_hidden),
         max_iter=80,
@@ -137,11 +149,13 @@ def fit_bundle(
         warnings.simplefilter("ignore", ConvergenceWarning)
         ae_model.fit(fit_rows, fit_rows)
     ae = export_mlp(ae_model)
-    errors = ae.reconstruction_error(S)
+    errors = ae.reconstruction_error(S[calib])
 
-    edges = reference_edges(X)
-    counts = bin_counts(X, edges)
-    q = 1.0 - contamination / 2  # two models, either can flag: split the budget between them
+    edges = reference_edges(raw)
+    counts = bin_counts(raw, edges)
+    tail = TailModel.fit(X[:cut])
+    t_scores = tail.score(X[calib])
+    q = 1.0 - contamination / 3  # three scorers, any can flag: split the budget between them
     return ModelBundle(
         mean=mean,
         std=std,
@@ -153,17 +167,35 @@ def fit_bundle(
         forest_top=float(f_scores.max()),
         ae_threshold=float(np.quantile(errors, q)),
         ae_top=float(max(errors.max(), np.quantile(errors, q) * 4)),
+        tail=tail,
+        tail_threshold=float(np.quantile(t_scores, q)),
+        tail_top=float(np.quantile(t_scores, q) + 3.0),  # three more orders of magnitude rarer: score 1.0
         ref_edges=edges,
         ref_props=counts / counts.sum(axis=1, keepdims=True),
-        medians=np.median(X, axis=0),
+        medians=medians,
+        active=active,
         metadata={
             "modelVersion": time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()),
             "trainedRows": int(X.shape[0]),
             "contamination": contamination,
             "nEstimators": n_estimators,
+            "inactiveFeatures": [FEATURES[j] for j in np.flatnonzero(~active)],
         }
         | (metadata or {}),
     )
+
+
+def calendar_coverage(X: np.ndarray) -> np.ndarray:
+    """Calendar features only mean something once training covers a whole cycle: day_of_week needs
+    every weekday in the history, hour_of_day every hour. Otherwise a new day looks like an anomaly."""
+    from anomaly_guardian.ml.features import F
+
+    active = np.ones(X.shape[1], dtype=bool)
+    if np.unique(X[:, F["day_of_week"]]).size < 7:
+        active[F["day_of_week"]] = False
+    if np.unique(np.floor(X[:, F["hour_of_day"]])).size < 24:
+        active[F["hour_of_day"]] = False
+    return active
 
 
 def evaluate_scores(
