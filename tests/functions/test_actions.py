@@ -246,3 +246,33 @@ def test_a_crashed_attempt_blocks_retries_until_its_claim_is_stale(actions, resp
     assert execute(actions.ports, request(a, "notify"), now=t0 + 91)["status"] == "done"
     assert execute(actions.ports, request(a, "notify"), now=t0 + 92)["duplicate"] is True
     assert len(response_aws.alerts()) == 1
+
+
+def test_operators_flip_the_kill_switch_over_the_api_and_it_takes_effect(actions, response_aws, lambda_context):  # noqa: F811
+    from api_helpers import apigw_event, parse
+
+    from anomaly_guardian.api import deps
+
+    deps.use_services(None)
+    api = load_handler("api")
+    response_aws.settings(TENANT, retentionNote="kept")  # some other field of the SETTINGS item
+    # When an operator turns on acme's kill switch and lowers a cap
+    status, body = parse(api.lambda_handler(apigw_event("apigw_patch_response_settings"), LambdaContext()))
+    assert status == 200, body
+    assert body["killSwitch"] is True and body["actionCaps"]["rate_limit"] == 10
+    assert body["actionCaps"]["notify"] == 2000 and body["dryRunActions"] == ["scale"]  # defaults shown
+    # Then the next action of acme is skipped, the other fields of the item are kept, and the change is audited
+    result = actions.lambda_handler(request(make_anomaly("velocity"), "rate_limit"), lambda_context)
+    assert result["reason"] == "kill_switch"
+    from anomaly_guardian.adapters.config_repo import ConfigRepository
+
+    assert ConfigRepository().get_settings(TENANT)["retentionNote"] == "kept"
+    changes = [r for r in response_aws.items("AUDIT_TABLE", TENANT, "AU#") if r["action"] == "settings.response"]
+    assert changes and changes[0]["changes"] == {"killSwitch": True, "actionCaps": {"rate_limit": 10}}
+    # and another tenant's settings are untouched
+    status, other = parse(api.lambda_handler(apigw_event("apigw_get_response_settings", tenant=OTHER), LambdaContext()))
+    assert status == 200 and other["killSwitch"] is False
+    # and bad input is named
+    bad = apigw_event("apigw_patch_response_settings", body={"actionCaps": {"reboot": 1}})
+    status, err = parse(api.lambda_handler(bad, LambdaContext()))
+    assert status == 400 and "actionCaps" in err["message"]

@@ -13,4 +13,5 @@ ROUTER_MODULES: tuple[str, ...] = (
     "incidents",
     "reviews",
     "enforcement",
+    "response_settings",
 )
