@@ -149,7 +149,10 @@ def get_pipeline(
     approval = ParameterString("ModelApprovalStatus", default_value="PendingManualApproval")
     cost_fp = ParameterFloat("CostFalsePositive", default_value=1.0)
     cost_fn = ParameterFloat("CostFalseNegative", default_value=25.0)
+    # Set by the EventBridge retrain rule (SageMakerPipelineParameters); recorded on every job.
+    environment = ParameterString("Environment", default_value=env)
     params = [
+        environment,
         input_uri,
         processing_type,
         training_type,
@@ -182,6 +185,7 @@ def get_pipeline(
             network_config=network,
             code_location=f"{prefix}/code",
             max_runtime_in_seconds=3600,
+            env={"GUARDIAN_ENVIRONMENT": environment},
         )
 
     def s3_in(name_: str, uri: Any, local: str) -> Any:

@@ -87,6 +87,8 @@ def test_parameters_and_defaults(definition):
     assert params["ChampionPrAuc"]["Type"] == "Float"
     assert params["InputDataUrl"]["DefaultValue"] == "s3://guardian-ml-test/events/"
     assert {"NEstimators", "Contamination", "TrainingInstanceType", "ProcessingInstanceType"} <= set(params)
+    # The template's EventBridge retrain rule passes Environment: it must be a declared parameter.
+    assert params["Environment"]["DefaultValue"] == "test"
 
 
 def test_kms_and_vpc_from_ssm_on_every_job(definition):
