@@ -102,3 +102,40 @@ def test_report_is_self_contained_html_with_both_charts():
     assert "<script" not in page
     assert "bad &lt;json&gt;" in page  # escaped
     assert "geolocation 23:00 UTC: 1" in page
+
+
+ISOLATION_SCRIPT = """
+import threading
+from anomaly_guardian.local.isolation import thread_local_router_state
+from aws_lambda_powertools.event_handler.api_gateway import APIGatewayRestResolver, BaseRouter
+
+patched = thread_local_router_state()
+ingest, api = APIGatewayRestResolver(), APIGatewayRestResolver()
+a_set, b_set = threading.Event(), threading.Event()
+seen = {}
+
+def ingest_call():
+    BaseRouter.current_event = "POST /events"
+    a_set.set(); b_set.wait(5)
+    seen["ingest"] = ingest.current_event
+
+def api_call():
+    a_set.wait(5)
+    BaseRouter.current_event = "GET /anomalies"
+    b_set.set()
+    seen["api"] = api.current_event
+
+threads = [threading.Thread(target=ingest_call), threading.Thread(target=api_call)]
+[t.start() for t in threads]; [t.join() for t in threads]
+print(patched, seen["ingest"], "|", seen["api"])
+"""
+
+
+def test_concurrent_api_functions_keep_their_own_request():
+    """Powertools keeps the current request on a class attribute; two API functions served by one
+    process must each see their own request (run in a subprocess: the fix patches Powertools)."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", ISOLATION_SCRIPT], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True POST /events | GET /anomalies", out.stdout + out.stderr

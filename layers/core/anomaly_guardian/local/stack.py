@@ -18,6 +18,7 @@ from typing import Any
 
 from anomaly_guardian.local.apigw import ApiGateway, Authorizer, Route
 from anomaly_guardian.local.cfn import load_template, resources_of
+from anomaly_guardian.local.isolation import thread_local_router_state
 from anomaly_guardian.local.kinesis import KinesisMapping, KinesisPoller
 from anomaly_guardian.local.lambda_service import LambdaEndpoint
 from anomaly_guardian.local.resources import FunctionSpec, LocalResources, ResourceBuilder
@@ -222,10 +223,13 @@ class LocalStack:
                     )
                 )
         # Powertools' event handler keeps the current event on a class attribute (one per process in
-        # Lambda); here every API function shares the process, so their invocations take turns.
-        resolver_lock = threading.Lock()
-        for route in routes:
-            route.function.lock = resolver_lock
+        # Lambda). Make it per-thread so API functions run concurrently; if that is not possible,
+        # every API function shares one lock (correct, slower).
+        if not thread_local_router_state():
+            self.notes.append("Powertools router state is process-wide: API functions take turns")
+            resolver_lock = threading.Lock()
+            for route in routes:
+                route.function.lock = resolver_lock
         authorizer = None
         api_props = [*res.apis.values(), (template.get("Globals") or {}).get("Api") or {}]
         for props in api_props:
