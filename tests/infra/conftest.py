@@ -1,9 +1,7 @@
-"""Fixtures for the IaC tests: the parsed template and the pinned tools under .tools/ (mk/infra.mk)."""
+"""Fixtures for the IaC tests; helpers live in infra_tools.py and the rules in iac_rules.py."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -13,34 +11,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import iac_rules
 
-ROOT = iac_rules.ROOT
-TOOLS = ROOT / ".tools"
-OFFLINE_AWS = {
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-    "AWS_ACCESS_KEY_ID": "offline-checks",
-    "AWS_SECRET_ACCESS_KEY": "offline-checks",
-    "AWS_EC2_METADATA_DISABLED": "true",
-    "SAM_CLI_TELEMETRY": "0",
-}
-
 
 @pytest.fixture(scope="session")
 def template() -> dict:
     return iac_rules.load_template()
-
-
-def tool(relative: str) -> Path:
-    """A pinned tool from .tools/; under `make test` (GUARDIAN_REQUIRE_INFRA_TOOLS=1) a missing one fails."""
-    path = TOOLS / relative
-    if not path.exists():
-        message = f"{path} is not installed: run `make infra-tools`"
-        if os.environ.get("GUARDIAN_REQUIRE_INFRA_TOOLS") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
-
-
-def run(cmd: list[str], cwd: Path = ROOT, timeout: int = 300) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **OFFLINE_AWS}
-    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)

@@ -8,7 +8,7 @@ import sys
 
 import iac_rules
 import pytest
-from conftest import ROOT, run, tool
+from infra_tools import ROOT, run, tool
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ import re
 import tomllib
 
 import iac_rules
-from conftest import ROOT
 from iac_rules import TERRAFORM, load_hcl_dir, tf_modules
+from infra_tools import ROOT
 
 SSM_PREFIX = "/anomaly-guardian/dev/"
 

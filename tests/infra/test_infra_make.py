@@ -6,7 +6,7 @@ import os
 import subprocess
 
 import pytest
-from conftest import ROOT, tool
+from infra_tools import ROOT, tool
 
 NO_AWS = {
     "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/credentials",

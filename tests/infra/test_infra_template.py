@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import iac_rules
-from conftest import ROOT
+from infra_tools import ROOT
 
 INTERNAL_TABLES = {
     "StateTable": {"keys": ["pk"], "ttl": "ttl"},
@@ -139,7 +139,7 @@ def test_given_the_layer_when_read_then_it_is_built_by_the_makefile_for_arm64(te
 def test_given_the_sam_expansion_when_roles_are_read_then_no_generated_policy_allows_wildcards_on_everything():
     import json
 
-    from conftest import run, tool
+    from infra_tools import run, tool
 
     result = run([str(tool("sam/bin/python")), "tests/infra/sam_expand.py", "sam/template.yaml"])
     assert result.returncode == 0, result.stderr[-2000:]
