@@ -143,9 +143,12 @@ def test_value_anomaly_holds_the_transaction_and_waits_for_review(sfn, decision)
         assert holds == []  # released
         assert performed(sfn, a)["manual_review"] == "rejected"
     assert performed(sfn, a)["hold_transaction"] == "done"
-    # and a second decision is refused
-    status, body = _review_api(review_id, "approve")
+    # and a different second decision is refused, while repeating the same one is idempotent
+    other = "reject" if decision == "approve" else "approve"
+    status, body = _review_api(review_id, other)
     assert status == 409 and body["code"] == "CONFLICT"
+    status, body = _review_api(review_id, decision)
+    assert status == 200 and body["status"] == ("APPROVED" if decision == "approve" else "REJECTED")
 
 
 def test_transient_error_is_retried_with_backoff_then_succeeds(sfn):  # noqa: F811

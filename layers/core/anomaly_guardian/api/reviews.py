@@ -2,8 +2,9 @@
 manual review, resuming the waiting remediation. The task token never leaves the service.
 
 The review moves PENDING -> APPROVED/REJECTED with a conditional write first, so two analysts
-cannot both decide; then the workflow's task token is resumed (SendTaskSuccess for approve,
-SendTaskFailure `ReviewRejected` for reject). The reviewer comes from the token, not the body.
+cannot make different decisions (repeating the same decision is idempotent); then the task token is
+resumed (SendTaskSuccess for approve, SendTaskFailure `ReviewRejected` for reject). The reviewer comes
+from the token, not the body.
 """
 
 from __future__ import annotations
@@ -80,12 +81,19 @@ def decide(reviewId: ReviewId, body: ReviewDecision) -> ReviewResult:
     reviewer = str(authorizer.get("sub") or (authorizer.get("claims") or {}).get("sub") or "unknown")
     at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     repo = incident_repo()
+    status = "APPROVED" if body.decision == "approve" else "REJECTED"
+    repeat = False
     try:
         review = repo.decide_review(tenant, reviewId, body.decision, reviewer, body.note or "", at)
     except LookupError:
         raise not_found("Review", reviewId) from None
     except ConcurrentUpdate as exc:
-        raise ApiError(HTTPStatus.CONFLICT, "CONFLICT", str(exc)) from None
+        # The same decision again (a client retry after a lost response, or after a crash between the write
+        # and the resume) is idempotent: resume once more. A different decision is a conflict.
+        review = repo.get_review(tenant, reviewId)
+        if review.get("status") != status:
+            raise ApiError(HTTPStatus.CONFLICT, "CONFLICT", str(exc)) from None
+        repeat, at = True, str(review.get("decidedAt") or at)
     output = {"decision": body.decision, "reviewId": reviewId, "reviewer": reviewer, "note": body.note or ""}
     try:
         if body.decision == "approve":
@@ -93,14 +101,16 @@ def decide(reviewId: ReviewId, body: ReviewDecision) -> ReviewResult:
         else:
             workflow_client().fail(review["taskToken"], "ReviewRejected", json.dumps(output))
     except TaskTokenGone as exc:
-        logger.warning("review no longer waiting", review_id=reviewId, error_code=str(exc))
-        repo.expire_review(tenant, reviewId)
-        raise ApiError(HTTPStatus.CONFLICT, "REVIEW_EXPIRED", f"Review {reviewId} is no longer waiting") from None
+        if not repeat:
+            logger.warning("review no longer waiting", review_id=reviewId, error_code=str(exc))
+            repo.expire_review(tenant, reviewId)
+            raise ApiError(HTTPStatus.CONFLICT, "REVIEW_EXPIRED", f"Review {reviewId} is no longer waiting") from None
+        # a repeat whose first resume went through: nothing left to do
     except ResumeFailed as exc:
         logger.warning("review resume failed", review_id=reviewId, error_code=str(exc))
-        repo.reopen_review(tenant, reviewId)
+        if not repeat:
+            repo.reopen_review(tenant, reviewId)
         raise ApiError(HTTPStatus.SERVICE_UNAVAILABLE, "RETRY", "Could not resume the workflow; try again") from None
-    status = "APPROVED" if body.decision == "approve" else "REJECTED"
     return ReviewResult(
         reviewId=reviewId,
         status=status,
