@@ -1,0 +1,70 @@
+"""The model detector's AWS glue on moto: the model loaded from MODEL_BUCKET/MODEL_KEY, feature samples
+written to S3 for the drift monitor, and a missing model degrading to the statistical detectors."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+
+from anomaly_guardian.ml.synth import Generator
+from anomaly_guardian.ml.training import fit_bundle, parse_stream, replay_features
+
+BUCKET = "guardian-models-test"
+
+
+@pytest.fixture(scope="module")
+def bundle():
+    events = [e for e, _ in Generator(users=40, days=5, seed=9, anomaly_rate=0.0).events()]
+    rep = replay_features(parse_stream(events, default_tenant="t1"))
+    return fit_bundle(rep.X, rep.seq, n_estimators=10, ae_hidden=(8,), seed=0)
+
+
+@pytest.fixture
+def s3(aws, monkeypatch):
+    from anomaly_guardian.adapters import ml_artifacts
+    from anomaly_guardian.adapters.dynamodb import client
+    from anomaly_guardian.detection import model
+
+    ml_artifacts.reset_clients()
+    model.reset_cache()
+    for name in ("ML_DETECTOR", "MODEL_PATH", "MODEL_ENDPOINT_NAME", "FEATURE_SAMPLE_BUCKET"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MODEL_BUCKET", BUCKET)
+    monkeypatch.setenv("MODEL_KEY", "detector/model.npz")
+    c = client("s3")
+    c.create_bucket(Bucket=BUCKET)
+    yield c
+    model.reset_cache()
+    ml_artifacts.reset_clients()
+
+
+def test_model_is_loaded_from_s3_and_samples_are_written_back(s3, bundle, monkeypatch):
+    from anomaly_guardian.detection.pipeline import DetectionPipeline
+    from anomaly_guardian.detection.registry import build_detectors
+    from anomaly_guardian.models.event import parse_event
+    from anomaly_guardian.state.store import InMemoryStateStore
+
+    s3.put_object(Bucket=BUCKET, Key="detector/model.npz", Body=bundle.to_bytes())
+    monkeypatch.setenv("FEATURE_SAMPLE_BUCKET", BUCKET)
+    monkeypatch.setenv("FEATURE_SAMPLE_RATE", "1.0")
+
+    detectors = build_detectors()
+    ml = detectors[-1]
+    assert ml.name == "ml" and ml.bundle.version == bundle.version
+    events = [parse_event(e) for e, _ in Generator(users=10, days=2, seed=1).events()]
+    DetectionPipeline(InMemoryStateStore(), detectors=[ml]).process("t1", events)
+    key = ml.sink.flush()
+
+    body = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    rows = np.load(io.BytesIO(body), allow_pickle=False)
+    assert key.startswith(f"features/{bundle.version}/") and rows.shape[1] == bundle.mean.size
+    assert rows.shape[0] == sum(1 for e in events if e.eventType != "metric")
+
+
+def test_missing_model_object_leaves_the_statistical_detectors_running(s3):
+    from anomaly_guardian.detection.registry import build_detectors
+
+    names = [d.name for d in build_detectors()]
+    assert "ml" not in names and len(names) >= 5
