@@ -187,6 +187,10 @@ class ResourceBuilder:
             elif kind in ("AWS::Serverless::Api", "AWS::ApiGateway::RestApi"):
                 r.refs[logical] = "local"
                 r.attrs[(logical, "RootResourceId")] = "root"
+            elif kind == "AWS::Logs::LogGroup":
+                name = self._name(props, "LogGroupName", logical)
+                r.refs[logical] = name
+                r.attrs[(logical, "Arn")] = _arn("logs", f"log-group:{name}:*")
             elif kind == "AWS::KMS::Key":
                 r.refs[logical] = None  # created lazily (moto ids are random)
             elif kind == "AWS::SSM::Parameter":
