@@ -68,3 +68,34 @@ def test_missing_model_object_leaves_the_statistical_detectors_running(s3):
 
     names = [d.name for d in build_detectors()]
     assert "ml" not in names and len(names) >= 5
+
+
+def test_endpoint_invoker_sends_json_once_with_the_configured_timeout(aws):
+    import json
+
+    import boto3
+    from botocore.response import StreamingBody
+    from botocore.stub import Stubber
+
+    from anomaly_guardian.adapters.ml_artifacts import endpoint_invoker, runtime_client
+
+    runtime = boto3.client("sagemaker-runtime", region_name="us-east-1")
+    answer = json.dumps({"scores": [0.1], "forest": [0.4], "recon": [0.0]}).encode()
+    payload = {"X": [[0.0] * 3], "seq": [[0.0] * 2]}
+    with Stubber(runtime) as stub:
+        stub.add_response(
+            "invoke_endpoint",
+            {"Body": StreamingBody(io.BytesIO(answer), len(answer)), "ContentType": "application/json"},
+            {
+                "EndpointName": "guardian-model",
+                "ContentType": "application/json",
+                "Accept": "application/json",
+                "Body": json.dumps(payload).encode(),
+            },
+        )
+        assert endpoint_invoker("guardian-model", 0.3, client=runtime)(payload)["scores"] == [0.1]
+        stub.assert_no_pending_responses()
+
+    config = runtime_client(0.25).meta.config
+    assert config.read_timeout == 0.25 and config.connect_timeout == 0.25
+    assert config.retries["total_max_attempts"] == 1

@@ -52,16 +52,21 @@ def write_s3_bytes(bucket: str, key: str, data: bytes, kms_key_id: str | None = 
     _client("s3").put_object(Bucket=bucket, Key=key, Body=data, **extra)
 
 
-def endpoint_invoker(endpoint: str, timeout_s: float, client: Any = None) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    """JSON in, JSON out through InvokeEndpoint; one attempt, bounded by `timeout_s`."""
-    runtime = client or boto3.client(
+def runtime_client(timeout_s: float) -> Any:
+    """sagemaker-runtime with a hard timeout and a single attempt: the circuit breaker decides retries."""
+    return boto3.client(
         "sagemaker-runtime",
         endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
         region_name=_region(),
         config=Config(
-            connect_timeout=timeout_s, read_timeout=timeout_s, retries={"max_attempts": 1, "mode": "standard"}
+            connect_timeout=timeout_s, read_timeout=timeout_s, retries={"total_max_attempts": 1, "mode": "standard"}
         ),
     )
+
+
+def endpoint_invoker(endpoint: str, timeout_s: float, client: Any = None) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """JSON in, JSON out through InvokeEndpoint; one attempt, bounded by `timeout_s`."""
+    runtime = client or runtime_client(timeout_s)
 
     def invoke(payload: dict[str, Any]) -> dict[str, Any]:
         resp = runtime.invoke_endpoint(
