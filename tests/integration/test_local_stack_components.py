@@ -213,3 +213,33 @@ def test_step_functions_tasks_run_the_real_handler(stack, aws):
     assert json.loads(desc["output"])["topic"].endswith(":anomaly-guardian-local-alerts")
     worker = sys.modules["guardian_local_fn_WorkerFunction"]
     assert {"task": "t-42"} in worker.EVENTS  # the Task state invoked the handler, not moto's echo
+
+
+def test_a_raising_batch_is_bisected_so_the_good_records_still_get_through(stack, aws):
+    envs = [m for name, m in sys.modules.items() if name.startswith("guardian_local_fn_DetectorFunction")]
+    sqs = aws("sqs")
+    url = sqs.get_queue_url(QueueName="anomaly-guardian-local-StreamFailures")["QueueUrl"]
+    sqs.purge_queue(QueueUrl=url)
+    # One user (one partition key, one shard): good, good, raising, good in one POST -> one batch.
+    batch = [{"id": "g1"}, {"id": "g2"}, {"id": "boom", "poison": "raise"}, {"id": "g3"}]
+    body = {"events": [dict(ev, user="same") for ev in batch]}
+    resp = requests.post(
+        stack.api_url + "/events", json=body, headers={"Authorization": "Bearer allow-bisect"}, timeout=5
+    )
+    assert resp.status_code == 202
+    msgs = wait_for(lambda: sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"), timeout=20)
+    assert msgs, "the raising record never reached the OnFailure destination"
+    info = json.loads(msgs[0]["Body"])["KinesisBatchInfo"]
+    assert info["batchSize"] == 1  # bisected down to the single bad record
+    stored = wait_for(
+        lambda: (
+            sorted(
+                requests.get(
+                    stack.api_url + "/items", headers={"Authorization": "Bearer allow-bisect"}, timeout=5
+                ).json()["items"]
+            )
+            == ["E#g1", "E#g2", "E#g3"]
+        )
+    )
+    assert stored
+    assert any("bisect:g1" in m.BY_ID for m in envs)

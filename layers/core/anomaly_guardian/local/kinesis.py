@@ -52,6 +52,7 @@ class KinesisMapping:
     max_retries: int = 3  # -1 in AWS means "until the record expires"; locally capped
     report_item_failures: bool = True
     on_failure_arn: str | None = None
+    bisect_on_error: bool = False  # BisectBatchOnFunctionError: a raising batch is retried in halves
 
 
 def to_lambda_record(rec: dict[str, Any], shard_id: str, stream_arn: str) -> dict[str, Any]:
@@ -101,6 +102,7 @@ class KinesisPoller:
         self._threads: list[threading.Thread] = []
         self._caught_up: dict[str, bool] = {}
         self._seen_max: dict[str, int] = {}
+        self._fn_error: dict[str, bool] = {}  # did the last invocation on this shard raise?
 
     def start(self) -> None:
         shards = self.kinesis.list_shards(StreamName=self.m.stream_name)["Shards"]
@@ -129,10 +131,11 @@ class KinesisPoller:
 
     def _run(self, shard_id: str) -> None:
         attempts = 0
+        limit_records = self.m.batch_size
         iterator = self._iterator(shard_id, self.m.starting_position)
         while not self._stop.is_set():
             try:
-                resp = self.kinesis.get_records(ShardIterator=iterator, Limit=self.m.batch_size)
+                resp = self.kinesis.get_records(ShardIterator=iterator, Limit=limit_records)
             except Exception:
                 if self._stop.is_set():
                     return
@@ -151,7 +154,13 @@ class KinesisPoller:
             failed_from = self._deliver(shard_id, records)
             if failed_from is None:
                 attempts = 0
+                limit_records = self.m.batch_size
                 iterator = next_iterator
+                continue
+            if self._fn_error.get(shard_id) and self.m.bisect_on_error and len(records) > 1:
+                # Like the real mapping: split the batch in two and retry (halves do not use up retries).
+                limit_records = max(1, len(records) // 2)
+                iterator = self._iterator(shard_id, "AT_SEQUENCE_NUMBER", records[0]["SequenceNumber"])
                 continue
             # A failure after progress is the first failure of the new checkpoint.
             attempts = 1 if failed_from > 0 else attempts + 1
@@ -162,6 +171,7 @@ class KinesisPoller:
             if limit >= 0 and attempts > limit:
                 self._give_up(shard_id, failed)
                 attempts = 0
+                limit_records = self.m.batch_size
                 iterator = next_iterator
                 continue
             # Like the real mapping: restart the shard at the first failed record.
@@ -181,9 +191,11 @@ class KinesisPoller:
         event = {"Records": [to_lambda_record(r, shard_id, self.m.stream_arn) for r in records]}
         with self.stats.lock:
             self.stats.invocations += 1
+        self._fn_error[shard_id] = False
         try:
             result = self._env_of.get(shard_id, self.m.function).invoke(event)
         except FunctionError:
+            self._fn_error[shard_id] = True
             with self.stats.lock:
                 self.stats.function_errors += 1
             return 0

@@ -283,6 +283,7 @@ class LocalStack:
                         on_failure_arn=((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get(
                             "Destination"
                         ),
+                        bisect_on_error=bool(props.get("BisectBatchOnFunctionError")),
                     )
                     shards = self.o.shard_count
                     envs = [fn, *(self._load(spec, i) for i in range(1, shards))]
