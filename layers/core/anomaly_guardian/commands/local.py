@@ -19,6 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--shards", type=int, default=2, help="Kinesis shards to create")
     p.add_argument("--json", action="store_true", help="print one JSON line describing the stack when ready")
     p.add_argument("--ready-file", type=Path, default=None, help="write the JSON description here when ready")
+    p.add_argument("--model", type=Path, default=None, help="exported model to load (e.g. ml/artifacts/model.npz)")
     p.add_argument("--stack-name", default="anomaly-guardian-local", help="prefix of the local resource names")
     p.set_defaults(func=run)
 
@@ -37,11 +38,12 @@ def run(args: argparse.Namespace) -> int:
             log_level=args.log_level,
             shard_count=args.shards,
             stack_name=args.stack_name,
+            model=args.model,
         )
     )
     try:
         stack.start()
-    except OSError as exc:
+    except (OSError, RuntimeError) as exc:
         print(f"guardian local: cannot start: {exc}", file=sys.stderr)
         stack.stop()
         return 1

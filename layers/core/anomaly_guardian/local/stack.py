@@ -59,6 +59,7 @@ class StackOptions:
     log_level: str = "INFO"
     metrics: bool = False  # EMF lines on stdout are noise locally
     kinesis_max_retries: int = 3
+    model: Path | None = None  # exported detector model to upload for the detector (opt-in)
     moto_in_process: bool = False  # True: ThreadedMotoServer (shares the GIL with the handlers)
     env: dict[str, str] = field(default_factory=dict)
 
@@ -112,6 +113,7 @@ class LocalStack:
         self.resources = res = builder.build()
         self.notes.extend(sorted(set(res.resolver.unresolved)))
         self._set_env(self._function_env(res))
+        self._seed_model(builder)
         for logical, spec in res.functions.items():
             try:
                 self.functions[logical] = self._load(spec)
@@ -181,6 +183,18 @@ class LocalStack:
             env["EVENTS_STREAM_NAME"] = next(iter(res.streams))
         env.update(self._local_overrides())
         return env
+
+    def _seed_model(self, builder: ResourceBuilder) -> None:
+        """Opt-in (`guardian local --model ml/artifacts/model.npz`): put an exported model where the
+        detector loads it from. Without it the detector runs its statistical detectors only."""
+        bucket, key = os.environ.get("MODEL_BUCKET"), os.environ.get("MODEL_KEY")
+        if not self.o.model or not (bucket and key):
+            return
+        model = Path(self.o.model)
+        if not model.is_file():
+            raise FileNotFoundError(f"model {model} not found (make train writes ml/artifacts/model.npz)")
+        builder.client("s3").put_object(Bucket=bucket, Key=key, Body=model.read_bytes())
+        self.notes.append(f"model {model} uploaded to s3://{bucket}/{key}")
 
     def _local_overrides(self) -> dict[str, str]:
         return {
