@@ -130,13 +130,51 @@ class ModelDetector:
         self, prepared: Sequence[PreparedEvent], states: dict[str, StateItem], config: DetectionConfig
     ) -> list[tuple[int, Finding]]:
         batch = self.extractor.transform(prepared, states)
-        if not batch.rows:
-            return []
-        scores = self.scorer.score(batch)
-        if self.sink is not None:
-            self.sink.add(batch.X)
-        hits = np.flatnonzero(scores.score >= config.min_score)
-        return [(batch.rows[r], self._finding(batch, scores, int(r))) for r in hits]
+        out: list[tuple[int, Finding]] = []
+        if batch.rows:
+            scores = self.scorer.score(batch)
+            if self.sink is not None:
+                self.sink.add(batch.X)
+            hits = np.flatnonzero(scores.score >= config.min_score)
+            out.extend((batch.rows[r], self._finding(batch, scores, int(r))) for r in hits)
+        if batch.metric_rows:
+            m_score, recon = self.bundle.score_metrics(batch)
+            for r in np.flatnonzero(m_score >= config.min_score):
+                out.append(
+                    (
+                        batch.metric_rows[r],
+                        self._metric_finding(prepared[batch.metric_rows[r]], batch, m_score, recon, int(r)),
+                    )
+                )
+        return out
+
+    def _metric_finding(
+        self, pe: PreparedEvent, batch: FeatureBatch, score: np.ndarray, recon: np.ndarray, r: int
+    ) -> Finding:
+        ev = pe.event
+        entity = f"{ev.service}/{ev.metricName}"
+        return Finding(
+            AnomalyType.ML,
+            float(score[r]),
+            f"Unusual {ev.metricName} pattern for {ev.service} (model score {float(score[r]):.2f})",
+            [
+                Explanation(
+                    feature=str(ev.metricName),
+                    observed=float(ev.metricValue),
+                    expected=round(float(batch.metric_level[r]), 4),
+                    detail="latest value against the series' running level",
+                ),
+                Explanation(
+                    feature="metric_window",
+                    observed=round(float(recon[r]), 4),
+                    expected=round(self.bundle.metric_threshold, 4),
+                    detail="autoencoder reconstruction error of the last 16 values",
+                ),
+            ],
+            detector=self.name,
+            entities={"userId": entity, "service": str(ev.service)},
+            extra={"modelVersion": self.bundle.version},
+        )
 
     def _finding(self, batch: FeatureBatch, s: Scores, r: int) -> Finding:
         b = self.bundle

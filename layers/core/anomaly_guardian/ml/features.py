@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -26,6 +26,8 @@ from anomaly_guardian.state.store import StateItem, state_key
 STATE_KIND = "ml"
 EVENT_TYPES: tuple[str, ...] = ("transaction", "login", "pageview", "api_request")
 SEQ_LEN = 8  # events per user in the autoencoder's sequence window
+METRIC_WINDOW = 16  # values per service metric in the metric autoencoder's window
+METRIC_ALPHA = 0.05  # EWMA weight of a new value in the series' running level and spread
 FIRST_GAP_S = 7 * 86400.0  # gap used for a user's first event (no previous one)
 RATE_HALF_LIFE_S = 300.0  # decayed event count: about "events in the last 5 minutes"
 MAX_DEVICES = 8
@@ -60,11 +62,15 @@ SEQ_FEATURES: tuple[str, ...] = tuple(f"{name}_t{k}" for k in range(SEQ_LEN) for
 
 @dataclass(slots=True)
 class FeatureBatch:
-    """Rows for the events the model scores (metric events are left to the system detectors)."""
+    """Model inputs for a batch: user events (features + sequence window) and metric events (the
+    series' last METRIC_WINDOW values in units of its own running level and spread)."""
 
     X: np.ndarray  # (n, len(FEATURES)) float64
     seq: np.ndarray  # (n, len(SEQ_FEATURES)) float64
-    rows: list[int]  # position of each row in the input batch
+    rows: list[int]  # position of each user row in the input batch
+    metric: np.ndarray = field(default_factory=lambda: np.zeros((0, METRIC_WINDOW)))
+    metric_rows: list[int] = field(default_factory=list)
+    metric_level: np.ndarray = field(default_factory=lambda: np.zeros(0))  # expected value (running mean)
 
 
 def is_user_event(pe: PreparedEvent) -> bool:
@@ -73,6 +79,14 @@ def is_user_event(pe: PreparedEvent) -> bool:
 
 def ml_state_key(pe: PreparedEvent) -> str:
     return state_key(pe.tenant, STATE_KIND, pe.user)
+
+
+def metric_entity(pe: PreparedEvent) -> str:
+    return f"{pe.event.service}/{pe.event.metricName}"
+
+
+def metric_state_key(pe: PreparedEvent) -> str:
+    return state_key(pe.tenant, STATE_KIND, f"metric:{metric_entity(pe)}")
 
 
 def _haversine(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -94,10 +108,45 @@ class FeatureExtractor:
     """Stateful feature builder used identically by `guardian train` and the model detector."""
 
     def state_keys(self, pe: PreparedEvent) -> Iterable[str]:
-        if is_user_event(pe):
-            yield ml_state_key(pe)
+        yield ml_state_key(pe) if is_user_event(pe) else metric_state_key(pe)
 
     def transform(self, prepared: Sequence[PreparedEvent], states: dict[str, StateItem]) -> FeatureBatch:
+        batch = self._users(prepared, states)
+        batch.metric, batch.metric_rows, batch.metric_level = self._metrics(prepared, states)
+        return batch
+
+    @staticmethod
+    def _metrics(
+        prepared: Sequence[PreparedEvent], states: dict[str, StateItem]
+    ) -> tuple[np.ndarray, list[int], np.ndarray]:
+        """Window of the last METRIC_WINDOW values, standardised by the running level/spread *before*
+        this value (so a spike stands out); series still warming up give no row."""
+        out: list[list[float]] = []
+        rows: list[int] = []
+        level: list[float] = []
+        for i, pe in enumerate(prepared):
+            if is_user_event(pe):
+                continue
+            st = states[metric_state_key(pe)].state
+            value = float(pe.event.metricValue)
+            window = [*st.get("w", []), value][-METRIC_WINDOW:]
+            mu, var, n = st.get("mu"), st.get("var", 0.0), st.get("n", 0)
+            if mu is not None and len(window) == METRIC_WINDOW and n >= 2 * METRIC_WINDOW:
+                sd = math.sqrt(var) + 1e-9 + 0.01 * abs(mu)
+                out.append([max(-20.0, min(20.0, (v - mu) / sd)) for v in window])
+                rows.append(i)
+                level.append(mu)
+            if mu is None:
+                mu, var = value, 0.0
+            else:
+                delta = value - mu
+                mu += METRIC_ALPHA * delta
+                var = (1 - METRIC_ALPHA) * (var + METRIC_ALPHA * delta * delta)
+            st.update(w=window[-(METRIC_WINDOW - 1) :], mu=mu, var=var, n=n + 1)
+        metric = np.array(out, dtype=np.float64) if out else np.zeros((0, METRIC_WINDOW))
+        return metric, rows, np.array(level, dtype=np.float64)
+
+    def _users(self, prepared: Sequence[PreparedEvent], states: dict[str, StateItem]) -> FeatureBatch:
         rows = [i for i, pe in enumerate(prepared) if is_user_event(pe)]
         n = len(rows)
         X = np.zeros((n, len(FEATURES)), dtype=np.float64)

@@ -121,9 +121,12 @@ def preprocess(
     y = (kind != "").astype(np.int8)
     episode = np.array([episodes.get(i, "") for i in rep.event_ids], dtype=object)
     n = len(rep.event_ids)
+    m = len(rep.metric_ids)
+    metric_kind = np.array([labels.get(i, "") for i in rep.metric_ids], dtype=object)
+    mcut = int(m * train_fraction)
     cut = int(n * train_fraction)  # time split: train on the earlier part, evaluate on the later one
     out = {}
-    for name, sl in (("train", slice(0, cut)), ("test", slice(cut, n))):
+    for name, sl, msl in (("train", slice(0, cut), slice(0, mcut)), ("test", slice(cut, n), slice(mcut, m))):
         d = output_dir / name
         d.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(
@@ -134,6 +137,9 @@ def preprocess(
             kind=kind[sl].astype(str),
             episode=episode[sl].astype(str),
             event_id=np.array(rep.event_ids[sl], dtype=str),
+            metric=rep.metric[msl],
+            metric_kind=metric_kind[msl].astype(str),
+            metric_event_id=np.array(rep.metric_ids[msl], dtype=str),
         )
         out[name] = int(sl.stop - sl.start)
     with open(output_dir / "rejected.jsonl", "w", encoding="utf-8") as fh:
@@ -141,6 +147,7 @@ def preprocess(
             fh.write(json.dumps(row) + "\n")
     summary = {
         "rows": n,
+        "metricWindows": m,
         **out,
         "positives": int(y.sum()),
         "rejected": len(rejected),
@@ -160,7 +167,10 @@ def load_features(channel: str | Path) -> dict[str, np.ndarray]:
 def train(train_channel: str | Path, model_dir: str | Path, **hyper: Any) -> dict[str, Any]:
     data = load_features(train_channel)
     normal = data["y"] == 0  # confirmed anomalies are kept out of what "normal" looks like
-    bundle = fit_bundle(data["X"][normal], data["seq"][normal], **hyper)
+    metric = data.get("metric")
+    if metric is not None:
+        metric = metric[data["metric_kind"] == ""]
+    bundle = fit_bundle(data["X"][normal], data["seq"][normal], metric=metric, **hyper)
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
     (model_dir / MODEL_FILE).write_bytes(bundle.to_bytes())
@@ -205,6 +215,7 @@ def evaluate(
         "modelVersion": bundle.version,
         "metrics": metrics,
         "perType": per_type,
+        "metricWindows": _metric_report(bundle, data, cost_fp, cost_fn),
         # Model Registry "model quality" shape, so the registered package shows the same figures.
         "binary_classification_metrics": {
             k: {"value": metrics[k], "standard_deviation": "NaN"}
@@ -215,6 +226,20 @@ def evaluate(
     out.mkdir(parents=True, exist_ok=True)
     (out / "evaluation.json").write_text(json.dumps(report, indent=2, default=float))
     return report
+
+
+def _metric_report(bundle: ModelBundle, data: dict[str, np.ndarray], cost_fp: float, cost_fn: float) -> Any:
+    """The service-metric autoencoder on its own windows (None when there is no metric model or data)."""
+    from anomaly_guardian.ml.features import FeatureBatch
+
+    metric = data.get("metric")
+    if bundle.metric_ae is None or metric is None or not len(metric):
+        return None
+    y = data["metric_kind"] != ""
+    score, _recon = bundle.score_metrics(
+        FeatureBatch(data["X"][:0], data["seq"][:0], [], metric, list(range(len(metric))))
+    )
+    return {"windows": len(metric), "positives": int(y.sum()), **evaluate_scores(y, score, 0.5, cost_fp, cost_fn)}
 
 
 def sm_dir(env: str, default: str) -> str:

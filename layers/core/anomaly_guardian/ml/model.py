@@ -119,6 +119,9 @@ class ModelBundle:
     ref_props: np.ndarray
     medians: np.ndarray
     active: np.ndarray  # bool per feature; inactive ones are held at the training median when scoring
+    metric_ae: AutoencoderArrays | None = None  # service metric windows (None: too few to train on)
+    metric_threshold: float = float("inf")
+    metric_top: float = float("inf")
     metadata: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -140,6 +143,14 @@ class ModelBundle:
         else:
             recon = np.zeros(batch.X.shape[0])
         return Scores(score=score, forest=forest, recon=recon, tail=tail, Z=Z)
+
+    def score_metrics(self, batch: FeatureBatch) -> tuple[np.ndarray, np.ndarray]:
+        """(0..1 score, reconstruction error) per metric window; zeros without a metric model."""
+        m = batch.metric.shape[0]
+        if self.metric_ae is None or m == 0:
+            return np.zeros(m), np.zeros(m)
+        recon = self.metric_ae.reconstruction_error(batch.metric)
+        return _calibrate(recon, self.metric_threshold, self.metric_top), recon
 
     # -- persistence -------------------------------------------------------------------------
     def to_bytes(self) -> bytes:
@@ -168,6 +179,9 @@ class ModelBundle:
         arrays |= self.forest.to_arrays()
         if self.autoencoder is not None:
             arrays |= self.autoencoder.to_arrays()
+        if self.metric_ae is not None:
+            arrays |= self.metric_ae.to_arrays(prefix="mae_")
+            arrays["metric_thresholds"] = np.array([self.metric_threshold, self.metric_top])
         meta = {"formatVersion": FORMAT_VERSION, "features": list(FEATURES), "seqFeatures": list(SEQ_FEATURES)}
         arrays["metadata"] = np.frombuffer(json.dumps(meta | self.metadata).encode(), dtype=np.uint8)
         buf = io.BytesIO()
@@ -206,6 +220,11 @@ class ModelBundle:
             ref_props=arrays["ref_props"],
             medians=arrays["medians"],
             active=arrays["active"].astype(bool),
+            metric_ae=AutoencoderArrays.from_arrays(arrays, prefix="mae_") if "mae_meta" in arrays.files else None,
+            metric_threshold=float(arrays["metric_thresholds"][0])
+            if "metric_thresholds" in arrays.files
+            else float("inf"),
+            metric_top=float(arrays["metric_thresholds"][1]) if "metric_thresholds" in arrays.files else float("inf"),
             metadata={k: v for k, v in meta.items() if k not in ("features", "seqFeatures")},
         )
 

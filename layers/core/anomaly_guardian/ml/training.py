@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from anomaly_guardian.detection.base import PreparedEvent
-from anomaly_guardian.ml.features import FEATURES, SEQ_FEATURES, FeatureBatch, FeatureExtractor
+from anomaly_guardian.ml.features import FEATURES, METRIC_WINDOW, SEQ_FEATURES, FeatureBatch, FeatureExtractor
 from anomaly_guardian.ml.model import ModelBundle, TailModel, bin_counts, reference_edges
 from anomaly_guardian.models.event import Event, parse_event
 from anomaly_guardian.privacy import Pseudonymiser
@@ -28,6 +28,8 @@ class Replay:
     seq: np.ndarray
     event_ids: list[str]
     tenants: list[str]
+    metric: np.ndarray = field(default_factory=lambda: np.zeros((0, METRIC_WINDOW)))
+    metric_ids: list[str] = field(default_factory=list)
 
 
 def prepare(tenant: str, event: Event, pseudonymiser: Pseudonymiser) -> PreparedEvent:
@@ -52,7 +54,7 @@ def replay_features(
     store = store or InMemoryStateStore()
     pseudonymiser = pseudonymiser or Pseudonymiser()
     extractor = FeatureExtractor()
-    xs, seqs, ids, tenants = [], [], [], []
+    xs, seqs, ids, tenants, metrics, metric_ids = [], [], [], [], [], []
     pending: list[PreparedEvent] = []
 
     def flush() -> None:
@@ -69,6 +71,8 @@ def replay_features(
             seqs.append(batch.seq)
             ids.extend(group[i].event.eventId for i in batch.rows)
             tenants.extend(group[i].tenant for i in batch.rows)
+            metrics.append(batch.metric)
+            metric_ids.extend(group[i].event.eventId for i in batch.metric_rows)
         pending.clear()
 
     for tenant, event in events:
@@ -78,7 +82,8 @@ def replay_features(
     flush()
     X = np.vstack(xs) if xs else np.zeros((0, len(FEATURES)))
     seq = np.vstack(seqs) if seqs else np.zeros((0, len(SEQ_FEATURES)))
-    return Replay(X, seq, ids, tenants)
+    metric = np.vstack(metrics) if metrics else np.zeros((0, METRIC_WINDOW))
+    return Replay(X, seq, ids, tenants, metric, metric_ids)
 
 
 def parse_stream(rows: Iterable[dict[str, Any]], default_tenant: str = "demo") -> Iterable[tuple[str, Event]]:
@@ -100,6 +105,7 @@ def fit_bundle(
     ae_max_rows: int = 20_000,
     seed: int = 0,
     calibration_fraction: float = 0.25,
+    metric: np.ndarray | None = None,
     metadata: dict[str, Any] | None = None,
 ) -> ModelBundle:
     """Fit the Isolation Forest and the sequence autoencoder on (mostly) normal rows and export both."""
@@ -156,7 +162,11 @@ def fit_bundle(
     tail = TailModel.fit(X[:cut])
     t_scores = tail.score(X[calib])
     q = 1.0 - contamination / 3  # three scorers, any can flag: split the budget between them
+    metric_ae, metric_threshold, metric_top = fit_metric_autoencoder(metric, contamination, calibration_fraction, seed)
     return ModelBundle(
+        metric_ae=metric_ae,
+        metric_threshold=metric_threshold,
+        metric_top=metric_top,
         mean=mean,
         std=std,
         seq_mean=seq_mean,
@@ -183,6 +193,37 @@ def fit_bundle(
         }
         | (metadata or {}),
     )
+
+
+def fit_metric_autoencoder(
+    metric: np.ndarray | None, contamination: float, calibration_fraction: float, seed: int
+) -> tuple[Any, float, float]:
+    """Autoencoder over service-metric windows; (None, inf, inf) with fewer than 200 windows."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPRegressor
+
+    from anomaly_guardian.ml.autoencoder import export_mlp
+
+    if metric is None or len(metric) < 200:
+        return None, float("inf"), float("inf")
+    cut = int(len(metric) * (1.0 - calibration_fraction))
+    model = MLPRegressor(
+        hidden_layer_sizes=(8, 3, 8),
+        max_iter=150,
+        random_state=seed,
+        early_stopping=True,
+        n_iter_no_change=8,
+        learning_rate_init=3e-3,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(metric[:cut], metric[:cut])
+    ae = export_mlp(model)
+    errors = ae.reconstruction_error(metric[cut:])
+    threshold = float(np.quantile(errors, 1.0 - contamination))
+    return ae, threshold, float(max(errors.max(), threshold * 4))
 
 
 def calendar_coverage(X: np.ndarray) -> np.ndarray:
