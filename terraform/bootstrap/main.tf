@@ -201,7 +201,7 @@ data "aws_iam_policy_document" "deploy" {
     actions = [
       "cloudformation:*", "lambda:*", "apigateway:*", "dynamodb:*", "sqs:*", "sns:*", "states:*",
       "events:*", "scheduler:*", "kinesis:*", "logs:*", "cloudwatch:*", "ssm:*", "s3:*", "es:*",
-      "wafv2:*", "sagemaker:*", "kms:*", "xray:*",
+      "wafv2:*", "sagemaker:*", "kms:*", "xray:*", "application-autoscaling:*", "firehose:*",
     ]
     resources = [
       "${local.arn}:cloudformation:${var.region}:${local.account_id}:stack/anomaly-guardian-${each.key}*",
@@ -229,6 +229,8 @@ data "aws_iam_policy_document" "deploy" {
       "${local.arn}:sagemaker:${var.region}:${local.account_id}:*/anomaly-guardian-${each.key}*",
       "${local.arn}:kms:${var.region}:${local.account_id}:key/*",
       "${local.arn}:kms:${var.region}:${local.account_id}:alias/anomaly-guardian-${each.key}*",
+      "${local.arn}:application-autoscaling:${var.region}:${local.account_id}:scalable-target/*",
+      "${local.arn}:firehose:${var.region}:${local.account_id}:deliverystream/anomaly-guardian-${each.key}*",
     ]
   }
   statement {
@@ -244,6 +246,9 @@ data "aws_iam_policy_document" "deploy" {
       "logs:DescribeResourcePolicies", "logs:CreateLogDelivery", "logs:DeleteLogDelivery", "logs:GetLogDelivery",
       "logs:UpdateLogDelivery", "logs:ListLogDeliveries", "es:CreateServiceRole", "iam:ListRoles",
       "ssm:DescribeParameters", "states:ListStateMachines", "sts:GetCallerIdentity",
+      "application-autoscaling:RegisterScalableTarget", "application-autoscaling:DescribeScalableTargets",
+      "application-autoscaling:DescribeScalingPolicies", "application-autoscaling:PutScalingPolicy",
+      "application-autoscaling:DeleteScalingPolicy", "application-autoscaling:DeregisterScalableTarget",
     ]
     resources = ["*"] # these actions do not support resource-level permissions
   }
@@ -283,7 +288,7 @@ data "aws_iam_policy_document" "deploy" {
     condition {
       test     = "StringLike"
       variable = "iam:AWSServiceName"
-      values   = ["opensearchservice.amazonaws.com", "es.amazonaws.com", "ops.apigateway.amazonaws.com"]
+      values   = ["opensearchservice.amazonaws.com", "es.amazonaws.com", "ops.apigateway.amazonaws.com", "dynamodb.application-autoscaling.amazonaws.com"]
     }
   }
 }

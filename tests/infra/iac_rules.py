@@ -146,8 +146,9 @@ def template_violations(template: dict[str, Any]) -> list[str]:
         sse = p.get("SSESpecification") or {}
         if not (sse.get("SSEEnabled") and sse.get("SSEType") == "KMS" and sse.get("KMSMasterKeyId")):
             v.append(f"{name}: not encrypted with a customer managed KMS key")
-        if p.get("BillingMode") != "PAY_PER_REQUEST":
-            v.append(f"{name}: not on-demand")
+        billing = p.get("BillingMode")
+        if billing != "PAY_PER_REQUEST" and not (name == "StateTable" and isinstance(billing, dict)):
+            v.append(f"{name}: not on-demand (only the State table may switch to provisioned)")
     for name, res in resources_of(template, "AWS::SQS::Queue").items():
         if not res["Properties"].get("KmsMasterKeyId"):
             v.append(f"{name}: queue not KMS-encrypted")
