@@ -213,3 +213,20 @@ def test_resolving_an_incident_notifies_and_the_next_anomaly_opens_a_new_one(cor
     dispatch([make_anomaly("geolocation", user=user, at_ms=T0 + 60_000)])
     correlator.lambda_handler(sqs_event(response_aws.drain(response_aws.env["RESPONSE_QUEUE_URL"])), lambda_context)
     assert sorted(i.status for i in IncidentRepository().list(TENANT)[0]) == ["OPEN", "RESOLVED"]
+
+
+def test_a_webhook_queue_failure_does_not_hold_back_the_remediation(correlator, response_aws, lambda_context):  # noqa: F811
+    from anomaly_guardian.adapters.config_repo import ConfigRepository
+
+    ConfigRepository().create_webhook(
+        TENANT,
+        {"webhookId": "W3", "url": "https://hooks.example/z", "events": ["incident.opened"], "secretCiphertext": "x"},
+    )
+    correlator.ports.webhook_queue.url = "https://sqs.us-east-1.amazonaws.com/123456789012/no-such-queue"
+    dispatch([make_anomaly("velocity", at_ms=T0), make_anomaly("velocity", tenant=OTHER, at_ms=T0)])
+    result = correlator.lambda_handler(
+        sqs_event(response_aws.drain(response_aws.env["RESPONSE_QUEUE_URL"])), lambda_context
+    )
+    # acme's record fails (retried, then kept in the DLQ), globex's does not, and both remediations started
+    assert len(result["batchItemFailures"]) == 1
+    assert len(executions()) == 2

@@ -81,10 +81,7 @@ def handle_message(ports: Any, body: Mapping[str, Any], window: int | None = Non
     anomaly, ip = parse(body)
     tenant = anomaly["tenantId"]
     incident, opened = assign_incident(ports, anomaly, window or window_seconds())
-    # The anomaly that opened the incident announces it, also when its message is redelivered after a
-    # failure past the save (same delivery ids, so receivers see it once).
-    if opened or (incident.members and incident.members[0]["anomalyId"] == anomaly["anomalyId"]):
-        fan_out(ports, tenant, "incident.opened", incident.public(), incident.severity, incident.incidentId)
+    # Remediation first: a webhook problem must never hold back the response itself.
     started = False
     if ports.workflows is not None:
         payload = {
@@ -95,5 +92,9 @@ def handle_message(ports: Any, body: Mapping[str, Any], window: int | None = Non
             "subjectIp": ip,
         }
         _, started = ports.workflows.start(execution_name(tenant, anomaly["anomalyId"]), payload)
+    # The anomaly that opened the incident announces it, also when its message is redelivered after a
+    # failure past the save (same delivery ids, so receivers see it once).
+    if opened or (incident.members and incident.members[0]["anomalyId"] == anomaly["anomalyId"]):
+        fan_out(ports, tenant, "incident.opened", incident.public(), incident.severity, incident.incidentId)
     log.info("correlated", extra={"tenant": tenant, "incident": incident.incidentId, "opened": opened})
     return {"incidentId": incident.incidentId, "opened": opened, "started": started}
