@@ -144,9 +144,9 @@ def resolve_incident(incidentId: IncidentId, body: ResolveBody | None = None) ->
         current = repo.get(tenant, incidentId)
     except LookupError:
         raise not_found("Incident", incidentId) from None
-    if current.status == "RESOLVED":
-        return current.public()
-    repo.set_status(tenant, incidentId, "RESOLVED", f"resolved by {who}: {note}"[:500], at)
+    if current.status != "RESOLVED":
+        repo.set_status(tenant, incidentId, "RESOLVED", f"resolved by {who}: {note}"[:500], at)
     resolved = repo.get(tenant, incidentId).public()
+    # Also on a repeated call (the first may have failed after the write): same delivery ids, receivers see it once.
     fan_out(notifier(), tenant, "incident.resolved", resolved, resolved.get("severity"), incidentId)
     return resolved
