@@ -150,3 +150,37 @@ def test_switch_on_makes_a_missing_or_broken_model_an_error(clean_env, tmp_path)
     clean_env.setenv("ML_DETECTOR", "maybe")
     with pytest.raises(ValueError, match="ML_DETECTOR must be auto, on or off"):
         build_detectors()
+
+
+def test_metric_window_findings_only_when_switched_on():
+    from anomaly_guardian.ml.training import fit_bundle, parse_stream, replay_features
+    from anomaly_guardian.scenario.generator import generate
+
+    events = generate(8000, seed=3).events
+    rep = replay_features(parse_stream(events, default_tenant="t1"))
+    assert len(rep.metric) >= 200
+    bundle = fit_bundle(rep.X, rep.seq, n_estimators=10, ae_hidden=(8,), metric=rep.metric, seed=0)
+    assert bundle.metric_ae is not None and np.isfinite(bundle.metric_threshold)
+    metric_events = [e for e in events if e["eventType"] == "metric"]
+    series = [
+        e
+        for e in metric_events
+        if (e["service"], e["metricName"]) == (metric_events[0]["service"], metric_events[0]["metricName"])
+    ]
+    spike = dict(
+        series[-1],
+        eventId="spike-1",
+        timestamp="2030-01-01T00:00:00Z",
+        metricValue=float(series[-1]["metricValue"]) * 50 + 1000,
+    )
+
+    for switched_on in (False, True):
+        det = ModelDetector(LocalScorer(bundle), bundle, metric_windows=switched_on)
+        found = _run(bundle, [*series, spike], detector=det)
+        spikes = [a for a in found if a.originalEvent["eventId"] == "spike-1"]
+        if not switched_on:
+            assert found == []
+        else:
+            (a,) = spikes
+            assert a.anomalyType == "ml" and a.userId == f"{spike['service']}/{spike['metricName']}"
+            assert a.explanation[1].feature == "metric_window"

@@ -114,8 +114,18 @@ class EndpointScorer:
 class ModelDetector:
     name = "ml"
 
-    def __init__(self, scorer: Scorer, bundle: ModelBundle, sink: SampleSink | None = None, top_features: int = 2):
+    def __init__(
+        self,
+        scorer: Scorer,
+        bundle: ModelBundle,
+        sink: SampleSink | None = None,
+        top_features: int = 2,
+        metric_windows: bool = False,
+    ):
         self.scorer, self.bundle, self.sink = scorer, bundle, sink
+        # Off by default: on the project's scenario stream the metric-window autoencoder is weaker than
+        # the SPC system detector (see README); its state is still kept so switching it on needs no warm-up.
+        self.metric_windows = metric_windows
         self.extractor = FeatureExtractor()
         self.top_features = top_features
 
@@ -137,7 +147,7 @@ class ModelDetector:
                 self.sink.add(batch.X)
             hits = np.flatnonzero(scores.score >= config.min_score)
             out.extend((batch.rows[r], self._finding(batch, scores, int(r))) for r in hits)
-        if batch.metric_rows:
+        if batch.metric_rows and self.metric_windows:
             m_score, recon = self.bundle.score_metrics(batch)
             for r in np.flatnonzero(m_score >= config.min_score):
                 out.append(
@@ -307,7 +317,8 @@ def _build(bundle: ModelBundle) -> ModelDetector:
             prefix=f"features/{bundle.version}/",
             rate=float(os.environ.get("FEATURE_SAMPLE_RATE", "0.05")),
         )
-    return ModelDetector(scorer, bundle, sink)
+    metric_windows = os.environ.get("ML_METRIC_WINDOWS", "off").strip().lower() in ("on", "true", "1")
+    return ModelDetector(scorer, bundle, sink, metric_windows=metric_windows)
 
 
 def reset_cache() -> None:
