@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import queue
 import sys
 import threading
 import time
@@ -100,3 +101,22 @@ def load_function(spec: FunctionSpec, instance: int = 0) -> LocalFunction:
     if handler is None:
         raise AttributeError(f"{path} has no {attr}")
     return LocalFunction(spec=spec, handler=handler)
+
+
+class FunctionPool:
+    """Several execution environments of one function, like Lambda's concurrency: an invocation takes
+    a free environment or waits for one. Environments are created up front (imports change os.environ)."""
+
+    def __init__(self, environments: list[LocalFunction]):
+        self.environments = environments
+        self.spec = environments[0].spec
+        self._free: queue.SimpleQueue[LocalFunction] = queue.SimpleQueue()
+        for env in environments:
+            self._free.put(env)
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        env = self._free.get()
+        try:
+            return env.invoke(event)
+        finally:
+            self._free.put(env)

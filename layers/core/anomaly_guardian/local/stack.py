@@ -22,7 +22,7 @@ from anomaly_guardian.local.isolation import thread_local_router_state
 from anomaly_guardian.local.kinesis import KinesisMapping, KinesisPoller
 from anomaly_guardian.local.lambda_service import LambdaEndpoint
 from anomaly_guardian.local.resources import FunctionSpec, LocalResources, ResourceBuilder
-from anomaly_guardian.local.runtime import LocalFunction, load_function
+from anomaly_guardian.local.runtime import FunctionPool, LocalFunction, load_function
 from anomaly_guardian.local.server import DUMMY_CREDENTIALS, MotoServer
 from anomaly_guardian.local.sqs import SqsMapping, SqsPoller
 
@@ -60,6 +60,7 @@ class StackOptions:
     metrics: bool = False  # EMF lines on stdout are noise locally
     kinesis_max_retries: int = 3
     model: Path | None = None  # exported detector model to upload for the detector (opt-in)
+    api_concurrency: int = 3  # execution environments per API function
     moto_in_process: bool = False  # True: ThreadedMotoServer (shares the GIL with the handlers)
     env: dict[str, str] = field(default_factory=dict)
 
@@ -239,7 +240,16 @@ class LocalStack:
         # Powertools' event handler keeps the current event on a class attribute (one per process in
         # Lambda). Make it per-thread so API functions run concurrently; if that is not possible,
         # every API function shares one lock (correct, slower).
-        if not thread_local_router_state():
+        if thread_local_router_state():
+            # Concurrent requests get their own execution environments, as Lambda would scale out.
+            pools: dict[str, FunctionPool] = {}
+            for route in routes:
+                logical = route.function.spec.logical_id
+                if logical not in pools:
+                    extra = [self._load(route.function.spec, i) for i in range(1, self.o.api_concurrency)]
+                    pools[logical] = FunctionPool([route.function, *extra])
+                route.function = pools[logical]  # type: ignore[assignment]
+        else:
             self.notes.append("Powertools router state is process-wide: API functions take turns")
             resolver_lock = threading.Lock()
             for route in routes:
