@@ -243,3 +243,21 @@ def test_a_raising_batch_is_bisected_so_the_good_records_still_get_through(stack
     )
     assert stored
     assert any("bisect:g1" in m.BY_ID for m in envs)
+
+
+def test_guardian_local_starts_and_shuts_down_cleanly(tmp_path):
+    """`guardian local` as a child process: ready file, API answers, SIGTERM -> exit 0, nothing left listening."""
+    import socket
+
+    from anomaly_guardian.local.process import StackProcess
+
+    proc = StackProcess(tmp_path / "stack.log", port=0, template=FIXTURES / "template.yaml").start()
+    api, aws_url = proc.api, proc.aws_endpoint_url
+    assert requests.get(api + "/health", timeout=5).json()["ok"] is True
+    assert proc.stats()["kinesis"][0]["stream"] == "anomaly-guardian-local-events"
+    assert proc.stop() == 0
+    for url in (api, aws_url):
+        host, port = url.removeprefix("http://").split(":")
+        with socket.socket() as sock:
+            sock.settimeout(1)
+            assert sock.connect_ex((host, int(port))) != 0, f"{url} still listening after shutdown"
