@@ -25,7 +25,8 @@ ALLOW = {"Authorization": "Bearer allow-acme"}
 
 @pytest.fixture(scope="module")
 def stack():
-    s = LocalStack(StackOptions(template=FIXTURES / "template.yaml", api_port=0, log_level="ERROR")).start()
+    options = StackOptions(template=FIXTURES / "template.yaml", api_port=0, log_level="ERROR", schedule_speedup=0.01)
+    s = LocalStack(options).start()
     yield s
     s.stop()
 
@@ -261,3 +262,10 @@ def test_guardian_local_starts_and_shuts_down_cleanly(tmp_path):
         with socket.socket() as sock:
             sock.settimeout(1)
             assert sock.connect_ex((host, int(port))) != 0, f"{url} still listening after shutdown"
+
+
+def test_rate_schedules_invoke_their_function_and_cron_ones_are_reported(stack):
+    worker = sys.modules["guardian_local_fn_WorkerFunction"]
+    assert wait_for(lambda: {"task": "tick"} in worker.EVENTS, timeout=5)  # rate(1 minute) x 0.01 speed-up
+    assert stack.stats()["schedules"]["WorkerFunction-Tick"] >= 1
+    assert any("Nightly" in n and "cron(15 3 * * ? *)" in n for n in stack.notes)

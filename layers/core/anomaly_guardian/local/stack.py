@@ -23,6 +23,7 @@ from anomaly_guardian.local.kinesis import KinesisMapping, KinesisPoller
 from anomaly_guardian.local.lambda_service import LambdaEndpoint
 from anomaly_guardian.local.resources import FunctionSpec, LocalResources, ResourceBuilder
 from anomaly_guardian.local.runtime import FunctionPool, LocalFunction, load_function
+from anomaly_guardian.local.schedules import Schedule, rate_seconds
 from anomaly_guardian.local.server import DUMMY_CREDENTIALS, MotoServer
 from anomaly_guardian.local.sqs import SqsMapping, SqsPoller
 
@@ -60,6 +61,7 @@ class StackOptions:
     metrics: bool = False  # EMF lines on stdout are noise locally
     kinesis_max_retries: int = 3
     model: Path | None = None  # exported detector model to upload for the detector (opt-in)
+    schedule_speedup: float = 1.0  # <1 runs rate() schedules more often (tests)
     api_concurrency: int = 3  # execution environments per API function
     moto_in_process: bool = False  # True: ThreadedMotoServer (shares the GIL with the handlers)
     env: dict[str, str] = field(default_factory=dict)
@@ -75,6 +77,7 @@ class LocalStack:
         self.kinesis_pollers: list[KinesisPoller] = []
         self.sqs_pollers: list[SqsPoller] = []
         self.extra_environments: dict[str, list[LocalFunction]] = {}
+        self.schedules: list[Schedule] = []
         self.api_url = ""
         self.notes: list[str] = []
         self._saved_env: dict[str, str | None] = {}
@@ -147,7 +150,7 @@ class LocalStack:
             self.gateway.shutdown()
         if getattr(self, "lambda_endpoint", None) is not None:
             self.lambda_endpoint.shutdown()
-        for poller in [*self.kinesis_pollers, *self.sqs_pollers]:
+        for poller in [*self.kinesis_pollers, *self.sqs_pollers, *self.schedules]:
             poller.stop()
         if self.moto is not None:
             self.moto.stop()
@@ -328,8 +331,14 @@ class LocalStack:
                     self.sqs_pollers.append(poller)
                 elif kind in ("EventBridgeRule", "CloudWatchEvent"):
                     self._wire_eventbridge(builder, logical, name, props, fn)
+                elif kind in ("Schedule", "ScheduleV2") and rate_seconds(str(props.get("ScheduleExpression", ""))):
+                    every = rate_seconds(str(props["ScheduleExpression"])) or 0
+                    schedule = Schedule(f"{logical}-{name}", fn, every * self.o.schedule_speedup, props.get("Input"))
+                    schedule.start()
+                    self.schedules.append(schedule)
                 elif kind not in ("Api", None):
-                    self.notes.append(f"{logical}.{name}: {kind} events are not emulated locally")
+                    what = f"{kind} {props.get('ScheduleExpression', '')}".strip()
+                    self.notes.append(f"{logical}.{name}: {what} events are not emulated locally")
 
     def _wire_eventbridge(
         self, builder: ResourceBuilder, logical: str, name: str, props: dict[str, Any], fn: LocalFunction
@@ -375,6 +384,7 @@ class LocalStack:
                 for k, f in ((k, _Totals([f, *self.extra_environments.get(k, [])])) for k, f in self.functions.items())
             },
             "requests": self.gateway.requests if self.gateway else 0,
+            "schedules": {s.name: s.runs for s in self.schedules},
             "kinesis_caught_up": self.kinesis_caught_up(),
         }
 
