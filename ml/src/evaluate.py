@@ -3,9 +3,13 @@
 
 from __future__ import annotations
 
+import sys
+
+if sys.version_info < (3, 11):  # noqa: UP036 (the job image may be older than this repo's Python)
+    sys.exit("anomaly_guardian needs Python >= 3.11: run the job on the image from ml/container/Dockerfile")
+
 import argparse
 import json
-import sys
 
 from anomaly_guardian.ml.jobs import evaluate
 

@@ -3,11 +3,15 @@ both as NumPy arrays (`model.npz` in SM_MODEL_DIR) for the detector Lambda and t
 
 from __future__ import annotations
 
+import sys
+
+if sys.version_info < (3, 11):  # noqa: UP036 (the job image may be older than this repo's Python)
+    sys.exit("anomaly_guardian needs Python >= 3.11: run the job on the image from ml/container/Dockerfile")
+
 import argparse
 import json
 import os
 import shutil
-import sys
 from pathlib import Path
 
 import anomaly_guardian
