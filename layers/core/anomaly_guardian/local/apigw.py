@@ -251,9 +251,7 @@ class ApiGateway:
                 return _json(*outcome)
             event["requestContext"]["authorizer"] = outcome
         try:
-            started = time.perf_counter()
             result = route.function.invoke(event)
-            event["requestContext"]["integrationLatency"] = int((time.perf_counter() - started) * 1000)
         except FunctionError:
             return _json(502, {"message": "Internal server error"})
         return _proxy_response(result)

@@ -70,7 +70,7 @@ def to_lambda_record(rec: dict[str, Any], shard_id: str, stream_arn: str) -> dic
         "eventVersion": "1.0",
         "eventID": f"{shard_id}:{rec['SequenceNumber']}",
         "eventName": "aws:kinesis:record",
-        "invokeIdentityArn": f"arn:aws:iam::123456789012:role/{'local-detector-role'}",
+        "invokeIdentityArn": "arn:aws:iam::123456789012:role/anomaly-guardian-local-detector",
         "awsRegion": REGION,
         "eventSourceARN": stream_arn,
     }
