@@ -15,6 +15,7 @@ from typing import Any
 
 _ATTRS = ("current_event", "lambda_context")
 _applied = False
+_undo: list[Any] = []
 
 
 class _PerThread:
@@ -40,6 +41,8 @@ def thread_local_router_state() -> bool:
 
         store = threading.local()
         meta = type(BaseRouter)
+        saved = {name: BaseRouter.__dict__[name] for name in _ATTRS if name in BaseRouter.__dict__}
+        _undo[:] = [BaseRouter, meta, saved]
         namespace = {name: _PerThread(name, store) for name in _ATTRS}
         per_thread_meta = type(f"PerThread{meta.__name__}", (meta,), namespace)
         for name in _ATTRS:  # reads through instances (`app.current_event`) find these
@@ -49,3 +52,18 @@ def thread_local_router_state() -> bool:
         return False
     _applied = True
     return True
+
+
+def restore_router_state() -> None:
+    """Undo `thread_local_router_state()` (the stack calls it on stop, e.g. inside a test process)."""
+    global _applied
+    if not _applied:
+        return
+    router, meta, saved = _undo
+    router.__class__ = meta
+    for name in _ATTRS:
+        if name in router.__dict__:
+            delattr(router, name)
+        if name in saved:
+            setattr(router, name, saved[name])
+    _applied = False

@@ -18,7 +18,7 @@ from typing import Any
 
 from anomaly_guardian.local.apigw import ApiGateway, Authorizer, Route
 from anomaly_guardian.local.cfn import load_template, resources_of
-from anomaly_guardian.local.isolation import thread_local_router_state
+from anomaly_guardian.local.isolation import restore_router_state, thread_local_router_state
 from anomaly_guardian.local.kinesis import KinesisMapping, KinesisPoller
 from anomaly_guardian.local.lambda_service import LambdaEndpoint
 from anomaly_guardian.local.resources import FunctionSpec, LocalResources, ResourceBuilder
@@ -154,6 +154,7 @@ class LocalStack:
             poller.stop()
         if self.moto is not None:
             self.moto.stop()
+        restore_router_state()
         for key, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(key, None)
