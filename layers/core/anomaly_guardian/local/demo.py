@@ -316,6 +316,7 @@ def _summarise(opts, scenario, label_of, episodes, run, anomalies, stats, bad, i
     ttd: dict[str, list[float]] = defaultdict(list)
     server_ttd: list[float] = []
     after_detect: list[float] = []  # detectedAt -> first seen: the write, the poll and the GET
+    timing: list[dict[str, Any]] = []  # per anomaly, written next to the report
     visible_latency: list[float] = []
     unseen = 0
     for a in anomalies:
@@ -334,6 +335,17 @@ def _summarise(opts, scenario, label_of, episodes, run, anomalies, stats, bad, i
             server_ttd.append(_epoch(a["detectedAt"]) - accepted)
         if seen is not None:
             after_detect.append(seen - _epoch(a["detectedAt"]))
+        timing.append(
+            {
+                "anomalyId": a["anomalyId"],
+                "type": kind,
+                "eventId": eid,
+                "label": label[0] if label else None,
+                "accepted": accepted,
+                "detectedAt": a["detectedAt"],
+                "seen": seen,
+            }
+        )
         if label and label[0] == kind:
             detected[kind].add(label[1])
             if accepted is not None and seen is not None:
@@ -438,7 +450,9 @@ def _summarise(opts, scenario, label_of, episodes, run, anomalies, stats, bad, i
         ),
         encoding="utf-8",
     )
-    say(f"Report: {opts.report.resolve()}")
+    timing_path = opts.report.with_name("demo-latency.json")
+    timing_path.write_text(json.dumps(timing, indent=1), encoding="utf-8")
+    say(f"Report: {opts.report.resolve()} (per-anomaly timings: {timing_path})")
     failures = []
     if missing:
         failures.append(f"not detected: {', '.join(missing)}")
