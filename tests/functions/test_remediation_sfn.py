@@ -125,6 +125,9 @@ def test_value_anomaly_holds_the_transaction_and_waits_for_review(sfn, decision)
     hold_sk = f"HOLD#{a['originalEvent']['eventId']}"
     assert sfn.res.items("BLOCKLIST_TABLE", TENANT, hold_sk)[0]["status"] == "HELD"
     assert sfn.sfn.describe_execution(executionArn=execution)["status"] == "RUNNING"
+    # and the anomaly already shows what was done while the review is open
+    sfn.wait_for(lambda: performed(sfn, a).get("manual_review") == "pending")
+    assert performed(sfn, a)["hold_transaction"] == "done"
     # another tenant cannot decide it
     status, body = _review_api(review_id, decision, tenant="globex")
     assert status == 404, body
@@ -143,6 +146,8 @@ def test_value_anomaly_holds_the_transaction_and_waits_for_review(sfn, decision)
         assert holds == []  # released
         assert performed(sfn, a)["manual_review"] == "rejected"
     assert performed(sfn, a)["hold_transaction"] == "done"
+    types = [x["type"] for x in sfn.res.stored_anomaly(TENANT, a["anomalyId"])["actionsPerformed"]]
+    assert types.count("hold_transaction") == 1 and types.count("manual_review") == 2  # pending, then decided
     # and a different second decision is refused, while repeating the same one is idempotent
     other = "reject" if decision == "approve" else "approve"
     status, body = _review_api(review_id, other)

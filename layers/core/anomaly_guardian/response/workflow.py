@@ -69,6 +69,10 @@ def open_review(ports: Any, event: Mapping[str, Any]) -> dict[str, Any]:
         "heldEventId": (anomaly.get("originalEvent") or {}).get("eventId"),
     }
     ports.incidents.put_review(review, ttl=int(time.time()) + REVIEW_TTL_SECONDS)
+    # What already happened (the hold) shows on the anomaly now, not only after a decision days later.
+    _once(
+        ports, tenant, f"{anomaly['anomalyId']}#record-immediate#live", lambda: _record_immediate(ports, tenant, event)
+    )
     alert(
         ports,
         tenant,
@@ -78,6 +82,13 @@ def open_review(ports: Any, event: Mapping[str, Any]) -> dict[str, Any]:
         {k: v for k, v in review.items() if k != "taskToken"},
     )
     return {"reviewId": review_id}
+
+
+def _record_immediate(ports: Any, tenant: str, event: Mapping[str, Any]) -> dict[str, Any]:
+    pending = {"type": "manual_review", "status": "pending", "at": utc_now_iso()}
+    performed = [*_compact(event.get("results")), pending]
+    _append_actions(ports, tenant, (event.get("anomaly") or {}).get("anomalyId"), performed)
+    return {"recorded": len(performed)}
 
 
 def apply_review(ports: Any, event: Mapping[str, Any]) -> dict[str, Any]:
@@ -148,9 +159,10 @@ def record(ports: Any, event: Mapping[str, Any]) -> dict[str, Any]:
 
 def _record(ports: Any, tenant: str, event: Mapping[str, Any]) -> dict[str, Any]:
     anomaly = event.get("anomaly") or {}
-    performed = _compact(event.get("results")) + _compact(event.get("approvedResults"))
-    if event.get("reviewOutcome"):
-        performed += _compact([event["reviewOutcome"]])
+    if event.get("reviewOutcome"):  # the immediate results were recorded when the review opened
+        performed = _compact(event.get("approvedResults")) + _compact([event["reviewOutcome"]])
+    else:
+        performed = _compact(event.get("results")) + _compact(event.get("approvedResults"))
     _append_actions(ports, tenant, anomaly.get("anomalyId"), performed)
     if event.get("incidentId"):
         done = [p["type"] for p in performed if p.get("status") == "done"]
