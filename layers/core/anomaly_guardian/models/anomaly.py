@@ -60,6 +60,22 @@ def utc_now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+# The GET /anomalies item contract (DESIGN.md): what leaves the system about an anomaly.
+CONTRACT_FIELDS = (
+    "anomalyId",
+    "tenantId",
+    "severity",
+    "anomalyScore",
+    "detectedAt",
+    "userId",
+    "anomalyType",
+    "description",
+    "originalEvent",
+    "actionsPerformed",
+    "explanation",
+)
+
+
 class Anomaly(BaseModel):
     model_config = ConfigDict(extra="allow", use_enum_values=True)
 

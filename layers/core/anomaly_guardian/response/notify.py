@@ -10,23 +10,11 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-from anomaly_guardian.models.anomaly import utc_now_iso
+from anomaly_guardian.models.anomaly import CONTRACT_FIELDS, utc_now_iso
 from anomaly_guardian.response.webhooks import EVENT_TYPES, new_delivery_id, wants
 
 # Only these anomaly fields leave the account in a webhook (all pseudonymised already).
-ANOMALY_FIELDS = (
-    "anomalyId",
-    "tenantId",
-    "severity",
-    "anomalyScore",
-    "detectedAt",
-    "userId",
-    "anomalyType",
-    "description",
-    "originalEvent",
-    "explanation",
-    "actionsPerformed",
-)
+ANOMALY_FIELDS = CONTRACT_FIELDS
 
 
 def anomaly_view(anomaly: Mapping[str, Any]) -> dict[str, Any]:

@@ -15,23 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from anomaly_guardian.adapters.dynamodb import from_item
+from anomaly_guardian.models.anomaly import CONTRACT_FIELDS
 
-DOC_FIELDS = (
-    "anomalyId",
-    "tenantId",
-    "severity",
-    "anomalyScore",
-    "detectedAt",
-    "userId",
-    "anomalyType",
-    "description",
-    "originalEvent",
-    "actionsPerformed",
-    "explanation",
-    "detector",
-    "entities",
-    "feedback",
-)
+DOC_FIELDS = (*CONTRACT_FIELDS, "detector", "entities", "feedback")
 INDEX_TEMPLATE: dict[str, Any] = {
     "index_patterns": ["{prefix}-*"],
     "template": {
