@@ -4,6 +4,7 @@ Items: `pk`=`T#{tenant}`, `sk`=`IP#{ip}` (the address as sent; WAF needs the rea
 `USER#{userPseudonym}` (anomalies only know pseudonyms). `ttl` (epoch seconds) is the expiry: DynamoDB
 deletes expired items lazily (up to days later), so an item whose `ttl`/`expiresAt` has passed is
 treated as not blocking. One BatchGetItem (eventually consistent; 100 keys per call) per request.
+The detector reads `FLAG#monitor#{userPseudonym}` the same way (`monitor_flags`).
 """
 
 from __future__ import annotations
@@ -67,4 +68,32 @@ class DynamoDBBlockList:
                 continue
             kind, _, value = item["sk"]["S"].partition("#")
             out.add((kind, value))
+        return out
+
+    def monitor_flags(self, tenant: str, users: set[str]) -> dict[str, tuple[float, int]]:
+        """Enhanced-monitoring flags of these user pseudonyms: {user: (thresholdFactor, expiresAt)}.
+        One BatchGetItem; items past their expiry are left out."""
+        if not users:
+            return {}
+        pk = {"S": f"T#{tenant}"}
+        keys = [{"pk": pk, "sk": {"S": f"FLAG#monitor#{u}"}} for u in sorted(users)]
+        items = batch_get(
+            self.ddb,
+            self.table,
+            keys,
+            projection="sk, #t, expiresAt, thresholdFactor",
+            names={"#t": "ttl"},
+            consistent=False,
+        )
+        now = self.clock()
+        out = {}
+        for item in items:
+            if _expired(item, now):
+                continue
+            try:
+                factor = float(item["thresholdFactor"]["N"])
+            except (KeyError, ValueError):
+                continue
+            expires = item.get("expiresAt", {}).get("N")
+            out[item["sk"]["S"].removeprefix("FLAG#monitor#")] = (factor, int(float(expires)) if expires else 0)
         return out

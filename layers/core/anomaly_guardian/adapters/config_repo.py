@@ -1,6 +1,7 @@
 """The Config table: rules, webhooks and tenant settings (docs/internals.md).
 
-Keys: pk `T#{tenant}`, sk `RULE#{ruleId}` | `WEBHOOK#{webhookId}` | `SETTINGS`. Every read is a
+Keys: pk `T#{tenant}`, sk `RULE#{ruleId}` | `WEBHOOK#{webhookId}` | `SETTINGS` |
+`SUPPRESS#{anomalyType}#{entity}` (analyst false_positive verdicts; `expiresAt` + TTL `ttl`). Every read is a
 GetItem or a Query on the tenant's partition (begins_with on sk): no Scan, and no call can reach
 another tenant's partition because the tenant is part of every key. Updates and deletes are
 conditional on the item existing (and for rules, not being soft-deleted), so a guessed id of
@@ -10,12 +11,14 @@ another tenant's rule is simply "not found".
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from anomaly_guardian.adapters.dynamodb import client, from_item, to_attr, to_item
+from anomaly_guardian.adapters.dynamodb import batch_get, client, from_item, to_attr, to_item
 from anomaly_guardian.detection.rules import CachedRuleProvider, Rule, RuleSpec
+from anomaly_guardian.detection.suppression import SK_PREFIX as SUPPRESS
+from anomaly_guardian.detection.suppression import Pattern, suppression_sk
 from anomaly_guardian.ids import new_ulid
 
 RULE = "RULE#"
@@ -178,6 +181,47 @@ class ConfigRepository:
             TableName=self.table, Item=to_item({"pk": tenant_pk(tenant), "sk": SETTINGS, "kind": "settings", **body})
         )
         return body
+
+    # ---- suppressions (analyst feedback) -----------------------------------------------------------
+
+    def put_suppression(self, tenant: str, pattern: Pattern, expires_at: int, attrs: Mapping[str, Any]) -> dict:
+        """Create or replace the suppression of one (anomalyType, entity) pattern until `expires_at`."""
+        body = dict(attrs) | {
+            "anomalyType": pattern[0],
+            "entity": pattern[1],
+            "expiresAt": int(expires_at),
+            "ttl": int(expires_at),
+            "createdAt": _now(),
+        }
+        item = {"pk": tenant_pk(tenant), "sk": suppression_sk(pattern), "kind": "suppression", **body}
+        self.ddb.put_item(TableName=self.table, Item=to_item(item))
+        return {k: v for k, v in body.items() if k != "ttl"}
+
+    def delete_suppression(self, tenant: str, pattern: Pattern) -> bool:
+        """Lift a suppression; False when there was none."""
+        resp = self.ddb.delete_item(
+            TableName=self.table,
+            Key={"pk": {"S": tenant_pk(tenant)}, "sk": {"S": suppression_sk(pattern)}},
+            ReturnValues="ALL_OLD",
+        )
+        return "Attributes" in resp
+
+    def list_suppressions(self, tenant: str) -> list[dict[str, Any]]:
+        return [{k: v for k, v in i.items() if k not in (*_KEY_ATTRS, "ttl")} for i in self._query(tenant, SUPPRESS)]
+
+    def suppression_expiries(self, tenant: str, patterns: Collection[Pattern]) -> dict[Pattern, int]:
+        """The detector's read: one BatchGetItem (100 keys per call) for the batch's patterns ->
+        {pattern: expiresAt} of the ones stored (the caller drops expired ones)."""
+        if not patterns:
+            return {}
+        pk = {"S": tenant_pk(tenant)}
+        keys = [{"pk": pk, "sk": {"S": suppression_sk(p)}} for p in sorted(patterns)]
+        items = batch_get(self.ddb, self.table, keys, projection="anomalyType, entity, expiresAt", consistent=False)
+        out = {}
+        for raw in items:
+            item = from_item(raw)
+            out[(str(item["anomalyType"]), str(item["entity"]))] = int(item.get("expiresAt") or 0)
+        return out
 
 
 def rule_provider_from_env(ttl_seconds: float = 30.0) -> CachedRuleProvider:

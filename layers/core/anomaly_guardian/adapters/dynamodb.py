@@ -223,7 +223,7 @@ TABLE_DEFINITIONS: dict[str, dict[str, Any]] = {
         ],
         "_ttl": "ttl",
     },
-    "CONFIG_TABLE": {"KeySchema": _PK_SK, "AttributeDefinitions": _attrs("pk", "sk")},
+    "CONFIG_TABLE": {"KeySchema": _PK_SK, "AttributeDefinitions": _attrs("pk", "sk"), "_ttl": "ttl"},
     "INCIDENTS_TABLE": {"KeySchema": _PK_SK, "AttributeDefinitions": _attrs("pk", "sk"), "_ttl": "ttl"},
     "AUDIT_TABLE": {"KeySchema": _PK_SK, "AttributeDefinitions": _attrs("pk", "sk"), "_ttl": "ttl"},
     "BLOCKLIST_TABLE": {"KeySchema": _PK_SK, "AttributeDefinitions": _attrs("pk", "sk"), "_ttl": "ttl"},

@@ -1,11 +1,16 @@
-"""POST /anomalies/{anomalyId}/feedback: an analyst's verdict, stored on the anomaly.
+"""POST /anomalies/{anomalyId}/feedback: an analyst's verdict, stored on the anomaly, fed back to detection.
 
-Suppression, threshold tuning and the retraining data set read `feedback.label` from the Anomalies
-table; the analyst is recorded from the token subject, never from the body.
+Threshold tuning and the retraining data set read `feedback.label` from the Anomalies table. The verdict
+also drives suppression (`detection.suppression`): `false_positive` suppresses the anomaly's pattern
+(anomalyType, entity) for `suppressDays` (default `SUPPRESSION_DAYS`, 30) in the Config table;
+`true_positive` lifts a suppression of that pattern. The analyst is recorded from the token subject,
+never from the body.
 """
 
 from __future__ import annotations
 
+import os
+import time
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -16,6 +21,7 @@ from anomaly_guardian.adapters.anomalies import AnomalyNotFound
 from anomaly_guardian.api.anomalies import AnomalyId
 from anomaly_guardian.api.deps import actor_of, audit, services, tenant_of
 from anomaly_guardian.api.errors import not_found
+from anomaly_guardian.detection.suppression import DEFAULT_DAYS, pattern_of
 
 router = Router()
 
@@ -25,11 +31,29 @@ class FeedbackBody(BaseModel):
 
     label: Literal["true_positive", "false_positive"]
     note: Annotated[str, StringConstraints(max_length=1000, strip_whitespace=True)] | None = None
+    suppressDays: int | None = Field(
+        default=None,
+        ge=1,
+        le=365,
+        description="false_positive only: how long to suppress this pattern (default SUPPRESSION_DAYS, 30)",
+    )
+
+
+class Suppression(BaseModel):
+    status: Literal["suppressed", "lifted", "none"]
+    anomalyType: str | None = None
+    entity: str | None = Field(default=None, description="pseudonymised user, service|metric, or api|entity")
+    expiresAt: int | None = Field(default=None, description="epoch seconds (suppressed only)")
 
 
 class FeedbackResult(BaseModel):
     anomalyId: str
     feedback: dict[str, Any] = Field(description="label, note, submittedBy, submittedAt")
+    suppression: Suppression
+
+
+def _default_days() -> int:
+    return int(os.environ.get("SUPPRESSION_DAYS", str(DEFAULT_DAYS)))
 
 
 @router.post("/anomalies/<anomalyId>/feedback", summary="Label an anomaly", tags=["feedback"])
@@ -42,9 +66,20 @@ def post_feedback(anomalyId: AnomalyId, body: FeedbackBody) -> FeedbackResult:
         "submittedBy": actor_of(raw),
         "submittedAt": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
     }
+    svc = services()
     try:
-        services().anomalies.set_feedback(tenant, anomalyId, feedback)
+        anomaly = svc.anomalies.set_feedback(tenant, anomalyId, feedback)
     except AnomalyNotFound:
         raise not_found("Anomaly", anomalyId) from None
-    audit(raw, tenant, "anomaly.feedback", anomalyId, label=body.label)
-    return FeedbackResult(anomalyId=anomalyId, feedback=feedback)
+    pattern = pattern_of(anomaly)
+    suppression = Suppression(status="none")
+    if pattern is not None and body.label == "false_positive":
+        expires = int(time.time()) + (body.suppressDays or _default_days()) * 86400
+        svc.config.put_suppression(
+            tenant, pattern, expires, {"anomalyId": anomalyId, "createdBy": feedback["submittedBy"]}
+        )
+        suppression = Suppression(status="suppressed", anomalyType=pattern[0], entity=pattern[1], expiresAt=expires)
+    elif pattern is not None and svc.config.delete_suppression(tenant, pattern):
+        suppression = Suppression(status="lifted", anomalyType=pattern[0], entity=pattern[1])
+    audit(raw, tenant, "anomaly.feedback", anomalyId, label=body.label, suppression=suppression.status)
+    return FeedbackResult(anomalyId=anomalyId, feedback=feedback, suppression=suppression)

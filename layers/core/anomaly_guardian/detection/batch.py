@@ -23,6 +23,9 @@ This is the detector Lambda minus AWS (the sinks are ports). Order and why:
    PENDING ones resume at "store + respond" from their marker (no second state update), and events
    with no marker are re-run (their state was not committed, or the crash fell in the one window
    between the state commit and the marker write).
+6. Analyst suppressions (`detection.suppression`): when a tenant's run produced anomalies (rare), the
+   (type, entity) patterns of the suppressible ones are looked up in one batched read; suppressed
+   anomalies are counted (`AnomaliesSuppressed`) but not stored, marked or handed to the response.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from anomaly_guardian.detection.suppression import SuppressionPolicy, candidates, split
 from anomaly_guardian.ids import encode_ulid
 from anomaly_guardian.ingest.envelope import decode_record
 from anomaly_guardian.models.anomaly import Anomaly
@@ -60,6 +64,11 @@ class EventDedupe(Protocol):
 
     def mark(self, done: Iterable[str], pending: Mapping[str, str] | None = None) -> None:
         """Write DONE markers for `done` and PENDING markers (id -> anomalies JSON) for `pending`."""
+
+
+class Suppressions(Protocol):
+    def active(self, tenant: str, patterns: set[tuple[str, str]]) -> set[tuple[str, str]]:
+        """The patterns among `patterns` with a live suppression (one batched read)."""
 
 
 class PoisonSink(Protocol):
@@ -128,6 +137,7 @@ class BatchResult:
     resumed: int = 0  # state already committed by an earlier delivery: only stored + responded
     failed_tenants: dict[str, str] = field(default_factory=dict)  # tenant -> error type
     conflict_retries: int = 0
+    suppressed: int = 0  # anomalies silenced by an analyst's false_positive verdict (not stored)
     latency_ms: float | None = None  # oldest receivedAt in the batch -> detection
 
 
@@ -247,8 +257,12 @@ class BatchDetector:
         max_conflict_retries: int = MAX_CONFLICT_RETRIES,
         logger: Any = None,
         clock: Callable[[], float] = time.time,
+        suppressions: Suppressions | None = None,
+        suppression_policy: SuppressionPolicy | None = None,
     ) -> None:
         self.store = store
+        self.suppressions = suppressions
+        self.suppression_policy = suppression_policy
         self.buffer = _BatchStore(store)
         self.pipeline = pipeline_factory(self.buffer)
         self.anomalies = anomalies
@@ -348,6 +362,9 @@ class BatchDetector:
         self.buffer.reset()
 
         self._assign_ids(tenant, items, anomalies)
+        if anomalies and self.suppressions is not None:
+            anomalies, dropped = self._suppress(tenant, anomalies)
+            result.suppressed += len(dropped)
         by_event: dict[str, list[dict[str, Any]]] = defaultdict(list)
         known = {d.event.eventId for d in items}
         for a in anomalies:
@@ -356,6 +373,21 @@ class BatchDetector:
         pending = {f"{tenant}#{eid}": json.dumps(docs, separators=(",", ":")) for eid, docs in by_event.items()}
         self.dedupe.mark([f"{tenant}#{d.event.eventId}" for d in items if d.event.eventId not in by_event], pending)
         return anomalies, list(pending)
+
+    def _suppress(self, tenant: str, anomalies: list[Anomaly]) -> tuple[list[Anomaly], list[Anomaly]]:
+        policy = self.suppression_policy or SuppressionPolicy()
+        config_for = getattr(self.pipeline, "config_for", None)
+        if config_for is not None:  # the tenant's own absolute limit
+            policy = SuppressionPolicy(policy.max_score, config_for(tenant).value.absolute_limit)
+        wanted = candidates(anomalies, policy)
+        if not wanted:
+            return anomalies, []
+        kept, dropped = split(anomalies, self.suppressions.active(tenant, wanted), policy)
+        if dropped and self.logger:
+            self.logger.info(
+                "anomalies suppressed by analyst feedback", extra={"tenant": tenant, "count": len(dropped)}
+            )
+        return kept, dropped
 
     @staticmethod
     def _assign_ids(tenant: str, items: list[Decoded], anomalies: list[Anomaly]) -> None:
@@ -404,6 +436,8 @@ def emit_metrics(metrics: Any, result: BatchResult) -> None:
 
     metrics.add_metric(name="EventsProcessed", unit=MetricUnit.Count, value=result.processed)
     metrics.add_metric(name="RecordsRejected", unit=MetricUnit.Count, value=len(result.poison))
+    if result.suppressed:
+        metrics.add_metric(name="AnomaliesSuppressed", unit=MetricUnit.Count, value=result.suppressed)
     if result.latency_ms is not None:
         metrics.add_metric(name="ProcessingLatency", unit=MetricUnit.Milliseconds, value=result.latency_ms)
     counts: dict[tuple[str, str], int] = defaultdict(int)
@@ -450,7 +484,8 @@ def handle_kinesis_event(
 
 def from_env(logger: Any = None) -> BatchDetector:
     """The production wiring: DynamoDB state/anomalies/dedupe, SQS DLQ, the default detectors with the
-    tenant rules of the Config table (`CONFIG_TABLE`), and the response hand-off (`response.dispatch`,
+    tenant rules and analyst suppressions of the Config table (`CONFIG_TABLE`), enhanced-monitoring
+    flags of the BlockList table (`BLOCKLIST_TABLE`), and the response hand-off (`response.dispatch`,
     a no-op without `RESPONSE_QUEUE_URL`)."""
     from anomaly_guardian.adapters.anomalies import AnomalyRepository
     from anomaly_guardian.adapters.idempotency import DynamoDBEventDedupe
@@ -461,15 +496,26 @@ def from_env(logger: Any = None) -> BatchDetector:
     from anomaly_guardian.response.dispatch import dispatch
     from anomaly_guardian.state.dynamodb import DynamoDBStateStore
 
-    rules = None
+    rules = suppressions = sensitivity = None
     if os.environ.get("CONFIG_TABLE"):
-        from anomaly_guardian.adapters.config_repo import rule_provider_from_env
+        from anomaly_guardian.adapters.config_repo import ConfigRepository, rule_provider_from_env
+        from anomaly_guardian.adapters.feedback_loop import SuppressionLookup
 
         rules = rule_provider_from_env()
+        suppressions = SuppressionLookup(ConfigRepository(), logger=logger)
+    if os.environ.get("BLOCKLIST_TABLE"):
+        from anomaly_guardian.adapters.blocklist import DynamoDBBlockList
+        from anomaly_guardian.adapters.feedback_loop import MonitoringLookup
+
+        sensitivity = MonitoringLookup(DynamoDBBlockList(), logger=logger).factors
+    policy = SuppressionPolicy(max_score=float(os.environ.get("SUPPRESSION_MAX_SCORE", "0.9")))
     pseudonymiser = pseudonymiser_from_env()
     return BatchDetector(
         lambda store: DetectionPipeline(
-            store, detectors=build_detectors(rule_provider=rules), pseudonymiser=pseudonymiser
+            store,
+            detectors=build_detectors(rule_provider=rules),
+            pseudonymiser=pseudonymiser,
+            sensitivity=sensitivity,
         ),
         DynamoDBStateStore(),
         AnomalyRepository(),
@@ -477,6 +523,8 @@ def from_env(logger: Any = None) -> BatchDetector:
         SqsDeadLetterQueue(),
         on_anomalies=[lambda _tenant, anomalies, events: dispatch(anomalies, events)],
         logger=logger,
+        suppressions=suppressions,
+        suppression_policy=policy,
     )
 
 

@@ -7,6 +7,10 @@ needs in one call and saves it in one call.
 Detectors implement `detect(ev, states, config)` per event (in event-time order). A detector may
 instead implement `detect_batch(prepared, states, config) -> [(index, Finding)]` to score the whole
 sorted batch at once (vectorised models); it runs after the per-event detectors.
+
+With a `sensitivity` provider (the detector Lambda: live `enhanced_monitoring` flags), the users of
+the batch are looked up once and a monitored user's events are judged with a scaled config
+(`detection.sensitivity`); without one (replay, demo) nothing is looked up.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from operator import attrgetter
 
 from anomaly_guardian.config import DetectionConfig
 from anomaly_guardian.detection.base import Detector, Finding, PreparedEvent
+from anomaly_guardian.detection.sensitivity import SensitivityProvider, configs_for_users
 from anomaly_guardian.models.anomaly import Anomaly, severity_for
 from anomaly_guardian.models.event import Event
 from anomaly_guardian.privacy import Pseudonymiser
@@ -39,11 +44,13 @@ class DetectionPipeline:
         config_for: ConfigProvider | None = None,
         detectors: Sequence[Detector] | None = None,
         pseudonymiser: Pseudonymiser | None = None,
+        sensitivity: SensitivityProvider | None = None,
     ) -> None:
         self.store = store
         self.config_for = config_for or (lambda _tenant: DetectionConfig())
         self.detectors = list(detectors) if detectors is not None else default_detectors()
         self.pseudonymiser = pseudonymiser or Pseudonymiser()
+        self.sensitivity = sensitivity
         self._event_detectors = [d for d in self.detectors if not hasattr(d, "detect_batch")]
         self._batch_detectors = [d for d in self.detectors if hasattr(d, "detect_batch")]
 
@@ -85,17 +92,24 @@ class DetectionPipeline:
         states = self.store.load(keys)
         config = self.config_for(tenant)
         min_score = config.min_score
+        per_user: dict[str, DetectionConfig] = {}
+        if self.sensitivity is not None and prepared:
+            per_user = configs_for_users(config, self.sensitivity(tenant, {pe.user for pe in prepared}))
         anomalies: list[Anomaly] = []
         detects = [d.detect for d in self._event_detectors]
         for pe in prepared:
+            cfg = per_user.get(pe.user, config) if per_user else config
+            floor = cfg.min_score
             for detect in detects:
-                findings = detect(pe, states, config)
+                findings = detect(pe, states, cfg)
                 if findings:
-                    anomalies.extend(self._anomaly(pe, f) for f in findings if f.score >= min_score)
+                    anomalies.extend(self._anomaly(pe, f) for f in findings if f.score >= floor)
         for det in self._batch_detectors:
             for index, finding in det.detect_batch(prepared, states, config):
-                if finding.score >= min_score:
-                    anomalies.append(self._anomaly(prepared[index], finding))
+                pe = prepared[index]
+                floor = per_user[pe.user].min_score if pe.user in per_user else min_score
+                if finding.score >= floor:
+                    anomalies.append(self._anomaly(pe, finding))
         if prepared:
             horizon = int(prepared[-1].epoch) + config.state_ttl_days * 86400
             for key in managed:
