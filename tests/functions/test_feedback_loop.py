@@ -211,3 +211,14 @@ class TestEnhancedMonitoring:
         )
         found = detect(det, lambda_context, record("acme", "was-watched", "w2", T0, requestsPerSecond=30))
         assert found == {}
+
+
+def test_erasing_a_subject_deletes_the_suppressions_naming_them(handlers, lambda_context):
+    api, det = handlers
+    (first,) = detect(det, lambda_context, record("acme", "user-1", "s1", T0, requestsPerSecond=60))["s1"]
+    (other,) = detect(det, lambda_context, record("acme", "user-2", "s2", T0, requestsPerSecond=60))["s2"]
+    for a in (first, other):
+        feedback(api, lambda_context, "acme", a["anomalyId"], "false_positive")
+    resp = api.lambda_handler(apigw_event("apigw_delete_subject", path_params={"userId": "user-1"}), lambda_context)
+    assert json.loads(resp["body"])["suppressionsDeleted"] == 1
+    assert [s["entity"] for s in ConfigRepository().list_suppressions("acme")] == [user("acme", "user-2")]

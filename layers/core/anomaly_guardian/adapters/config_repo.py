@@ -209,6 +209,15 @@ class ConfigRepository:
     def list_suppressions(self, tenant: str) -> list[dict[str, Any]]:
         return [{k: v for k, v in i.items() if k not in (*_KEY_ATTRS, "ttl")} for i in self._query(tenant, SUPPRESS)]
 
+    def erase_user_suppressions(self, tenant: str, user_pseudonym: str) -> int:
+        """GDPR erasure: delete the suppressions naming this user (their entity is the pseudonym)."""
+        names = [
+            i["sk"] for i in self._query(tenant, SUPPRESS) if str(i.get("entity", "")).split("|")[-1] == user_pseudonym
+        ]
+        for sk in names:
+            self.ddb.delete_item(TableName=self.table, Key={"pk": {"S": tenant_pk(tenant)}, "sk": {"S": sk}})
+        return len(names)
+
     def suppression_expiries(self, tenant: str, patterns: Collection[Pattern]) -> dict[Pattern, int]:
         """The detector's read: one BatchGetItem (100 keys per call) for the batch's patterns ->
         {pattern: expiresAt} of the ones stored (the caller drops expired ones)."""

@@ -39,6 +39,7 @@ class ErasureResult(BaseModel):
     anomaliesDeleted: int
     stateItemsDeleted: int
     blockEntriesDeleted: int
+    suppressionsDeleted: int = 0
     notCovered: list[str]
 
 
@@ -77,6 +78,7 @@ def erase_subject(userId: Annotated[str, Path(min_length=1, max_length=256)]) ->
     keys = sorted(user_state_keys(tenant, pseudonym, svc.detectors()))
     state_deleted = sum(svc.state.delete_prefix(k) for k in keys)
     blocks_deleted = svc.blocklist.erase_user(tenant, pseudonym) if svc.blocklist is not None else 0
+    suppressions_deleted = svc.config.erase_user_suppressions(tenant, pseudonym)
     # The audit keeps the pseudonym only: the record of an erasure must not re-identify the person.
     audit(
         router.current_event.raw_event,
@@ -86,11 +88,13 @@ def erase_subject(userId: Annotated[str, Path(min_length=1, max_length=256)]) ->
         anomaliesDeleted=deleted,
         stateItemsDeleted=state_deleted,
         blockEntriesDeleted=blocks_deleted,
+        suppressionsDeleted=suppressions_deleted,
     )
     return ErasureResult(
         userPseudonym=pseudonym,
         anomaliesDeleted=deleted,
         stateItemsDeleted=state_deleted,
         blockEntriesDeleted=blocks_deleted,
+        suppressionsDeleted=suppressions_deleted,
         notCovered=NOT_COVERED,
     )
