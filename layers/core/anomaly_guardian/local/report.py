@@ -65,11 +65,11 @@ def timeline_svg(anomalies: Sequence[dict[str, Any]], width: int = 900, height: 
                 f'<rect x="{left + i * bar_w + 1:.1f}" y="{y:.1f}" width="{max(bar_w - 2, 1):.1f}" height="{h:.1f}" '
                 f'fill="{PALETTE.get(kind, "#444")}"><title>{_esc(kind)}: {n}</title></rect>'
             )
-    for i in (0, buckets // 2, buckets):
+    for i, anchor in ((0, "start"), (buckets // 2, "middle"), (buckets, "end")):  # edge labels stay inside
         t = lo + span * i / buckets
         label = datetime.fromtimestamp(t, UTC).strftime("%m-%d %H:%M")
         parts.append(
-            f'<text x="{left + i * bar_w:.1f}" y="{height - 8}" font-size="10" text-anchor="middle">{label}</text>'
+            f'<text x="{left + i * bar_w:.1f}" y="{height - 8}" font-size="10" text-anchor="{anchor}">{label}</text>'
         )
     parts.append("</svg>")
     legend = " ".join(
@@ -115,9 +115,16 @@ def heatmap_svg(anomalies: Sequence[dict[str, Any]], cell: int = 30) -> str:
     return "".join(parts)
 
 
+def _cell(value: Any) -> str:
+    # Numbers and durations align right; words (types, reasons) read from the left.
+    text = str(value)
+    numeric = text.replace(",", "").replace(".", "").replace("s", "").replace("/", "").replace(" ", "").isdigit()
+    return f"<td>{_esc(value)}</td>" if numeric else f'<td style="text-align:left">{_esc(value)}</td>'
+
+
 def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     head = "".join(f"<th>{_esc(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{_esc(c)}</td>" for c in row) + "</tr>" for row in rows)
+    body = "".join("<tr>" + "".join(_cell(c) for c in row) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
