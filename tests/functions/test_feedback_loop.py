@@ -222,3 +222,27 @@ def test_erasing_a_subject_deletes_the_suppressions_naming_them(handlers, lambda
     resp = api.lambda_handler(apigw_event("apigw_delete_subject", path_params={"userId": "user-1"}), lambda_context)
     assert json.loads(resp["body"])["suppressionsDeleted"] == 1
     assert [s["entity"] for s in ConfigRepository().list_suppressions("acme")] == [user("acme", "user-2")]
+
+
+def test_feedback_on_a_rule_hit_suppresses_nothing(handlers, lambda_context):
+    api, _ = handlers
+    from anomaly_guardian.models.anomaly import Anomaly
+
+    hit = Anomaly(
+        tenantId="acme",
+        severity="MEDIUM",
+        anomalyScore=0.6,
+        userId=user("acme", "user-1"),
+        anomalyType="rule",
+        description="rule matched",
+        originalEvent={"eventId": "r1", "timestamp": "2026-03-01T12:00:00Z", "eventType": "login"},
+    )
+    AnomalyRepository(token_key=b"k").put_many([hit])
+    status, body = feedback(api, lambda_context, "acme", hit.anomalyId, "false_positive")
+    assert status == 200 and body["suppression"] == {
+        "status": "none",
+        "anomalyType": None,
+        "entity": None,
+        "expiresAt": None,
+    }
+    assert ConfigRepository().list_suppressions("acme") == []

@@ -21,7 +21,7 @@ from anomaly_guardian.adapters.anomalies import AnomalyNotFound
 from anomaly_guardian.api.anomalies import AnomalyId
 from anomaly_guardian.api.deps import actor_of, audit, services, tenant_of
 from anomaly_guardian.api.errors import not_found
-from anomaly_guardian.detection.suppression import DEFAULT_DAYS, pattern_of
+from anomaly_guardian.detection.suppression import DEFAULT_DAYS, NEVER_SUPPRESSED, pattern_of
 
 router = Router()
 
@@ -72,6 +72,8 @@ def post_feedback(anomalyId: AnomalyId, body: FeedbackBody) -> FeedbackResult:
     except AnomalyNotFound:
         raise not_found("Anomaly", anomalyId) from None
     pattern = pattern_of(anomaly)
+    if pattern is not None and pattern[0] in NEVER_SUPPRESSED:  # rule hits always fire: nothing to suppress
+        pattern = None
     suppression = Suppression(status="none")
     if pattern is not None and body.label == "false_positive":
         expires = int(time.time()) + (body.suppressDays or _default_days()) * 86400

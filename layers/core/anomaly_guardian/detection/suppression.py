@@ -94,6 +94,7 @@ def split(
 __all__ = [
     "DEFAULT_DAYS",
     "DEFAULT_MAX_SCORE",
+    "NEVER_SUPPRESSED",
     "Pattern",
     "SuppressionPolicy",
     "candidates",
