@@ -10,7 +10,7 @@ from infra_tools import ROOT
 INTERNAL_TABLES = {
     "StateTable": {"keys": ["pk"], "ttl": "ttl"},
     "AnomaliesTable": {"keys": ["pk", "sk"], "ttl": "ttl"},
-    "ConfigTable": {"keys": ["pk", "sk"], "ttl": None},
+    "ConfigTable": {"keys": ["pk", "sk"], "ttl": "ttl"},  # suppressions expire
     "IncidentsTable": {"keys": ["pk", "sk"], "ttl": "ttl"},
     "AuditTable": {"keys": ["pk", "sk"], "ttl": "ttl"},
     "BlockListTable": {"keys": ["pk", "sk"], "ttl": "ttl"},
