@@ -59,8 +59,8 @@ def test_payload_that_is_not_a_subscription_fails_loudly(usage, lambda_context):
 def test_kinesis_refusing_records_fails_the_invocation(usage, event_fixture, lambda_context, monkeypatch):
     from anomaly_guardian.usage.service import UsageDeliveryError
 
-    monkeypatch.setattr(usage.service._writer, "sleep", lambda _s: None)
-    monkeypatch.setattr(usage.service._writer.sink, "put", lambda entries: ["InternalFailure"] * len(entries))
+    monkeypatch.setattr(usage.service, "sleep", lambda _s: None)
+    monkeypatch.setattr(usage.service.sink, "put", lambda entries: ["InternalFailure"] * len(entries))
     with pytest.raises(UsageDeliveryError, match="2 of 2"):
         usage.lambda_handler(event_fixture("cloudwatch_logs_cloudtrail.json"), lambda_context)
 

@@ -198,7 +198,7 @@ class IngestService:
             entries.append((data, partition_key(tenant, event)))
         self._check_blocklist(tenant, request.source_ip, events, is_batch)
 
-        failed = self._put_with_retry(entries)
+        failed = put_with_retry(self.sink, entries, self.attempts, self.sleep)
         ids = [str(e["eventId"]).strip() for e in events]
         if failed:
             not_accepted = [ids[i] for i in sorted(failed)]
@@ -246,18 +246,6 @@ class IngestService:
             403, "EVENT_BLOCKED", f"{where}: the user or ipAddress is on the block list; nothing was accepted"
         )
 
-    def _put_with_retry(self, entries: list[tuple[bytes, str]]) -> set[int]:
-        """Indexes of entries that never landed after bounded retries of only the failed ones."""
-        pending = list(range(len(entries)))
-        for attempt in range(self.attempts):
-            results = self.sink.put([entries[i] for i in pending])
-            pending = [i for i, err in zip(pending, results, strict=True) if err is not None]
-            if not pending:
-                return set()
-            if attempt + 1 < self.attempts:
-                self.sleep(0.05 * (2**attempt) * (0.5 + random.random() / 2))
-        return set(pending)
-
 
 def iam_candidates(identity: Mapping[str, Any]) -> list[str]:
     """Most to least specific: the caller ARN, its IAM role ARN when it is an assumed-role session
@@ -273,6 +261,24 @@ def iam_candidates(identity: Mapping[str, Any]) -> list[str]:
     if identity.get("accountId"):
         out.append(str(identity["accountId"]))
     return out
+
+
+def put_with_retry(
+    sink: RecordSink,
+    entries: Sequence[tuple[bytes, str]],
+    attempts: int = PUT_ATTEMPTS,
+    sleep: Callable[[float], None] = time.sleep,
+) -> set[int]:
+    """Indexes of entries that never landed after bounded retries of only the failed ones (jittered backoff)."""
+    pending = list(range(len(entries)))
+    for attempt in range(attempts):
+        results = sink.put([entries[i] for i in pending])
+        pending = [i for i, err in zip(pending, results, strict=True) if err is not None]
+        if not pending:
+            return set()
+        if attempt + 1 < attempts:
+            sleep(0.05 * (2**attempt) * (0.5 + random.random() / 2))
+    return set(pending)
 
 
 def request_from_apigw(event: Mapping[str, Any], iam_tenants: Mapping[str, str] | None = None) -> IngestRequest:

@@ -10,12 +10,13 @@ destination keep the whole batch.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from anomaly_guardian.ingest.envelope import encode_record, now_iso, partition_key
-from anomaly_guardian.ingest.service import IngestService, RecordSink
+from anomaly_guardian.ingest.service import RecordSink, put_with_retry
 from anomaly_guardian.models.event import InvalidEvent, parse_event
 from anomaly_guardian.usage.cloudtrail import decode_subscription, records, to_event
 
@@ -31,9 +32,10 @@ class UsageResult:
 
 
 class UsageIngest:
-    def __init__(self, sink: RecordSink, tenant: str) -> None:
+    def __init__(self, sink: RecordSink, tenant: str, sleep: Callable[[float], None] = time.sleep) -> None:
         self.tenant = tenant
-        self._writer = IngestService(sink)
+        self.sink = sink
+        self.sleep = sleep
 
     def handle(self, subscription_event: Mapping[str, Any]) -> UsageResult:
         payload = decode_subscription(subscription_event)
@@ -52,7 +54,7 @@ class UsageIngest:
                 continue
             entries.append((encode_record(self.tenant, event, received_at), partition_key(self.tenant, event)))
         if entries:
-            failed = self._writer._put_with_retry(entries)
+            failed = put_with_retry(self.sink, entries, sleep=self.sleep)
             if failed:
                 raise UsageDeliveryError(f"{len(failed)} of {len(entries)} usage events were not accepted by Kinesis")
         result.accepted = len(entries)
