@@ -87,3 +87,71 @@ def test_given_metric_events_when_detected_then_system_anomaly_names_the_service
     a = found[0]
     assert a.anomalyType == "system" and a.userId == "checkout/latency_ms"
     assert a.explanation[0].feature == "latency_ms" and a.explanation[0].observed > a.explanation[0].expected
+
+
+def quiet(n, seed, noise=1.0, base=50.0):
+    rng = random.Random(seed)
+    return [(i * 300.0, base + rng.gauss(0, noise)) for i in range(n)]
+
+
+def test_given_a_persistent_shift_to_a_noisier_regime_when_rebased_then_the_new_level_and_spread_are_adopted():
+    # Given: a CPU series that steps from 6 +- 0.2 to 15 +- 0.6 and stays there
+    rng = random.Random(11)
+    pts = [(i * 300.0, (6.0 if i < 1000 else 15.0) + rng.gauss(0, 0.2 if i < 1000 else 0.6)) for i in range(2000)]
+    mon, state = SeriesMonitor(DetectionConfig()), {}
+    # When
+    found = [(int(t // 300), r[0]) for t, x in pts if (r := mon.update(state, t, x)) is not None]
+    # Then: one alarm at the step, then the new level is normal (no late alarm from a stale level or scale)
+    assert found == [(1000, "spike")]
+    assert abs(state["L"] - 15.0) < 0.5
+
+
+def test_given_one_outlier_after_a_quiet_week_when_a_big_spike_follows_then_it_is_still_flagged():
+    # Given: 2,000 quiet points, one 5-sigma blip, and 300 points later a 12-sigma spike
+    pts = quiet(2600, seed=12)
+    pts[2000] = (pts[2000][0], pts[2000][1] + 5.0)
+    pts[2300] = (pts[2300][0], pts[2300][1] + 12.0)
+    # When / Then: the lone blip does not teach the detector that 12 sigma is ordinary
+    assert [
+        (int(t // 300), r[0])
+        for t, r in ((t, SeriesMonitor(DetectionConfig()).update(st, t, x)) for st in [{}] for t, x in pts)
+        if r
+    ] == [(2300, "spike")]
+
+
+def test_given_a_sparse_bursty_series_when_monitored_then_bursts_are_learnt_as_normal():
+    # Given: a counter that is zero most of the time with a burst of 20-300 every ~40 points
+    rng = random.Random(13)
+    pts = [(i * 300.0, float(rng.randint(20, 300)) if rng.random() < 0.025 else 0.0) for i in range(4000)]
+    mon, state = SeriesMonitor(DetectionConfig()), {}
+    # When
+    found = [int(t // 300) for t, x in pts if mon.update(state, t, x) is not None]
+    # Then: a handful of alarms while it learns (about ten bursts), none in the second half
+    assert len(found) <= 10 and all(i < 2000 for i in found)
+
+
+def test_given_an_oscillating_incident_when_monitored_then_an_erratic_alarm():
+    # Given: a quiet series that starts flapping +-8 sigma (no single point is a spike, the CUSUM cancels)
+    pts = quiet(1500, seed=14)
+    for k, i in enumerate(range(1200, 1210)):
+        pts[i] = (pts[i][0], pts[i][1] + (8.0 if k % 2 else -8.0))
+    mon, state = SeriesMonitor(DetectionConfig()), {}
+    # When
+    found = [(int(t // 300), r[0]) for t, x in pts if (r := mon.update(state, t, x)) is not None]
+    # Then
+    assert found == [(1202, "erratic")]
+
+
+def test_given_state_stored_by_the_previous_version_when_updated_then_it_carries_on():
+    # Given: state written before the tail counts and the episode spread existed (pt key, 7-field episode)
+    mon, state = SeriesMonitor(DetectionConfig()), {}
+    for t, x in quiet(200, seed=15):
+        mon.update(state, t, x)
+    state["pt"] = 1e-4
+    state["ep"] = [state["L"], 0.0, 200 * 300.0, 300.0, 0, 0, 50.0]
+    for key in ("tn", "tk", "tl", "env", "eb"):
+        state.pop(key, None)
+    # When / Then: the episode resumes and ends, and the monitor keeps judging points
+    for i in range(200, 300):
+        mon.update(state, i * 300.0, 50.0)
+    assert state["ep"] is None and state["n"] == 300
