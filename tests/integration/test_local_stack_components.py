@@ -15,6 +15,7 @@ from pathlib import Path
 import boto3
 import pytest
 import requests
+from local_helpers import wait_for as _wait_for
 
 from anomaly_guardian.local.cfn import Resolver, load_template
 from anomaly_guardian.local.stack import LocalStack, StackOptions
@@ -46,13 +47,8 @@ def aws(stack):
 
 
 def wait_for(predicate, timeout=10.0, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    return predicate()
+    """local_helpers.wait_for with this module's longer default wait and finer polling."""
+    return _wait_for(predicate, timeout=timeout, interval=interval)
 
 
 def test_loader_understands_short_tags_and_resolver_evaluates_them():

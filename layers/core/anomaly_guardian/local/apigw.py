@@ -14,7 +14,6 @@ import fnmatch
 import json
 import logging
 import re
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from anomaly_guardian.local.cfn import ACCOUNT_ID, REGION
 from anomaly_guardian.local.runtime import FunctionError, LocalFunction
 from anomaly_guardian.local.server import QuietHTTPServer as _QuietServer
+from anomaly_guardian.local.server import serve_in_background, stop_serving
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,6 @@ class ApiGateway:
         self.requests = 0
         self.extra: dict[str, Callable[[], dict[str, Any]]] = {}  # local-only GET endpoints
         self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ request -> event
     def find(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
@@ -293,16 +292,11 @@ class ApiGateway:
                 log.debug("%s " + format, self.address_string(), *args)
 
         self._server = _QuietServer((host, port), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="local-apigw", daemon=True)
-        self._thread.start()
-        return int(self._server.server_address[1])
+        return serve_in_background(self._server, "local-apigw")
 
     def shutdown(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        stop_serving(self._server)
+        self._server = None
 
 
 def _policy_effect(policy: dict[str, Any], method_arn: str) -> str | None:

@@ -21,6 +21,7 @@ from urllib.parse import unquote
 
 from anomaly_guardian.local.runtime import FunctionError, LocalFunction
 from anomaly_guardian.local.server import QuietHTTPServer as _QuietServer
+from anomaly_guardian.local.server import serve_in_background, stop_serving
 
 log = logging.getLogger(__name__)
 _INVOKE = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations/?$")
@@ -86,12 +87,8 @@ class LambdaEndpoint:
                 log.debug(format, *args)
 
         self._server = _QuietServer((host, port), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, name="local-lambda", daemon=True).start()
-        return int(self._server.server_address[1])
+        return serve_in_background(self._server, "local-lambda")
 
     def shutdown(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        stop_serving(self._server)
+        self._server = None

@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from http.server import ThreadingHTTPServer
@@ -33,6 +34,18 @@ class QuietHTTPServer(ThreadingHTTPServer):
 
     def handle_error(self, request: object, client_address: object) -> None:
         logging.getLogger(__name__).debug("connection from %s dropped", client_address, exc_info=True)
+
+
+def serve_in_background(server: ThreadingHTTPServer, name: str) -> int:
+    """Serve on a daemon thread; returns the bound port (the caller may have asked for port 0)."""
+    threading.Thread(target=server.serve_forever, name=name, daemon=True).start()
+    return int(server.server_address[1])
+
+
+def stop_serving(server: ThreadingHTTPServer | None) -> None:
+    if server is not None:
+        server.shutdown()
+        server.server_close()
 
 
 def free_port(host: str = "127.0.0.1") -> int:
