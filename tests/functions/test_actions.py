@@ -276,3 +276,14 @@ def test_operators_flip_the_kill_switch_over_the_api_and_it_takes_effect(actions
     bad = apigw_event("apigw_patch_response_settings", body={"actionCaps": {"reboot": 1}})
     status, err = parse(api.lambda_handler(bad, LambdaContext()))
     assert status == 400 and "actionCaps" in err["message"]
+
+
+def test_usage_alert_carries_the_dollar_estimate(actions, response_aws, lambda_context):  # noqa: F811
+    from anomaly_guardian.pricing import estimate_usage
+
+    estimate = estimate_usage("ec2:RunInstances:g5", {"instanceType": "g5.12xlarge", "awsRegion": "us-east-1"}, 6, 300)
+    a = make_anomaly("usage", costEstimate=estimate.as_dict(), event={"eventType": "cloudtrail"})
+    assert actions.lambda_handler(request(a, "notify"), lambda_context)["status"] == "done"
+    (alert,) = response_aws.alerts()
+    assert alert["costEstimate"]["text"] == "about $34.03 per hour, $817 if it runs 24 h"
+    assert alert["costEstimate"]["hourly"] == pytest.approx(6 * 5.672)

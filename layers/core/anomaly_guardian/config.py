@@ -111,6 +111,9 @@ class UsageConfig(_Section):
     sensitive_min_count: int = Field(default=5, ge=1)
     # Hours of history an entity needs before a first-seen GPU launch or a spike is judged.
     warmup_hours: float = Field(default=24.0, ge=0)
+    # Dollar estimate of an Invoke spike (CloudTrail does not say how long or how big an invocation is).
+    lambda_typical_memory_mb: float = Field(default=512.0, gt=0)
+    lambda_typical_duration_ms: float = Field(default=1000.0, gt=0)
 
 
 class DetectionConfig(BaseModel):

@@ -7,6 +7,8 @@ overall EWMA mean/variance that also learns from empty buckets. A bucket is a sp
 at least `min_count` (`sensitive_min_count` for compute/credential APIs), `min_ratio` times the
 expected count, and `z_threshold` Poisson-style deviations above it; one anomaly per key and bucket.
 A principal's first GPU launch is flagged once the tenant's usage history is `warmup_hours` old.
+Priceable spikes (RunInstances, CreateVolume, Invoke) carry a dollar estimate (`anomaly_guardian.pricing`):
+`costEstimate` on the anomaly, an explanation entry and the description's "about $X per hour".
 Hour-of-day slots learn only from buckets that saw calls, which errs towards fewer alarms for rare APIs.
 """
 
@@ -18,6 +20,7 @@ from collections.abc import Iterable
 from anomaly_guardian.config import DetectionConfig
 from anomaly_guardian.detection.base import Finding, PreparedEvent
 from anomaly_guardian.models.anomaly import AnomalyType, Explanation
+from anomaly_guardian.pricing import CostEstimate, estimate_usage
 from anomaly_guardian.state.store import StateItem, state_key
 from anomaly_guardian.usage.cloudtrail import EVENT_TYPE
 
@@ -30,6 +33,23 @@ MAX_ZERO_FILL = 2016  # a week of 5-minute buckets: older silence adds nothing
 def _ewma(mean: float, var: float, x: float, alpha: float) -> tuple[float, float]:
     d = x - mean
     return mean + alpha * d, (1 - alpha) * (var + alpha * d * d)
+
+
+def priced(finding: Finding, estimate: CostEstimate | None) -> Finding:
+    """Attach a dollar estimate: anomaly field `costEstimate`, an explanation entry, the description."""
+    if estimate is None:
+        return finding
+    finding.description = f"{finding.description} ({estimate.text})"
+    finding.explanation.append(
+        Explanation(
+            feature="costEstimate",
+            observed=estimate.hourly,
+            expected=0,
+            detail=f"{estimate.text}; {estimate.basis} ({estimate.source}, prices as of {estimate.asOf})",
+        )
+    )
+    finding.extra["costEstimate"] = estimate.as_dict()
+    return finding
 
 
 class UsageDetector:
@@ -63,21 +83,25 @@ class UsageDetector:
             if not gpu.get("seen"):
                 gpu["seen"] = ev.epoch
                 if warmed:
+                    estimate = estimate_usage(api, meta, count, cfg.bucket_seconds)
                     findings.append(
-                        Finding(
-                            AnomalyType.USAGE,
-                            0.85,
-                            f"First GPU instance launch ({api.rsplit(':', 1)[-1]}) by this principal",
-                            [
-                                Explanation(
-                                    feature="gpuLaunchesByPrincipal",
-                                    observed=count,
-                                    expected=0,
-                                    detail="no GPU launch by this principal before",
-                                )
-                            ],
-                            detector=self.name,
-                            entities={"api": api, "principal": ev.user},
+                        priced(
+                            Finding(
+                                AnomalyType.USAGE,
+                                0.85,
+                                f"First GPU instance launch ({api.rsplit(':', 1)[-1]}) by this principal",
+                                [
+                                    Explanation(
+                                        feature="gpuLaunchesByPrincipal",
+                                        observed=count,
+                                        expected=0,
+                                        detail="no GPU launch by this principal before",
+                                    )
+                                ],
+                                detector=self.name,
+                                entities={"api": api, "principal": ev.user},
+                            ),
+                            estimate,
                         )
                     )
         return findings
@@ -104,7 +128,15 @@ class UsageDetector:
         ratio = observed / max(expected, 1.0)
         score = min(1.0, 0.6 + 0.4 * min(1.0, math.log(ratio) / math.log(50)))
         api = str(meta.get("api"))
-        return Finding(
+        estimate = estimate_usage(
+            api,
+            meta,
+            observed - expected,
+            cfg.bucket_seconds,
+            lambda_memory_mb=cfg.lambda_typical_memory_mb,
+            lambda_duration_ms=cfg.lambda_typical_duration_ms,
+        )
+        finding = Finding(
             AnomalyType.USAGE,
             score,
             f"{api}: {observed} calls in {cfg.bucket_seconds // 60} min against about {expected:.1f} expected",
@@ -119,6 +151,7 @@ class UsageDetector:
             detector="usage",
             entities={"api": api},
         )
+        return priced(finding, estimate)
 
     @staticmethod
     def _close(st: dict, bucket: int, bucket_seconds: int) -> None:

@@ -199,14 +199,12 @@ def _notify(ports: Any, req: Request, now: float, live: bool) -> dict[str, Any]:
     if not live:
         return detail
     data = anomaly_view(req.anomaly) | ({"incidentId": req.incident_id} if req.incident_id else {})
-    detail["snsMessageId"] = alert(
-        ports,
-        req.tenant,
-        "anomaly.detected",
-        severity,
-        f"[{severity}] {req.anomaly.get('anomalyType', 'anomaly')} anomaly",
-        data,
-    )
+    subject = f"[{severity}] {req.anomaly.get('anomalyType', 'anomaly')} anomaly"
+    estimate = req.anomaly.get("costEstimate")
+    if isinstance(estimate, dict) and estimate.get("text"):  # usage spikes priced by the detector
+        data["costEstimate"] = estimate
+        subject = f"{subject}: {estimate['text']}"
+    detail["snsMessageId"] = alert(ports, req.tenant, "anomaly.detected", severity, subject, data)
     detail["webhooksQueued"] = fan_out(ports, req.tenant, "anomaly.detected", data, severity, req.subject_id)
     return detail
 

@@ -168,6 +168,16 @@ def to_event(record: Mapping[str, Any]) -> dict[str, Any]:
             "gpu": family in GPU_FAMILIES if family else False,
         },
     }
+    meta = event["metadata"]
+    if action == "RunInstances" and isinstance(params, Mapping):
+        types = _instance_types(params)
+        if types:  # priced by anomaly_guardian.pricing (the family alone has no price)
+            meta["instanceType"] = types[0]
+    if action == "CreateVolume" and isinstance(params, Mapping):
+        if isinstance(params.get("volumeType"), str):
+            meta["volumeType"] = params["volumeType"]
+        if isinstance(params.get("size"), int | float) and not isinstance(params.get("size"), bool):
+            meta["volumeSize"] = params["size"]
     source_ip = record.get("sourceIPAddress")
     if _is_ip(source_ip):  # AWS services call with a hostname ("lambda.amazonaws.com") instead
         event["ipAddress"] = source_ip
