@@ -104,10 +104,32 @@ class KinesisPoller:
         self._seen_max: dict[str, int] = {}
         self._fn_error: dict[str, bool] = {}  # did the last invocation on this shard raise?
 
+    # ---- what differs between stream services (DynamoDBStreamPoller overrides these)
+    event_source = "aws:kinesis"
+    batch_info_key = "KinesisBatchInfo"
+
+    def _shard_ids(self) -> list[str]:
+        return [s["ShardId"] for s in self.kinesis.list_shards(StreamName=self.m.stream_name)["Shards"]]
+
+    def _fetch(self, iterator: str, limit: int) -> tuple[list[dict[str, Any]], str | None, bool]:
+        """(records, next iterator, caught up) for one GetRecords call."""
+        resp = self.kinesis.get_records(ShardIterator=iterator, Limit=limit)
+        return resp.get("Records") or [], resp.get("NextShardIterator"), resp.get("MillisBehindLatest", 0) == 0
+
+    @staticmethod
+    def _seq(record: dict[str, Any]) -> str:
+        return str(record["SequenceNumber"])
+
+    def _lambda_record(self, record: dict[str, Any], shard_id: str) -> dict[str, Any]:
+        return to_lambda_record(record, shard_id, self.m.stream_arn)
+
+    @staticmethod
+    def _arrival(record: dict[str, Any]) -> Any:
+        return record.get("ApproximateArrivalTimestamp")
+
+    # ---- the mapping itself
     def start(self) -> None:
-        shards = self.kinesis.list_shards(StreamName=self.m.stream_name)["Shards"]
-        for i, shard in enumerate(shards):
-            sid = shard["ShardId"]
+        for i, sid in enumerate(self._shard_ids()):
             self._env_of[sid] = self.environments[i % len(self.environments)]
             self._caught_up[sid] = False
             t = threading.Thread(target=self._run, args=(sid,), name=f"kinesis-{sid}", daemon=True)
@@ -135,17 +157,15 @@ class KinesisPoller:
         iterator = self._iterator(shard_id, self.m.starting_position)
         while not self._stop.is_set():
             try:
-                resp = self.kinesis.get_records(ShardIterator=iterator, Limit=limit_records)
+                records, next_iterator, caught_up = self._fetch(iterator, limit_records)
             except Exception:
                 if self._stop.is_set():
                     return
                 log.exception("GetRecords failed on %s; retrying", shard_id)
                 time.sleep(0.5)
                 continue
-            records = resp.get("Records") or []
-            next_iterator = resp.get("NextShardIterator")
             if not records:
-                self._caught_up[shard_id] = resp.get("MillisBehindLatest", 0) == 0
+                self._caught_up[shard_id] = caught_up
                 iterator = next_iterator or iterator
                 self._stop.wait(self.poll)
                 continue
@@ -160,7 +180,7 @@ class KinesisPoller:
             if self._fn_error.get(shard_id) and self.m.bisect_on_error and len(records) > 1:
                 # Like the real mapping: split the batch in two and retry (halves do not use up retries).
                 limit_records = max(1, len(records) // 2)
-                iterator = self._iterator(shard_id, "AT_SEQUENCE_NUMBER", records[0]["SequenceNumber"])
+                iterator = self._iterator(shard_id, "AT_SEQUENCE_NUMBER", self._seq(records[0]))
                 continue
             # A failure after progress is the first failure of the new checkpoint.
             attempts = 1 if failed_from > 0 else attempts + 1
@@ -176,19 +196,19 @@ class KinesisPoller:
                 continue
             # Like the real mapping: restart the shard at the first failed record.
             self._stop.wait(min(0.05 * 2**attempts, 1.0))
-            iterator = self._iterator(shard_id, "AT_SEQUENCE_NUMBER", failed[0]["SequenceNumber"])
+            iterator = self._iterator(shard_id, "AT_SEQUENCE_NUMBER", self._seq(failed[0]))
 
     def _count_received(self, shard_id: str, records: list[dict[str, Any]]) -> None:
         high = self._seen_max.get(shard_id, -1)
-        fresh = [r for r in records if int(r["SequenceNumber"]) > high]
+        fresh = [r for r in records if int(self._seq(r)) > high]
         if fresh:
-            self._seen_max[shard_id] = int(fresh[-1]["SequenceNumber"])
+            self._seen_max[shard_id] = int(self._seq(fresh[-1]))
         with self.stats.lock:
             self.stats.received += len(fresh)
 
     def _deliver(self, shard_id: str, records: list[dict[str, Any]]) -> int | None:
         """Invoke once; None when the batch succeeded, else the index to restart from."""
-        event = {"Records": [to_lambda_record(r, shard_id, self.m.stream_arn) for r in records]}
+        event = {"Records": [self._lambda_record(r, shard_id) for r in records]}
         with self.stats.lock:
             self.stats.invocations += 1
         self._fn_error[shard_id] = False
@@ -206,7 +226,7 @@ class KinesisPoller:
             return None
         with self.stats.lock:
             self.stats.partial_failures += 1
-        index = {r["SequenceNumber"]: i for i, r in enumerate(records)}
+        index = {self._seq(r): i for i, r in enumerate(records)}
         positions = [index.get(str(f.get("itemIdentifier"))) for f in failures]
         if any(p is None for p in positions):
             log.warning("batchItemFailures names an unknown sequence number: the whole batch is retried")
@@ -236,12 +256,12 @@ class KinesisPoller:
             "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
             "version": "1.0",
             "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-            "KinesisBatchInfo": {
+            self.batch_info_key: {
                 "shardId": shard_id,
-                "startSequenceNumber": first["SequenceNumber"],
-                "endSequenceNumber": last["SequenceNumber"],
-                "approximateArrivalOfFirstRecord": _iso(first.get("ApproximateArrivalTimestamp")),
-                "approximateArrivalOfLastRecord": _iso(last.get("ApproximateArrivalTimestamp")),
+                "startSequenceNumber": self._seq(first),
+                "endSequenceNumber": self._seq(last),
+                "approximateArrivalOfFirstRecord": _iso(self._arrival(first)),
+                "approximateArrivalOfLastRecord": _iso(self._arrival(last)),
                 "batchSize": n,
                 "streamArn": self.m.stream_arn,
             },

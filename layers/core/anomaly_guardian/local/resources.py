@@ -88,6 +88,7 @@ class ResourceBuilder:
         stream_name: str | None = None,
         shard_count: int = 2,
         parameter_overrides: dict[str, Any] | None = None,
+        opensearch_url: str = "",
     ):
         self.t = template
         self.dir = Path(template_dir)
@@ -97,6 +98,7 @@ class ResourceBuilder:
         self.env_name = env_name
         self.stream_name = stream_name or f"{stack_name}-events"
         self.shard_count = shard_count
+        self.opensearch_url = opensearch_url
         self.overrides = {"Environment": env_name, **(parameter_overrides or {})}
         self.resolver = Resolver(
             conditions=dict(template.get("Conditions") or {}),
@@ -222,8 +224,10 @@ class ResourceBuilder:
             return f"arn:aws:s3:::{name}" if "arn" in key else name
         if "ip-set" in key or "ipset" in key:
             return self._waf_ip_set(key)
+        if "opensearch" in key and "arn" in key:
+            return _arn("es", f"domain/{self.stack}")
         if "opensearch" in key or "endpoint" in key:
-            return ""  # no OpenSearch locally: code must treat an empty endpoint as "disabled"
+            return self.opensearch_url  # the local OpenSearch fake ("" without one: search indexing disabled)
         if "subnet" in key:
             return "subnet-local1,subnet-local2"
         if "security-group" in key or "sg" in key.split("-"):

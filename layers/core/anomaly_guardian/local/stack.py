@@ -3,7 +3,11 @@
 `LocalStack(options).start()` brings up, in order: the moto server, the template's resources,
 the function environment (template variables resolved to the local resources, AWS_ENDPOINT_URL,
 dummy credentials), the real handlers, the API Gateway adapter and the event source mappings
-(Kinesis, SQS, EventBridge rules). `stop()` shuts everything down in reverse order.
+(Kinesis, DynamoDB streams, SQS, EventBridge rules). `stop()` shuts everything down in reverse order.
+A local OpenSearch fake (`local/opensearch.py`) stands in for the Terraform-owned domain.
+
+Every delivery of a template event source to its function is counted per `Function.EventName`
+(`deliveries` in `/_local/stats`): the template-coverage test reads those counters.
 """
 
 from __future__ import annotations
@@ -12,15 +16,18 @@ import json
 import logging
 import os
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from anomaly_guardian.local.apigw import ApiGateway, Authorizer, Route
 from anomaly_guardian.local.cfn import load_template, resources_of
+from anomaly_guardian.local.ddbstreams import DynamoDBStreamPoller
 from anomaly_guardian.local.isolation import restore_router_state, thread_local_router_state
 from anomaly_guardian.local.kinesis import KinesisMapping, KinesisPoller
 from anomaly_guardian.local.lambda_service import LambdaEndpoint
+from anomaly_guardian.local.opensearch import FakeOpenSearch
 from anomaly_guardian.local.resources import FunctionSpec, LocalResources, ResourceBuilder
 from anomaly_guardian.local.runtime import FunctionPool, LocalFunction, load_function
 from anomaly_guardian.local.schedules import Schedule, rate_seconds
@@ -38,6 +45,21 @@ class _Totals:
         self.errors = sum(e.errors for e in envs)
         self.busy_seconds = sum(e.busy_seconds for e in envs)
         self.waited_seconds = sum(e.waited_seconds for e in envs)
+
+
+class Delivered:
+    """One template event source feeding its function: counts every delivery under `key`."""
+
+    def __init__(self, inner: Any, counter: Counter[str], key: str, lock: threading.Lock):
+        self.inner, self.spec, self.counter, self.key, self._lock = inner, inner.spec, counter, key, lock
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        with self._lock:
+            self.counter[self.key] += 1
+        return self.inner.invoke(event)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
 
 
 def find_repo_root(start: Path | None = None) -> Path:
@@ -64,6 +86,7 @@ class StackOptions:
     schedule_speedup: float = 1.0  # <1 runs rate() schedules more often (tests)
     api_concurrency: int = 3  # execution environments per API function
     moto_in_process: bool = False  # True: ThreadedMotoServer (shares the GIL with the handlers)
+    opensearch_port: int = 0  # the local OpenSearch fake (0: a free port)
     env: dict[str, str] = field(default_factory=dict)
 
 
@@ -76,6 +99,10 @@ class LocalStack:
         self.gateway: ApiGateway | None = None
         self.kinesis_pollers: list[KinesisPoller] = []
         self.sqs_pollers: list[SqsPoller] = []
+        self.ddb_pollers: list[DynamoDBStreamPoller] = []
+        self.opensearch: FakeOpenSearch | None = None
+        self.deliveries: Counter[str] = Counter()
+        self._deliveries_lock = threading.Lock()
         self.extra_environments: dict[str, list[LocalFunction]] = {}
         self.schedules: list[Schedule] = []
         self.api_url = ""
@@ -106,6 +133,8 @@ class LocalStack:
         )
         session = boto3.session.Session()
         self.session = session
+        self.opensearch = FakeOpenSearch()
+        self.opensearch.serve(self.o.host, self.o.opensearch_port)
         builder = ResourceBuilder(
             template,
             template_path.parent,
@@ -113,6 +142,7 @@ class LocalStack:
             self.moto.url,
             stack_name=self.o.stack_name,
             shard_count=self.o.shard_count,
+            opensearch_url=self.opensearch.url,
         )
         self.resources = res = builder.build()
         self.notes.extend(sorted(set(res.resolver.unresolved)))
@@ -150,8 +180,10 @@ class LocalStack:
             self.gateway.shutdown()
         if getattr(self, "lambda_endpoint", None) is not None:
             self.lambda_endpoint.shutdown()
-        for poller in [*self.kinesis_pollers, *self.sqs_pollers, *self.schedules]:
+        for poller in [*self.kinesis_pollers, *self.ddb_pollers, *self.sqs_pollers, *self.schedules]:
             poller.stop()
+        if self.opensearch is not None:
+            self.opensearch.shutdown()
         if self.moto is not None:
             self.moto.stop()
         restore_router_state()
@@ -222,10 +254,12 @@ class LocalStack:
         res = self.resources
         assert res is not None
         routes: list[Route] = []
+        keys: list[str] = []
         for logical, spec in res.functions.items():
-            for event in spec.events.values():
+            for event_name, event in spec.events.items():
                 if event.get("Type") != "Api" or logical not in self.functions:
                     continue
+                keys.append(f"{logical}.{event_name}")
                 props = event.get("Properties") or {}
                 auth = (props.get("Auth") or {}).get("Authorizer")
                 if auth == "AWS_IAM":
@@ -258,6 +292,8 @@ class LocalStack:
             resolver_lock = threading.Lock()
             for route in routes:
                 route.function.lock = resolver_lock
+        for route, key in zip(routes, keys, strict=True):
+            route.function = self._counted(route.function, key)  # type: ignore[assignment]
         authorizer = None
         api_props = [*res.apis.values(), (template.get("Globals") or {}).get("Api") or {}]
         for props in api_props:
@@ -282,6 +318,23 @@ class LocalStack:
         port = self.gateway.serve(self.o.host, self.o.api_port)
         self.api_url = f"http://{self.o.host}:{port}"
 
+    def _counted(self, fn: Any, key: str) -> Delivered:
+        return Delivered(fn, self.deliveries, key, self._deliveries_lock)
+
+    @staticmethod
+    def _stream_mapping(props: dict[str, Any], fn: Any, stream: str, stream_arn: str, retries: int) -> KinesisMapping:
+        return KinesisMapping(
+            stream_name=stream,
+            stream_arn=stream_arn,
+            function=fn,
+            batch_size=int(props.get("BatchSize") or 100),
+            starting_position=str(props.get("StartingPosition") or "TRIM_HORIZON"),
+            max_retries=retries,
+            report_item_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
+            on_failure_arn=((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination"),
+            bisect_on_error=bool(props.get("BisectBatchOnFunctionError")),
+        )
+
     def _wire_event_sources(self, builder: ResourceBuilder) -> None:
         res = self.resources
         assert res is not None
@@ -294,30 +347,32 @@ class LocalStack:
                 continue
             for name, event in spec.events.items():
                 kind, props = event.get("Type"), event.get("Properties") or {}
+                key = f"{logical}.{name}"
                 item_failures = "ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or [])
+                retries = props.get("MaximumRetryAttempts")
+                retries = self.o.kinesis_max_retries if retries in (None, -1) else int(retries)
                 if kind == "Kinesis":
                     stream_arn = str(props.get("Stream") or "")
                     stream = stream_arn.rsplit("/", 1)[-1] or next(iter(res.streams))
-                    retries = props.get("MaximumRetryAttempts")
-                    retries = self.o.kinesis_max_retries if retries in (None, -1) else int(retries)
-                    mapping = KinesisMapping(
-                        stream_name=stream,
-                        stream_arn=res.streams.get(stream, stream_arn),
-                        function=fn,
-                        batch_size=int(props.get("BatchSize") or 100),
-                        starting_position=str(props.get("StartingPosition") or "TRIM_HORIZON"),
-                        max_retries=retries,
-                        report_item_failures=item_failures,
-                        on_failure_arn=((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get(
-                            "Destination"
-                        ),
-                        bisect_on_error=bool(props.get("BisectBatchOnFunctionError")),
-                    )
-                    shards = self.o.shard_count
-                    envs = [fn, *(self._load(spec, i) for i in range(1, shards))]
-                    poller = KinesisPoller(mapping, kinesis, sqs=sqs, sns=sns, environments=envs)
+                    envs = [fn, *(self._load(spec, i) for i in range(1, self.o.shard_count))]
+                    counted = [self._counted(e, key) for e in envs]
+                    arn = res.streams.get(stream, stream_arn)
+                    mapping = self._stream_mapping(props, counted[0], stream, arn, retries)
+                    poller = KinesisPoller(mapping, kinesis, sqs=sqs, sns=sns, environments=counted)  # type: ignore[arg-type]
                     poller.start()
                     self.kinesis_pollers.append(poller)
+                elif kind == "DynamoDB":
+                    stream_arn = str(props.get("Stream") or "")
+                    table = stream_arn.split(":table/", 1)[-1].split("/stream", 1)[0]
+                    if table not in res.tables.values():
+                        self.notes.append(f"{key}: DynamoDB stream {stream_arn} is not a table of the template")
+                        continue
+                    mapping = self._stream_mapping(props, self._counted(fn, key), table, stream_arn, retries)
+                    ddb_poller = DynamoDBStreamPoller(
+                        mapping, builder.client("dynamodbstreams"), table, builder.client("dynamodb"), sqs=sqs, sns=sns
+                    )
+                    ddb_poller.start()
+                    self.ddb_pollers.append(ddb_poller)
                 elif kind == "SQS":
                     queue_arn = str(props.get("Queue"))
                     queue = next((q for q in res.queues.values() if q["arn"] == queue_arn), None)
@@ -325,16 +380,27 @@ class LocalStack:
                         self.notes.append(f"{logical}.{name}: queue {queue_arn} not in template")
                         continue
                     poller = SqsPoller(
-                        SqsMapping(queue["url"], queue["arn"], fn, int(props.get("BatchSize") or 10), item_failures),
+                        SqsMapping(
+                            queue["url"],
+                            queue["arn"],
+                            self._counted(fn, key),  # type: ignore[arg-type]
+                            int(props.get("BatchSize") or 10),
+                            item_failures,
+                        ),
                         sqs,
                     )
                     poller.start()
                     self.sqs_pollers.append(poller)
                 elif kind in ("EventBridgeRule", "CloudWatchEvent"):
-                    self._wire_eventbridge(builder, logical, name, props, fn)
+                    self._wire_eventbridge(builder, logical, name, props, self._counted(fn, key))  # type: ignore[arg-type]
                 elif kind in ("Schedule", "ScheduleV2") and rate_seconds(str(props.get("ScheduleExpression", ""))):
                     every = rate_seconds(str(props["ScheduleExpression"])) or 0
-                    schedule = Schedule(f"{logical}-{name}", fn, every * self.o.schedule_speedup, props.get("Input"))
+                    schedule = Schedule(
+                        f"{logical}-{name}",
+                        self._counted(fn, key),
+                        every * self.o.schedule_speedup,
+                        props.get("Input"),  # type: ignore[arg-type]
+                    )
                     schedule.start()
                     self.schedules.append(schedule)
                 elif kind not in ("Api", None):
@@ -374,7 +440,10 @@ class LocalStack:
     def stats(self) -> dict[str, Any]:
         return {
             "kinesis": [p.stats.as_dict() | {"stream": p.m.stream_name} for p in self.kinesis_pollers],
+            "dynamodb_streams": [p.stats.as_dict() | {"table": p.table_name} for p in self.ddb_pollers],
             "sqs": [p.stats.as_dict() | {"queue": p.m.queue_arn.rsplit(":", 1)[-1]} for p in self.sqs_pollers],
+            "deliveries": dict(sorted(self.deliveries.items())),
+            "opensearch": self.opensearch.stats() if self.opensearch else {},
             "functions": {
                 k: {
                     "invocations": f.invocations,
@@ -398,6 +467,7 @@ class LocalStack:
         return {
             "api": self.api_url,
             "aws_endpoint_url": self.moto.url,
+            "opensearch_url": self.opensearch.url if self.opensearch else "",
             "tables": res.tables,
             "streams": res.streams,
             "queues": {k: v["url"] for k, v in res.queues.items()},
