@@ -5,13 +5,13 @@ errorType, which the workflow's Retry (TransientActionError) and Catch match on.
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
-from anomaly_guardian.response.ports import ports_from_env
+from anomaly_guardian import wiring
 from anomaly_guardian.response.workflow import handle
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics(namespace="AnomalyGuardian")
-ports = ports_from_env()
+ports = wiring.response_ports()  # validates ResponseSettings at cold start
 
 
 def run(event: dict) -> dict:

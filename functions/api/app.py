@@ -4,10 +4,12 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 
 from anomaly_guardian.api.app import create_app
+from anomaly_guardian.settings import ApiSettings
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics(namespace="AnomalyGuardian")
+ApiSettings.from_env()  # cold start: a bad variable fails here, named (services are built on first use)
 app = create_app()
 
 

@@ -3,13 +3,13 @@
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
+from anomaly_guardian import wiring
 from anomaly_guardian.response.expiry import sweep
-from anomaly_guardian.response.ports import ports_from_env
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics(namespace="AnomalyGuardian")
-ports = ports_from_env()
+ports = wiring.response_ports()  # validates ResponseSettings at cold start
 
 
 @logger.inject_lambda_context

@@ -8,14 +8,14 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from anomaly_guardian import wiring
 from anomaly_guardian.response.correlator import handle_message
-from anomaly_guardian.response.ports import ports_from_env
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics(namespace="AnomalyGuardian")
 processor = BatchProcessor(event_type=EventType.SQS)
-ports = ports_from_env()
+ports = wiring.response_ports()  # validates ResponseSettings at cold start
 
 
 def record_handler(record: SQSRecord) -> dict:

@@ -1,23 +1,20 @@
 """POST /events: validate, authorise, block-list check, write to Kinesis (logic in anomaly_guardian.ingest)."""
 
-import json
-import os
-
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
 
-from anomaly_guardian.adapters.blocklist import DynamoDBBlockList
-from anomaly_guardian.adapters.keys import pseudonymiser_from_env
-from anomaly_guardian.adapters.kinesis import KinesisSink
-from anomaly_guardian.ingest.service import IngestService, request_from_apigw
+from anomaly_guardian import wiring
+from anomaly_guardian.ingest.service import request_from_apigw
+from anomaly_guardian.settings import IngestSettings
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 app = APIGatewayRestResolver(enable_validation=True)
-service = IngestService(KinesisSink(), DynamoDBBlockList(), pseudonymiser_from_env())
-IAM_TENANTS = json.loads(os.environ.get("IAM_TENANT_MAP") or "{}")
+settings = IngestSettings.from_env()  # cold start: a bad variable fails here, named
+service = wiring.ingest_service(settings)
+IAM_TENANTS = settings.iam_tenant_map
 
 
 @app.post("/events")

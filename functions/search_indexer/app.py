@@ -1,17 +1,15 @@
 """Anomalies table stream -> OpenSearch (search, dashboards, anomaly detection). Logic in anomaly_guardian.search."""
 
-import os
-
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
-from anomaly_guardian.adapters.opensearch import OpenSearchClient
-from anomaly_guardian.search.indexer import IndexResult, SearchIndexer
+from anomaly_guardian import wiring
+from anomaly_guardian.search.indexer import IndexResult
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-indexer = SearchIndexer(OpenSearchClient(), prefix=os.environ.get("OPENSEARCH_INDEX_PREFIX", "anomalies"))
+indexer = wiring.search_indexer()  # validates SearchIndexerSettings at cold start
 
 
 def report(result: IndexResult) -> dict:

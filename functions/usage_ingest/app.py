@@ -1,17 +1,15 @@
 """CloudTrail (via a CloudWatch Logs subscription) -> usage events on the Kinesis stream."""
 
-import os
-
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
-from anomaly_guardian.adapters.kinesis import KinesisSink
-from anomaly_guardian.usage.service import UsageIngest, UsageResult
+from anomaly_guardian import wiring
+from anomaly_guardian.usage.service import UsageResult
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-service = UsageIngest(KinesisSink(), os.environ["USAGE_TENANT_ID"])
+service = wiring.usage_ingest_service()  # validates UsageIngestSettings at cold start
 
 
 def report(result: UsageResult) -> dict:

@@ -12,7 +12,11 @@ from anomaly_guardian.privacy import Pseudonymiser
 
 
 def pseudonymiser_from_env() -> Pseudonymiser:
-    param = os.environ.get("PSEUDONYM_KEY_PARAM")
+    return pseudonymiser_from_param(os.environ.get("PSEUDONYM_KEY_PARAM"))
+
+
+def pseudonymiser_from_param(param: str | None) -> Pseudonymiser:
+    """The key from the SSM SecureString named `param`; without one, the local key (privacy.Pseudonymiser)."""
     if param:
         from aws_lambda_powertools.utilities import parameters
 

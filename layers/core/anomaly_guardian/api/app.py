@@ -9,7 +9,7 @@ import json
 from http import HTTPStatus
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, DependencyResolutionError, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
@@ -35,6 +35,14 @@ def create_app() -> APIGatewayRestResolver:
     @app.exception_handler(ApiError)
     def _api_error(exc: ApiError) -> Response:
         return error_response(exc.status, exc.code, exc.message)
+
+    @app.exception_handler(DependencyResolutionError)
+    def _dependency_error(exc: DependencyResolutionError) -> Response:
+        # Powertools wraps what a dependency raises; an ApiError (e.g. no tenant) keeps its status.
+        cause = exc.__cause__
+        if isinstance(cause, ApiError):
+            return error_response(cause.status, cause.code, cause.message)
+        return _unexpected(exc)
 
     @app.not_found
     def _no_route(_exc: NotFoundError) -> Response:

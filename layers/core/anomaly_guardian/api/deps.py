@@ -1,5 +1,7 @@
 """What the routers need (repositories, secret box, DNS resolver, state store, pseudonymiser), built
-once per process from the environment on first use, and replaceable in tests with `use_services`.
+once per process by `wiring.api_services()` on first use (the settings are validated at cold start in
+functions/api/app.py). Routers take them as a Powertools dependency (`svc: ServicesDep`); tests
+override `current_services` in `app.dependency_overrides` (older tests still call `use_services`).
 
 Also the caller's tenant: taken from the authorizer context only (our Lambda authorizer puts
 `tenantId` there; a Cognito authorizer puts the `custom:tenantId` claim), never from the request.
@@ -11,7 +13,10 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Depends
+from aws_lambda_powertools.event_handler.request import Request
 
 from anomaly_guardian.api.errors import ApiError
 from anomaly_guardian.api.url_guard import Resolver, system_resolver
@@ -39,23 +44,9 @@ def _default_detectors() -> list[Any]:
 
 
 def services_from_env() -> Services:
-    from anomaly_guardian.adapters.anomalies import AnomalyRepository
-    from anomaly_guardian.adapters.audit import AuditLog
-    from anomaly_guardian.adapters.blocklist_admin import BlockListAdmin
-    from anomaly_guardian.adapters.config_repo import ConfigRepository
-    from anomaly_guardian.adapters.keys import pseudonymiser_from_env
-    from anomaly_guardian.adapters.secrets import secret_box_from_env
-    from anomaly_guardian.state.dynamodb import DynamoDBStateStore
+    from anomaly_guardian import wiring
 
-    return Services(
-        config=ConfigRepository(),
-        anomalies=AnomalyRepository(),
-        secrets=secret_box_from_env(),
-        state=DynamoDBStateStore(),
-        pseudonymiser=pseudonymiser_from_env(),  # same key as ingest and the detector
-        audit=AuditLog(),
-        blocklist=BlockListAdmin(),
-    )
+    return wiring.api_services()
 
 
 _lock = threading.Lock()
@@ -77,6 +68,21 @@ def use_services(value: Services | None) -> None:
     _services = value
 
 
+def current_services() -> Services:
+    """The routers' dependency: `svc: ServicesDep` (Powertools `Depends`). Tests override it with
+    `app.dependency_overrides[current_services] = lambda: fake_services`."""
+    return services()
+
+
+def current_tenant(request: Request) -> str:
+    """The caller's tenant as a dependency: `tenant: TenantDep`."""
+    return tenant_of(request.resolved_event.raw_event)
+
+
+ServicesDep = Annotated[Services, Depends(current_services)]
+TenantDep = Annotated[str, Depends(current_tenant)]
+
+
 def tenant_of(raw_event: dict[str, Any]) -> str:
     authorizer = ((raw_event or {}).get("requestContext") or {}).get("authorizer") or {}
     claims = authorizer.get("claims") or {}
@@ -95,7 +101,12 @@ def actor_of(raw_event: dict[str, Any]) -> str:
 def audit(raw_event: dict[str, Any], tenant: str, action: str, subject: str, **details: Any) -> None:
     """One audit record per configuration change or erasure: who (token subject), what, on which id.
     Callers pass ids and pseudonyms only, never secrets or raw user ids."""
-    log = services().audit
+    record_audit(services(), raw_event, tenant, action, subject, **details)
+
+
+def record_audit(svc: Services, raw_event: dict[str, Any], tenant: str, action: str, subject: str, **details: Any):
+    """`audit` with the services the route received (through `Depends`)."""
+    log = svc.audit
     if log is not None:
         log.record(
             tenant,

@@ -18,7 +18,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import BaseModel
 
-from anomaly_guardian.api.deps import audit, services, tenant_of
+from anomaly_guardian.api.deps import ServicesDep, TenantDep, record_audit
 from anomaly_guardian.detection.base import PreparedEvent
 from anomaly_guardian.detection.rules import STATE_KIND as RULES_STATE_KIND
 from anomaly_guardian.models.event import parse_event
@@ -70,9 +70,9 @@ def user_state_keys(tenant: str, pseudonym: str, detectors: list[Any]) -> set[st
 
 
 @router.delete("/subjects/<userId>", summary="Erase a person's data (GDPR)", tags=["subjects"])
-def erase_subject(userId: Annotated[str, Path(min_length=1, max_length=256)]) -> ErasureResult:
-    tenant = tenant_of(router.current_event.raw_event)
-    svc = services()
+def erase_subject(
+    userId: Annotated[str, Path(min_length=1, max_length=256)], tenant: TenantDep, svc: ServicesDep
+) -> ErasureResult:
     pseudonym = svc.pseudonymiser.user(tenant, userId)
     deleted = svc.anomalies.delete_user(tenant, pseudonym)
     keys = sorted(user_state_keys(tenant, pseudonym, svc.detectors()))
@@ -80,7 +80,8 @@ def erase_subject(userId: Annotated[str, Path(min_length=1, max_length=256)]) ->
     blocks_deleted = svc.blocklist.erase_user(tenant, pseudonym) if svc.blocklist is not None else 0
     suppressions_deleted = svc.config.erase_user_suppressions(tenant, pseudonym)
     # The audit keeps the pseudonym only: the record of an erasure must not re-identify the person.
-    audit(
+    record_audit(
+        svc,
         router.current_event.raw_event,
         tenant,
         "subject.erase",

@@ -1,0 +1,138 @@
+"""What each Lambda function reads from its environment: one pydantic model per function, validated once
+at cold start (`<Model>.from_env()` in `anomaly_guardian.wiring`), so a missing or mistyped variable fails
+the first invocation with a message naming the variable instead of a KeyError on the first request that
+happens to need it.
+
+Field names are the Python names; each field's alias is the environment variable (see docs/internals.md
+for what each one means and sam/template.yaml for where it is set). This module is pure: no boto3, no I/O.
+Add a variable: add a field to the function's model (required unless the code has a real default),
+read it from the settings object in `wiring.py`, never from `os.environ` in the logic.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+# Environments without AWS behind them (the local stack, the test suite): local keys, no OpenSearch.
+LOCAL_ENVIRONMENTS = frozenset({"", "local", "test"})
+
+
+class SettingsError(ValueError):
+    """A function's environment does not validate; the message names every bad variable."""
+
+
+class FunctionSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    environment: str = Field("dev", alias="ENVIRONMENT")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
+        env = os.environ if environ is None else environ
+        # An empty variable is treated as unset (CloudFormation writes "" for an optional parameter).
+        present = {k: v for k, v in env.items() if v != ""}
+        try:
+            return cls.model_validate(present)
+        except ValidationError as exc:
+            raise SettingsError(f"{cls.__name__}: {describe(cls, exc)}") from None
+
+
+def describe(model: type[BaseModel], exc: ValidationError) -> str:
+    """`EVENTS_STREAM_NAME: Field required; DEDUPE_TTL_HOURS: Input should be a valid integer`."""
+    aliases = {name: (field.alias or name) for name, field in model.model_fields.items()}
+    aliases |= {alias: alias for alias in list(aliases.values())}  # errors are located by alias
+    parts = []
+    for error in exc.errors():
+        loc = error.get("loc") or ("?",)
+        name = str(loc[0]) if loc else ""
+        msg = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        parts.append(f"{aliases[name]}: {msg}" if name in aliases else msg)
+    return "; ".join(parts)
+
+
+def _json_object(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value or "{}")
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"not JSON ({exc.msg})") from None
+    return value
+
+
+class IngestSettings(FunctionSettings):
+    """functions/ingest: POST /events -> Kinesis, block-list check, pseudonymised lookups."""
+
+    events_stream_name: str = Field(alias="EVENTS_STREAM_NAME", min_length=1)
+    blocklist_table: str = Field(alias="BLOCKLIST_TABLE", min_length=1)
+    pseudonym_key_param: str | None = Field(None, alias="PSEUDONYM_KEY_PARAM")
+    # IAM principal ARN (or account id) -> tenant, for SigV4 callers of POST /events.
+    iam_tenant_map: dict[str, str] = Field(default_factory=dict, alias="IAM_TENANT_MAP")
+
+    _map = field_validator("iam_tenant_map", mode="before")(_json_object)
+
+
+class UsageIngestSettings(FunctionSettings):
+    """functions/usage_ingest: CloudTrail via CloudWatch Logs -> Kinesis, all under one tenant."""
+
+    events_stream_name: str = Field(alias="EVENTS_STREAM_NAME", min_length=1)
+    usage_tenant_id: str = Field(alias="USAGE_TENANT_ID", min_length=1)
+
+
+class SearchIndexerSettings(FunctionSettings):
+    """functions/search_indexer: Anomalies table stream -> OpenSearch."""
+
+    # Empty only on the local stack (no OpenSearch there: every request fails and is retried).
+    opensearch_endpoint: str = Field("", alias="OPENSEARCH_ENDPOINT")
+    opensearch_index_prefix: str = Field("anomalies", alias="OPENSEARCH_INDEX_PREFIX", min_length=1)
+
+    @model_validator(mode="after")
+    def _endpoint_outside_local(self) -> Self:
+        if not self.opensearch_endpoint and self.environment not in LOCAL_ENVIRONMENTS:
+            raise ValueError("OPENSEARCH_ENDPOINT: required outside the local stack")
+        return self
+
+
+class ResponseSettings(FunctionSettings):
+    """functions/actions, correlator, block_expiry, webhook_dispatcher: the response side's ports.
+
+    The optional ports are None when their variable is unset; the actions that need them then fail
+    with a message naming the variable (response.ports)."""
+
+    config_table: str = Field(alias="CONFIG_TABLE", min_length=1)
+    audit_table: str = Field(alias="AUDIT_TABLE", min_length=1)
+    blocklist_table: str = Field(alias="BLOCKLIST_TABLE", min_length=1)
+    incidents_table: str = Field(alias="INCIDENTS_TABLE", min_length=1)
+    anomalies_table: str = Field(alias="ANOMALIES_TABLE", min_length=1)
+    remediation_state_machine_arn: str | None = Field(None, alias="REMEDIATION_STATE_MACHINE_ARN")
+    waf_ip_set_id: str | None = Field(None, alias="WAF_IP_SET_ID")
+    waf_ip_set_name: str | None = Field(None, alias="WAF_IP_SET_NAME")
+    waf_scope: Literal["REGIONAL", "CLOUDFRONT"] = Field("REGIONAL", alias="WAF_SCOPE")
+    alerts_topic_arn: str | None = Field(None, alias="ALERTS_TOPIC_ARN")
+    webhook_queue_url: str | None = Field(None, alias="WEBHOOK_QUEUE_URL")
+    webhook_dlq_url: str | None = Field(None, alias="WEBHOOK_DLQ_URL")
+    event_bus_name: str | None = Field(None, alias="EVENT_BUS_NAME")
+
+
+class ApiSettings(FunctionSettings):
+    """functions/api: the REST API's repositories, secret box, state store and pseudonymiser."""
+
+    state_table: str = Field(alias="STATE_TABLE", min_length=1)
+    anomalies_table: str = Field(alias="ANOMALIES_TABLE", min_length=1)
+    config_table: str = Field(alias="CONFIG_TABLE", min_length=1)
+    audit_table: str = Field(alias="AUDIT_TABLE", min_length=1)
+    blocklist_table: str = Field(alias="BLOCKLIST_TABLE", min_length=1)
+    pseudonym_key_param: str | None = Field(None, alias="PSEUDONYM_KEY_PARAM")
+    # KMS key for webhook secrets; required outside the local stack (adapters.secrets says so too).
+    secrets_kms_key_id: str | None = Field(None, alias="SECRETS_KMS_KEY_ID")
+    anomaly_retention_days: int | None = Field(None, alias="ANOMALY_RETENTION_DAYS", gt=0)
+
+    @model_validator(mode="after")
+    def _kms_outside_local(self) -> Self:
+        if not self.secrets_kms_key_id and self.environment not in LOCAL_ENVIRONMENTS:
+            raise ValueError("SECRETS_KMS_KEY_ID: required outside the local stack")
+        return self

@@ -1,0 +1,113 @@
+"""The one place that builds each Lambda function's collaborators (its ports) from its settings.
+
+A handler does `service = wiring.ingest_service()` at module level (cold start): the settings model
+validates the environment first (a bad variable fails here, named), then the adapters are built from
+the validated values. Nothing else in the package reads `os.environ` for wiring, and nothing else
+constructs adapters for a function. Tests build the same objects with fakes by passing a settings
+object or the ports directly to the service constructors; the API routers take theirs through
+Powertools `Depends()` (see `anomaly_guardian.api.deps`), which tests override with
+`app.dependency_overrides`. See docs/CONTRIBUTING.md, "Wiring a function".
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from anomaly_guardian.settings import (
+    ApiSettings,
+    IngestSettings,
+    ResponseSettings,
+    SearchIndexerSettings,
+    UsageIngestSettings,
+)
+
+if TYPE_CHECKING:
+    from anomaly_guardian.api.deps import Services
+    from anomaly_guardian.ingest.service import IngestService
+    from anomaly_guardian.response.ports import Ports
+    from anomaly_guardian.search.indexer import SearchIndexer
+    from anomaly_guardian.usage.service import UsageIngest
+
+
+def ingest_service(settings: IngestSettings | None = None) -> IngestService:
+    from anomaly_guardian.adapters.blocklist import DynamoDBBlockList
+    from anomaly_guardian.adapters.keys import pseudonymiser_from_param
+    from anomaly_guardian.adapters.kinesis import KinesisSink
+    from anomaly_guardian.ingest.service import IngestService
+
+    s = settings or IngestSettings.from_env()
+    return IngestService(
+        KinesisSink(s.events_stream_name),
+        DynamoDBBlockList(s.blocklist_table),
+        pseudonymiser_from_param(s.pseudonym_key_param),
+    )
+
+
+def usage_ingest_service(settings: UsageIngestSettings | None = None) -> UsageIngest:
+    from anomaly_guardian.adapters.kinesis import KinesisSink
+    from anomaly_guardian.usage.service import UsageIngest
+
+    s = settings or UsageIngestSettings.from_env()
+    return UsageIngest(KinesisSink(s.events_stream_name), s.usage_tenant_id)
+
+
+def search_indexer(settings: SearchIndexerSettings | None = None) -> SearchIndexer:
+    from anomaly_guardian.adapters.opensearch import OpenSearchClient
+    from anomaly_guardian.search.indexer import SearchIndexer
+
+    s = settings or SearchIndexerSettings.from_env()
+    return SearchIndexer(OpenSearchClient(s.opensearch_endpoint), prefix=s.opensearch_index_prefix)
+
+
+def response_ports(settings: ResponseSettings | None = None) -> Ports:
+    """actions, correlator, block_expiry, webhook_dispatcher."""
+    from anomaly_guardian.adapters.anomalies import AnomalyRepository
+    from anomaly_guardian.adapters.audit import AuditLog
+    from anomaly_guardian.adapters.blocklist_admin import BlockListAdmin
+    from anomaly_guardian.adapters.config_repo import ConfigRepository
+    from anomaly_guardian.adapters.events import EventBus
+    from anomaly_guardian.adapters.incidents import IncidentRepository
+    from anomaly_guardian.adapters.queues import Queue
+    from anomaly_guardian.adapters.sns import AlertTopic
+    from anomaly_guardian.adapters.stepfunctions import Workflows
+    from anomaly_guardian.adapters.waf import WafIpSet
+    from anomaly_guardian.response.ports import Ports
+
+    s = settings or ResponseSettings.from_env()
+    has_waf = bool(s.waf_ip_set_id and s.waf_ip_set_name)
+    return Ports(
+        config=ConfigRepository(s.config_table),
+        audit=AuditLog(s.audit_table),
+        blocks=BlockListAdmin(s.blocklist_table),
+        incidents=IncidentRepository(s.incidents_table),
+        anomalies=AnomalyRepository(s.anomalies_table),
+        workflows=Workflows(s.remediation_state_machine_arn) if s.remediation_state_machine_arn else None,
+        waf=WafIpSet(s.waf_ip_set_name, s.waf_ip_set_id, s.waf_scope) if has_waf else None,
+        alerts=AlertTopic(s.alerts_topic_arn) if s.alerts_topic_arn else None,
+        webhook_queue=Queue(s.webhook_queue_url) if s.webhook_queue_url else None,
+        webhook_dlq=Queue(s.webhook_dlq_url) if s.webhook_dlq_url else None,
+        bus=EventBus(s.event_bus_name) if s.event_bus_name else None,
+    )
+
+
+def api_services(settings: ApiSettings | None = None) -> Services:
+    """functions/api: what the routers receive through `Depends(current_services)`."""
+    from anomaly_guardian.adapters.anomalies import AnomalyRepository
+    from anomaly_guardian.adapters.audit import AuditLog
+    from anomaly_guardian.adapters.blocklist_admin import BlockListAdmin
+    from anomaly_guardian.adapters.config_repo import ConfigRepository
+    from anomaly_guardian.adapters.keys import pseudonymiser_from_param
+    from anomaly_guardian.adapters.secrets import secret_box_from_env
+    from anomaly_guardian.api.deps import Services
+    from anomaly_guardian.state.dynamodb import DynamoDBStateStore
+
+    s = settings or ApiSettings.from_env()
+    return Services(
+        config=ConfigRepository(s.config_table),
+        anomalies=AnomalyRepository(s.anomalies_table, retention_days=s.anomaly_retention_days),
+        secrets=secret_box_from_env(),
+        state=DynamoDBStateStore(s.state_table),
+        pseudonymiser=pseudonymiser_from_param(s.pseudonym_key_param),  # same key as ingest and the detector
+        audit=AuditLog(s.audit_table),
+        blocklist=BlockListAdmin(s.blocklist_table),
+    )
