@@ -1,7 +1,10 @@
-"""Detection settings: DESIGN.md's defaults, overridable per tenant (rules and SSM).
+"""Detection settings: the defaults, overridable per tenant.
 
 Every number a detector compares against lives here, so a tenant can tune it without a deploy and a
-reviewer can see the defaults in one place.
+reviewer can see the defaults in one place. Each section's `enabled` switches that detector on or off.
+A tenant's effective config is these defaults with the tenant's built-in rule settings applied
+(`detection.builtin`: `PUT /rules/velocity-check` etc.); in the detector path read it with
+`adapters.config_repo.tenant_detection_config(tenant)` (cached per tenant, at most 60 s stale).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ class _Section(BaseModel):
 
 
 class VelocityConfig(_Section):
+    enabled: bool = True
     window_seconds: int = Field(default=300, gt=0)
     max_events_per_user: int = Field(default=100, ge=1)
     max_events_per_ip: int = Field(default=100, ge=1)
@@ -24,6 +28,7 @@ class VelocityConfig(_Section):
 
 
 class ValueConfig(_Section):
+    enabled: bool = True
     absolute_limit: float = Field(default=5000.0, gt=0)
     # Robust z-score of log(amount) against the user's moving median-like level and scale.
     z_threshold: float = Field(default=4.5, gt=0)
@@ -50,6 +55,7 @@ class ValueConfig(_Section):
 
 
 class GeoConfig(_Section):
+    enabled: bool = True
     max_speed_kmh: float = Field(default=900.0, gt=0)
     # Jumps shorter than this (after subtracting location uncertainty) never count as travel.
     min_distance_km: float = Field(default=500.0, ge=0)
@@ -61,6 +67,7 @@ class GeoConfig(_Section):
 
 
 class BehavioralConfig(_Section):
+    enabled: bool = True
     score_threshold: float = Field(default=0.6, ge=0, le=1)
     # A session is a run of events with one sessionId (or, without one, gaps below this).
     session_gap_seconds: int = Field(default=1800, gt=0)
@@ -74,6 +81,7 @@ class BehavioralConfig(_Section):
 
 
 class SystemConfig(_Section):
+    enabled: bool = True
     # Run rule: `run_length` consecutive points beyond `sigma` robust standard deviations, same side.
     sigma: float = Field(default=3.0, gt=0)
     run_length: int = Field(default=3, ge=1)
@@ -101,6 +109,8 @@ class SystemConfig(_Section):
 class UsageConfig(_Section):
     """CloudTrail usage: calls per API and entity per bucket against a seasonal (hour-of-day) baseline."""
 
+    enabled: bool = True
+
     bucket_seconds: int = Field(default=300, gt=0)
     # Poisson-style z of the bucket count over the baseline that flags a spike.
     z_threshold: float = Field(default=6.0, gt=0)
@@ -116,6 +126,13 @@ class UsageConfig(_Section):
     lambda_typical_duration_ms: float = Field(default=1000.0, gt=0)
 
 
+class CostConfig(_Section):
+    """Cost anomalies (built-in rule `cost-check`): report when the estimated total impact exceeds this."""
+
+    enabled: bool = True
+    min_total_impact_usd: float = Field(default=100.0, gt=0)
+
+
 class DetectionConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -125,6 +142,7 @@ class DetectionConfig(BaseModel):
     behavioral: BehavioralConfig = Field(default_factory=BehavioralConfig)
     system: SystemConfig = Field(default_factory=SystemConfig)
     usage: UsageConfig = Field(default_factory=UsageConfig)
+    cost: CostConfig = Field(default_factory=CostConfig)
     # Anomalies below this score are not emitted at all.
     min_score: float = Field(default=0.5, ge=0, le=1)
     state_ttl_days: int = Field(default=90, ge=1)

@@ -1,7 +1,10 @@
 """The Config table: rules, webhooks and tenant settings (docs/internals.md).
 
 Keys: pk `T#{tenant}`, sk `RULE#{ruleId}` | `WEBHOOK#{webhookId}` | `SETTINGS` |
-`SUPPRESS#{anomalyType}#{entity}` (analyst false_positive verdicts; `expiresAt` + TTL `ttl`). Every read is a
+`SUPPRESS#{anomalyType}#{entity}` (analyst false_positive verdicts; `expiresAt` + TTL `ttl`) |
+`BUILTIN#{builtinId}` (a tenant's setting of a built-in detector: threshold, enabled, version) and
+`BUILTINV#{builtinId}#{version:08d}` (one item per change: who, when, old -> new; written in the same
+transaction as the setting, conditional on the version the caller read). Every read is a
 GetItem or a Query on the tenant's partition (begins_with on sk): no Scan, and no call can reach
 another tenant's partition because the tenant is part of every key. Updates and deletes are
 conditional on the item existing (and for rules, not being soft-deleted), so a guessed id of
@@ -11,12 +14,16 @@ another tenant's rule is simply "not found".
 from __future__ import annotations
 
 import os
-from collections.abc import Collection, Iterator, Mapping
+import threading
+import time
+from collections.abc import Callable, Collection, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from anomaly_guardian.adapters.dynamodb import batch_get, client, from_item, to_attr, to_item
-from anomaly_guardian.detection.rules import CachedRuleProvider, Rule, RuleSpec
+from anomaly_guardian.config import DetectionConfig
+from anomaly_guardian.detection.builtin import BUILTIN_IDS, Override, effective_config
+from anomaly_guardian.detection.rules import MAX_RULE_TTL_SECONDS, CachedRuleProvider, Rule, RuleSpec
 from anomaly_guardian.detection.suppression import SK_PREFIX as SUPPRESS
 from anomaly_guardian.detection.suppression import Pattern, suppression_sk
 from anomaly_guardian.ids import new_ulid
@@ -24,11 +31,21 @@ from anomaly_guardian.ids import new_ulid
 RULE = "RULE#"
 WEBHOOK = "WEBHOOK#"
 SETTINGS = "SETTINGS"
+BUILTIN = "BUILTIN#"
+BUILTIN_HISTORY = "BUILTINV#"
 _KEY_ATTRS = ("pk", "sk", "kind", "deleted", "deletedAt")
 
 
 class ConfigNotFound(KeyError):
     """No such item for this tenant (never says whether it exists for another tenant)."""
+
+
+class VersionConflict(Exception):
+    """The caller's `version` is not the stored one (someone changed the item since it was read)."""
+
+    def __init__(self, current: int):
+        super().__init__(current)
+        self.current = current
 
 
 def tenant_pk(tenant: str) -> str:
@@ -115,6 +132,123 @@ class ConfigRepository:
         except self.ddb.exceptions.ConditionalCheckFailedException:
             raise ConfigNotFound(rule_id) from None
         return self._rule(from_item(resp["Attributes"]))
+
+    def replace_rule_checked(self, tenant: str, rule_id: str, spec: RuleSpec, expected_version: int | None) -> Rule:
+        """`replace_rule`, but only while the stored version is `expected_version` (None: unconditional)."""
+        if expected_version is None:
+            return self.replace_rule(tenant, rule_id, spec)
+        current = self.get_rule(tenant, rule_id)
+        if current.version != expected_version:
+            raise VersionConflict(current.version)
+        body = spec.model_dump(mode="json")
+        names = {f"#{k}": k for k in body} | {"#updatedAt": "updatedAt", "#version": "version", "#deleted": "deleted"}
+        values = {f":{k}": to_attr(v) for k, v in body.items()} | {
+            ":now": {"S": _now()},
+            ":one": {"N": "1"},
+            ":v": {"N": str(expected_version)},
+        }
+        assignments = ", ".join(f"#{k} = :{k}" for k in body)
+        try:
+            resp = self.ddb.update_item(
+                TableName=self.table,
+                Key={"pk": {"S": tenant_pk(tenant)}, "sk": {"S": RULE + rule_id}},
+                UpdateExpression=f"SET {assignments}, #updatedAt = :now ADD #version :one",
+                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(#deleted) AND #version = :v",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+            )
+        except self.ddb.exceptions.ConditionalCheckFailedException:
+            raise VersionConflict(self.get_rule(tenant, rule_id).version) from None
+        return self._rule(from_item(resp["Attributes"]))
+
+    # ---- built-in detector settings ------------------------------------------------------------
+
+    def builtin_overrides(self, tenant: str) -> dict[str, Override]:
+        return self.builtin_overrides_many([tenant]).get(tenant, {})
+
+    def builtin_overrides_many(
+        self, tenants: Collection[str], consistent: bool = True
+    ) -> dict[str, dict[str, Override]]:
+        """Every stored built-in setting of these tenants: one BatchGetItem (100 keys per call) for all."""
+        keys = [
+            {"pk": {"S": tenant_pk(t)}, "sk": {"S": BUILTIN + rid}} for t in sorted(set(tenants)) for rid in BUILTIN_IDS
+        ]
+        out: dict[str, dict[str, Override]] = {t: {} for t in tenants}
+        if not keys:
+            return out
+        for raw in batch_get(self.ddb, self.table, keys, consistent=consistent):
+            item = from_item(raw)
+            tenant = str(item["pk"])[2:]
+            out.setdefault(tenant, {})[str(item["sk"])[len(BUILTIN) :]] = Override.model_validate(item)
+        return out
+
+    def put_builtin(
+        self,
+        tenant: str,
+        rule_id: str,
+        *,
+        threshold: float,
+        enabled: bool,
+        expected_version: int,
+        actor: str,
+        old: Mapping[str, Any],
+    ) -> Override:
+        """Store a tenant's setting of one built-in rule as version `expected_version + 1`, with its history
+        item, in one transaction conditional on the stored version (absent counts as version 1)."""
+        now = _now()
+        new_version = expected_version + 1
+        setting = {
+            "pk": tenant_pk(tenant),
+            "sk": BUILTIN + rule_id,
+            "kind": "builtin",
+            "threshold": threshold,
+            "enabled": enabled,
+            "version": new_version,
+            "updatedAt": now,
+            "updatedBy": actor,
+        }
+        history = {
+            "pk": tenant_pk(tenant),
+            "sk": f"{BUILTIN_HISTORY}{rule_id}#{new_version:08d}",
+            "kind": "builtin-history",
+            "ruleId": rule_id,
+            "version": new_version,
+            "at": now,
+            "by": actor,
+            "old": dict(old),
+            "new": {"threshold": threshold, "enabled": enabled},
+        }
+        # Absent counts as version 1, so the first change is conditional on no item (or a version-1 one).
+        expected = "attribute_not_exists(pk) OR #version = :v" if expected_version == 1 else "#version = :v"
+        condition = {
+            "ConditionExpression": expected,
+            "ExpressionAttributeNames": {"#version": "version"},
+            "ExpressionAttributeValues": {":v": {"N": str(expected_version)}},
+        }
+        try:
+            self.ddb.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": self.table, "Item": to_item(setting), **condition}},
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": to_item(history),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                ]
+            )
+        except self.ddb.exceptions.TransactionCanceledException:
+            raise VersionConflict(self.builtin_overrides(tenant).get(rule_id, Override()).version) from None
+        return Override.model_validate(setting)
+
+    def builtin_history(self, tenant: str, rule_id: str) -> list[dict[str, Any]]:
+        """Every change of one built-in rule for this tenant, oldest first."""
+        return [
+            {k: v for k, v in i.items() if k not in (*_KEY_ATTRS, "kind")}
+            for i in self._query(tenant, f"{BUILTIN_HISTORY}{rule_id}#")
+        ]
 
     def delete_rule(self, tenant: str, rule_id: str) -> None:
         """Soft delete: the rule stops matching at once but stays for audit (`deleted`, `deletedAt`)."""
@@ -231,6 +365,83 @@ class ConfigRepository:
             item = from_item(raw)
             out[(str(item["anomalyType"]), str(item["entity"]))] = int(item.get("expiresAt") or 0)
         return out
+
+
+class TenantConfigProvider:
+    """tenant -> its effective `DetectionConfig` (defaults + built-in rule settings), cached per tenant for
+    `ttl_seconds` (<= 60 s, so a `PUT /rules/velocity-check` applies within a minute). `prefetch(tenants)`
+    refreshes every stale tenant of a batch in one BatchGetItem; a failed read keeps the last known
+    config (or the defaults) and is retried after `retry_seconds`, so a Config-table hiccup never stops
+    detection."""
+
+    def __init__(
+        self,
+        loader: Callable[[Collection[str]], Mapping[str, Mapping[str, Override]]],
+        ttl_seconds: float = 30.0,
+        *,
+        base: DetectionConfig | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        retry_seconds: float = 5.0,
+        logger: Any = None,
+    ):
+        if not 0 < ttl_seconds <= MAX_RULE_TTL_SECONDS:
+            raise ValueError(f"ttl_seconds must be in (0, {MAX_RULE_TTL_SECONDS}] so settings apply within a minute")
+        self._loader = loader
+        self._ttl = ttl_seconds
+        self._base = base or DetectionConfig()
+        self._clock = clock
+        self._retry = retry_seconds
+        self._logger = logger
+        self._cache: dict[str, tuple[float, DetectionConfig]] = {}
+        self._lock = threading.Lock()
+        self.loads = 0  # loader calls (tests and metrics)
+
+    def prefetch(self, tenants: Collection[str]) -> None:
+        now = self._clock()
+        stale = sorted({t for t in tenants if (hit := self._cache.get(t)) is None or now - hit[0] >= self._ttl})
+        if not stale:
+            return
+        self.loads += 1
+        try:
+            found = self._loader(stale)
+        except Exception as exc:  # fail open: last known settings (or defaults), retried soon
+            if self._logger:
+                self._logger.warning(
+                    "tenant detection settings unreadable; using the last known ones",
+                    extra={"tenants": len(stale), "error": type(exc).__name__},
+                )
+            with self._lock:
+                for t in stale:
+                    config = self._cache[t][1] if t in self._cache else self._base
+                    self._cache[t] = (now - self._ttl + self._retry, config)
+            return
+        with self._lock:
+            for t in stale:
+                self._cache[t] = (now, effective_config(found.get(t) or {}, self._base))
+
+    def __call__(self, tenant: str) -> DetectionConfig:
+        self.prefetch([tenant])
+        return self._cache[tenant][1]
+
+
+_tenant_configs: TenantConfigProvider | None = None
+
+
+def config_provider_from_env(ttl_seconds: float = 30.0, logger: Any = None) -> TenantConfigProvider:
+    """What the detector Lambda passes to `DetectionPipeline(config_for=...)`: cached Config-table settings."""
+    repo = ConfigRepository()
+    return TenantConfigProvider(
+        lambda tenants: repo.builtin_overrides_many(tenants, consistent=False), ttl_seconds, logger=logger
+    )
+
+
+def tenant_detection_config(tenant: str) -> DetectionConfig:
+    """The tenant's effective DetectionConfig (defaults + its built-in rule settings), as the detector
+    judges it: one process-wide cached provider over `CONFIG_TABLE` (at most 30 s stale)."""
+    global _tenant_configs
+    if _tenant_configs is None:
+        _tenant_configs = config_provider_from_env()
+    return _tenant_configs(tenant)
 
 
 def rule_provider_from_env(ttl_seconds: float = 30.0) -> CachedRuleProvider:

@@ -1,9 +1,13 @@
 """`guardian rules` and `guardian webhooks`: manage a tenant's configuration through the API.
 
-    guardian rules list|create FILE|update ID FILE|delete ID  [--api URL] [--tenant T]
-    guardian webhooks list|create FILE|delete ID               [--api URL] [--tenant T]
+    guardian rules list|show ID|create FILE|update ID FILE|delete ID  [--api URL] [--tenant T]
+    guardian rules set-threshold ID VALUE|enable ID|disable ID|history ID
+    guardian webhooks list|create FILE|delete ID                       [--api URL] [--tenant T]
 
 FILE is a JSON body as documented in docs/api.md (`-` reads stdin). Output is the API's JSON.
+`set-threshold`, `enable` and `disable` read the rule, change `conditions.threshold` / `enabled` and
+PUT it back with the version they read (a concurrent change answers 409 and nothing is overwritten).
+ID is a rule's ULID or a built-in detector's id (velocity-check, value-check, ...).
 """
 
 from __future__ import annotations
@@ -15,7 +19,11 @@ import sys
 from typing import Any
 
 RESOURCES = {
-    "rules": ("/rules", "ruleId", ("list", "create", "update", "delete")),
+    "rules": (
+        "/rules",
+        "ruleId",
+        ("list", "show", "create", "update", "delete", "set-threshold", "enable", "disable", "history"),
+    ),
     "webhooks": ("/webhooks", "webhookId", ("list", "create", "delete")),
 }
 
@@ -35,11 +43,19 @@ def _body(path: str) -> Any:
     return json.loads(text)
 
 
+def _number(text: str) -> float | int:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"threshold must be a number, not {text!r}") from None
+    return int(value) if value.is_integer() else value
+
+
 def run(args: argparse.Namespace) -> int:
     from anomaly_guardian.api.client import ApiCallError, ApiClient, bearer_for
 
     base, _id_name, _verbs = RESOURCES[args.resource]
-    need = {"list": 0, "create": 1, "update": 2, "delete": 1}[args.action]
+    need = {"list": 0, "create": 1, "update": 2, "set-threshold": 2}.get(args.action, 1)
     if len(args.args) != need:
         print(f"guardian {args.resource} {args.action}: expected {need} argument(s)", file=sys.stderr)
         return 2
@@ -54,6 +70,17 @@ def run(args: argparse.Namespace) -> int:
             out = client.call("POST", base, _body(args.args[0]))
         elif args.action == "update":
             out = client.call("PUT", f"{base}/{args.args[0]}", _body(args.args[1]))
+        elif args.action == "show":
+            out = client.call("GET", f"{base}/{args.args[0]}")
+        elif args.action == "history":
+            out = client.call("GET", f"{base}/{args.args[0]}/history")
+        elif args.action in ("set-threshold", "enable", "disable"):
+            rule = client.call("GET", f"{base}/{args.args[0]}")
+            if args.action == "set-threshold":
+                rule["conditions"]["threshold"] = _number(args.args[1])
+            else:
+                rule["enabled"] = args.action == "enable"
+            out = client.call("PUT", f"{base}/{args.args[0]}", rule)
         else:
             out = client.call("DELETE", f"{base}/{args.args[0]}") or {"deleted": args.args[0]}
     except ApiCallError as exc:

@@ -23,7 +23,9 @@ This is the detector Lambda minus AWS (the sinks are ports). Order and why:
    PENDING ones resume at "store + respond" from their marker (no second state update), and events
    with no marker are re-run (their state was not committed, or the crash fell in the one window
    between the state commit and the marker write).
-6. Analyst suppressions (`detection.suppression`): when a tenant's run produced anomalies (rare), the
+6. Per-tenant settings: the tenants' `DetectionConfig`s (built-in rule thresholds and switches) are
+   refreshed in one batched read per batch when their 30 s cache entries are stale.
+7. Analyst suppressions (`detection.suppression`): when a tenant's run produced anomalies (rare), the
    (type, entity) patterns of the suppressible ones are looked up in one batched read; suppressed
    anomalies are counted (`AnomaliesSuppressed`) but not stored, marked or handed to the response.
 """
@@ -298,6 +300,9 @@ class BatchDetector:
             else:
                 groups[d.tenant].append(d)
 
+        prefetch = getattr(getattr(self.pipeline, "config_for", None), "prefetch", None)
+        if prefetch is not None and groups:  # every tenant's detection settings in one batched read
+            prefetch(list(groups))
         for tenant in list(dict.fromkeys([*groups, *resumed])):
             items, pending = groups.get(tenant, []), resumed.get(tenant, [])
             try:
@@ -483,8 +488,9 @@ def handle_kinesis_event(
 
 
 def from_env(logger: Any = None) -> BatchDetector:
-    """The production wiring: DynamoDB state/anomalies/dedupe, SQS DLQ, the default detectors with the
-    tenant rules and analyst suppressions of the Config table (`CONFIG_TABLE`), enhanced-monitoring
+    """The production wiring: DynamoDB state/anomalies/dedupe, SQS DLQ, the default detectors with each
+    tenant's built-in rule settings (thresholds, on/off; cached 30 s, one batched read per Kinesis batch),
+    the tenant rules and analyst suppressions of the Config table (`CONFIG_TABLE`), enhanced-monitoring
     flags of the BlockList table (`BLOCKLIST_TABLE`), and the response hand-off (`response.dispatch`,
     a no-op without `RESPONSE_QUEUE_URL`)."""
     from anomaly_guardian.adapters.anomalies import AnomalyRepository
@@ -496,12 +502,17 @@ def from_env(logger: Any = None) -> BatchDetector:
     from anomaly_guardian.response.dispatch import dispatch
     from anomaly_guardian.state.dynamodb import DynamoDBStateStore
 
-    rules = suppressions = sensitivity = None
+    rules = suppressions = sensitivity = config_for = None
     if os.environ.get("CONFIG_TABLE"):
-        from anomaly_guardian.adapters.config_repo import ConfigRepository, rule_provider_from_env
+        from anomaly_guardian.adapters.config_repo import (
+            ConfigRepository,
+            config_provider_from_env,
+            rule_provider_from_env,
+        )
         from anomaly_guardian.adapters.feedback_loop import SuppressionLookup
 
         rules = rule_provider_from_env()
+        config_for = config_provider_from_env(logger=logger)
         suppressions = SuppressionLookup(ConfigRepository(), logger=logger)
     if os.environ.get("BLOCKLIST_TABLE"):
         from anomaly_guardian.adapters.blocklist import DynamoDBBlockList
@@ -513,6 +524,7 @@ def from_env(logger: Any = None) -> BatchDetector:
     return BatchDetector(
         lambda store: DetectionPipeline(
             store,
+            config_for=config_for,
             detectors=build_detectors(rule_provider=rules),
             pseudonymiser=pseudonymiser,
             sensitivity=sensitivity,

@@ -8,6 +8,9 @@ Detectors implement `detect(ev, states, config)` per event (in event-time order)
 instead implement `detect_batch(prepared, states, config) -> [(index, Finding)]` to score the whole
 sorted batch at once (vectorised models); it runs after the per-event detectors.
 
+`config_for(tenant)` gives the tenant's `DetectionConfig` (its built-in rule thresholds; a built-in
+detector whose section is `enabled: false` is skipped for that tenant: no state read, no finding).
+
 With a `sensitivity` provider (the detector Lambda: live `enhanced_monitoring` flags), the users of
 the batch are looked up once and a monitored user's events are judged with a scaled config
 (`detection.sensitivity`); without one (replay, demo) nothing is looked up.
@@ -21,6 +24,7 @@ from operator import attrgetter
 
 from anomaly_guardian.config import DetectionConfig
 from anomaly_guardian.detection.base import Detector, Finding, PreparedEvent
+from anomaly_guardian.detection.builtin import disabled_sections
 from anomaly_guardian.detection.sensitivity import SensitivityProvider, configs_for_users
 from anomaly_guardian.models.anomaly import Anomaly, severity_for
 from anomaly_guardian.models.event import Event
@@ -81,22 +85,24 @@ class DetectionPipeline:
             for e in events
         ]
         prepared.sort(key=_EPOCH)
+        config = self.config_for(tenant)
+        off = disabled_sections(config)  # built-in detectors this tenant switched off (`enabled: false`)
+        detectors = [d for d in self.detectors if getattr(d, "name", "") not in off] if off else self.detectors
         keys: set[str] = set()
         own_ttl: set[str] = set()  # keys of detectors that set their own TTL (`sets_ttl = True`)
-        for det in self.detectors:
+        for det in detectors:
             state_keys = det.state_keys
             target = own_ttl if getattr(det, "sets_ttl", False) else keys
             target.update(chain.from_iterable(map(state_keys, prepared)))
         managed = keys - own_ttl
         keys |= own_ttl
         states = self.store.load(keys)
-        config = self.config_for(tenant)
         min_score = config.min_score
         per_user: dict[str, DetectionConfig] = {}
         if self.sensitivity is not None and prepared:
             per_user = configs_for_users(config, self.sensitivity(tenant, {pe.user for pe in prepared}))
         anomalies: list[Anomaly] = []
-        detects = [d.detect for d in self._event_detectors]
+        detects = [d.detect for d in self._event_detectors if not off or getattr(d, "name", "") not in off]
         for pe in prepared:
             cfg = per_user.get(pe.user, config) if per_user else config
             floor = cfg.min_score
@@ -105,6 +111,8 @@ class DetectionPipeline:
                 if findings:
                     anomalies.extend(self._anomaly(pe, f) for f in findings if f.score >= floor)
         for det in self._batch_detectors:
+            if off and getattr(det, "name", "") in off:
+                continue
             for index, finding in det.detect_batch(prepared, states, config):
                 pe = prepared[index]
                 floor = per_user[pe.user].min_score if pe.user in per_user else min_score

@@ -149,6 +149,7 @@ class Rule(RuleSpec):
     createdAt: str
     updatedAt: str
     version: int = 1
+    builtIn: Literal[False] = False
 
 
 RuleProvider = Callable[[str], list[Rule]]
