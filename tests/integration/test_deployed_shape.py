@@ -8,7 +8,10 @@ clock, EventBridge rules and the Kinesis -> Firehose -> S3 archive.
 
 from __future__ import annotations
 
+import gzip
 import json
+import subprocess
+import sys
 import uuid
 
 from botocore.credentials import Credentials
@@ -68,3 +71,80 @@ def test_an_anomaly_becomes_a_search_document_through_the_table_stream(api, loca
     stats = local_stack.stats()
     assert stats["deliveries"].get("SearchIndexerFunction.AnomaliesStream", 0) >= 1
     assert stats["opensearch"]["denied"] == 0  # every request of the indexer was signed correctly
+
+
+def cloudtrail_record(name: str, source: str, when: str, user: str, **params) -> dict:
+    return {
+        "eventVersion": "1.09",
+        "userIdentity": {
+            "type": "IAMUser",
+            "principalId": f"AIDA{user.upper()}",
+            "arn": f"arn:aws:iam::123456789012:user/{user}",
+            "accountId": "123456789012",
+            "userName": user,
+        },
+        "eventTime": when,
+        "eventSource": source,
+        "eventName": name,
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": "203.0.113.9",
+        "userAgent": "aws-cli/2.17.0",
+        "requestParameters": params or None,
+        "responseElements": None,
+        "eventID": str(uuid.uuid4()),
+        "eventType": "AwsApiCall",
+        "recipientAccountId": "123456789012",
+    }
+
+
+def guardian(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "anomaly_guardian.cli", *args], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_a_cloudtrail_record_fed_to_the_local_log_group_becomes_a_usage_anomaly(api, local_stack, tmp_path):
+    # Given a trail file as CloudTrail writes it ({"Records": [...]}, gzipped): a day of history for
+    # the account, then a principal's first GPU instance launch
+    user = f"ml-{uuid.uuid4().hex[:6]}"
+    history = cloudtrail_record("DescribeInstances", "ec2.amazonaws.com", "2026-05-01T00:00:00Z", user)
+    launch = cloudtrail_record(
+        "RunInstances",
+        "ec2.amazonaws.com",
+        "2026-05-02T02:00:00Z",
+        user,
+        instanceType="p4d.24xlarge",
+        instancesSet={"items": [{"imageId": "ami-0abcdef1234567890", "minCount": 1, "maxCount": 2}]},
+    )
+    trail = tmp_path / "123456789012_CloudTrail_us-east-1_20260502T0200Z.json.gz"
+    trail.write_bytes(gzip.compress(json.dumps({"Records": [history, launch]}).encode()))
+    # When it is sent with the documented command
+    out = guardian("cloudtrail", "send", str(trail), "--state-dir", str(local_stack.state_dir))
+    assert out.returncode == 0, out.stderr
+    assert "sent 2 CloudTrail record(s) to /aws/local/" in out.stdout
+    # Then the subscription delivers it to usage_ingest, the detector flags the launch, and the
+    # account's tenant sees a usage anomaly in GET /anomalies
+
+    def usage_anomaly():
+        rows = api("GET", "/anomalies", tenant="platform", params={"limit": 1000}).json()["anomalies"]
+        return [
+            a for a in rows if a["anomalyType"] == "usage" and a["originalEvent"].get("eventId") == launch["eventID"]
+        ]
+
+    found = wait_for(usage_anomaly, timeout=20)
+    assert found, f"no usage anomaly for the GPU launch; stats: {local_stack.stats()['log_subscriptions']}"
+    assert "GPU" in found[0]["description"]
+    assert local_stack.stats()["deliveries"].get("UsageIngestFunction.CloudTrail", 0) >= 1
+
+
+def test_cloudtrail_send_reports_what_is_not_a_record_and_sends_the_rest(local_stack, tmp_path):
+    good = cloudtrail_record("ListBuckets", "s3.amazonaws.com", "2026-05-01T00:00:00Z", "reporter")
+    lines = tmp_path / "records.jsonl"
+    lines.write_text(json.dumps(good) + "\n{not json\n" + json.dumps({"hello": "world"}) + "\n")
+    out = guardian("cloudtrail", "send", str(lines), "--state-dir", str(local_stack.state_dir))
+    assert out.returncode == 1
+    assert f"{lines}:2: skipped: not JSON" in out.stderr
+    assert f"{lines}:3: skipped: not a CloudTrail record" in out.stderr
+    assert "sent 1 CloudTrail record(s)" in out.stdout
+    missing = guardian("cloudtrail", "send", str(lines), "--state-dir", str(tmp_path / "nothing-here"))
+    assert missing.returncode == 2 and "make local" in missing.stderr

@@ -21,11 +21,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ready-file", type=Path, default=None, help="write the JSON description here when ready")
     p.add_argument("--model", type=Path, default=None, help="exported model to load (e.g. ml/artifacts/model.npz)")
     p.add_argument("--stack-name", default="anomaly-guardian-local", help="prefix of the local resource names")
+    p.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        help="write stack.json and env.json (sam local invoke --env-vars) here (default: .local/ in the repository)",
+    )
+    p.add_argument(
+        "--clock-speed",
+        type=float,
+        default=1.0,
+        help="how fast the local clock that drives schedules runs (e.g. 60: a minute per second)",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from anomaly_guardian.local.stack import LocalStack, StackOptions
+    from anomaly_guardian.local.state import default_state_dir
 
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -39,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
             shard_count=args.shards,
             stack_name=args.stack_name,
             model=args.model,
+            state_dir=args.state_dir or default_state_dir(),
+            schedule_speedup=1.0 / args.clock_speed if args.clock_speed > 0 else 1.0,
         )
     )
     try:

@@ -31,6 +31,11 @@ class StackProcess:
         self._tmp = tempfile.TemporaryDirectory(prefix="guardian-local-")
 
     @property
+    def state_dir(self) -> Path:
+        """Where this stack writes stack.json / env.json (a temporary directory, never the repo's .local/)."""
+        return Path(self._tmp.name) / "state"
+
+    @property
     def api(self) -> str:
         return str(self.info["api"])
 
@@ -51,6 +56,8 @@ class StackProcess:
             self.log_level,
             "--ready-file",
             str(ready),
+            "--state-dir",
+            str(self.state_dir),
         ]
         if self.template is not None:
             cmd += ["--template", str(self.template)]

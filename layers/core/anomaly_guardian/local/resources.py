@@ -48,6 +48,8 @@ class FunctionSpec:
     events: dict[str, dict[str, Any]]  # event name -> resolved {Type, Properties}
     timeout: int = 30
     memory: int = 512
+    dead_letter_arn: str | None = None  # DeadLetterQueue.TargetArn (asynchronous invocations)
+    async_retries: int = 2  # EventInvokeConfig.MaximumRetryAttempts
 
 
 @dataclass
@@ -130,6 +132,11 @@ class ResourceBuilder:
         params = self.t.get("Parameters") or {}
         for name, value in parameter_defaults(self.t).items():
             r.refs[name] = value
+        for name, spec in params.items():
+            # An empty log group parameter (e.g. CloudTrailLogGroupName) gets a local log group, so the
+            # subscription it enables runs locally: the local stack is the fully enabled deployment.
+            if name.endswith("LogGroupName") and not spec.get("Default") and spec.get("Type") == "String":
+                r.refs[name] = f"/aws/local/{self.stack}/{name.removesuffix('Name')}"
         for name, value in self.overrides.items():
             if name in params:
                 r.refs[name] = value
@@ -467,4 +474,13 @@ class ResourceBuilder:
             events={k: v for k, v in (props.get("Events") or {}).items()},
             timeout=int(props.get("Timeout") or glob.get("Timeout") or 30),
             memory=int(props.get("MemorySize") or glob.get("MemorySize") or 512),
+            dead_letter_arn=self._async_failure_target(props, glob),
+            async_retries=int((props.get("EventInvokeConfig") or {}).get("MaximumRetryAttempts", 2)),
         )
+
+    def _async_failure_target(self, props: dict[str, Any], glob: dict[str, Any]) -> str | None:
+        dlq = props.get("DeadLetterQueue") or self.resolver.resolve(glob.get("DeadLetterQueue")) or {}
+        if dlq.get("TargetArn"):
+            return str(dlq["TargetArn"])
+        on_failure = ((props.get("EventInvokeConfig") or {}).get("DestinationConfig") or {}).get("OnFailure") or {}
+        return str(on_failure["Destination"]) if on_failure.get("Destination") else None

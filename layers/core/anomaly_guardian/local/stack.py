@@ -12,6 +12,7 @@ Every delivery of a template event source to its function is counted per `Functi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -22,11 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from anomaly_guardian.local.apigw import ApiGateway, Authorizer, Route
+from anomaly_guardian.local.asyncinvoke import AsyncInvoker
 from anomaly_guardian.local.cfn import load_template, resources_of
 from anomaly_guardian.local.ddbstreams import DynamoDBStreamPoller
 from anomaly_guardian.local.isolation import restore_router_state, thread_local_router_state
 from anomaly_guardian.local.kinesis import KinesisMapping, KinesisPoller
 from anomaly_guardian.local.lambda_service import LambdaEndpoint
+from anomaly_guardian.local.logs import LogSubscription
 from anomaly_guardian.local.opensearch import FakeOpenSearch
 from anomaly_guardian.local.resources import FunctionSpec, LocalResources, ResourceBuilder
 from anomaly_guardian.local.runtime import FunctionPool, LocalFunction, load_function
@@ -87,6 +90,7 @@ class StackOptions:
     api_concurrency: int = 3  # execution environments per API function
     moto_in_process: bool = False  # True: ThreadedMotoServer (shares the GIL with the handlers)
     opensearch_port: int = 0  # the local OpenSearch fake (0: a free port)
+    state_dir: Path | None = None  # write stack.json / env.json here (local/state.py); None: nowhere
     env: dict[str, str] = field(default_factory=dict)
 
 
@@ -100,6 +104,8 @@ class LocalStack:
         self.kinesis_pollers: list[KinesisPoller] = []
         self.sqs_pollers: list[SqsPoller] = []
         self.ddb_pollers: list[DynamoDBStreamPoller] = []
+        self.log_subscriptions: list[LogSubscription] = []
+        self.invoker: AsyncInvoker | None = None
         self.opensearch: FakeOpenSearch | None = None
         self.deliveries: Counter[str] = Counter()
         self._deliveries_lock = threading.Lock()
@@ -155,7 +161,25 @@ class LocalStack:
                 self.notes.append(f"function {logical} not loaded: {type(exc).__name__}: {exc}")
         self._wire_api(template)
         self._wire_event_sources(builder)
+        self._write_state()
         return self
+
+    def _write_state(self) -> None:
+        """stack.json for the CLI (cloudtrail send, schedules), env.json for `sam local invoke --env-vars`."""
+        if self.o.state_dir is None:
+            return
+        from anomaly_guardian.local.state import ENV_FILE, STACK_FILE, write_json
+
+        assert self.resources is not None and self.moto is not None
+        state = Path(self.o.state_dir)
+        write_json(state / STACK_FILE, self.describe())
+        endpoint = {"AWS_ENDPOINT_URL": self.moto.url, "LOCAL_AWS_ENDPOINT_URL": self.moto.url}
+        env = {
+            logical: {**spec.environment, **self._local_overrides(), **endpoint}
+            for logical, spec in self.resources.functions.items()
+        }
+        write_json(state / ENV_FILE, env)
+        self._state_files = [state / STACK_FILE, state / ENV_FILE]
 
     def _load(self, spec: FunctionSpec, instance: int = 0) -> LocalFunction:
         """Import with the function's own variables set, so module-level objects (Logger service
@@ -180,13 +204,16 @@ class LocalStack:
             self.gateway.shutdown()
         if getattr(self, "lambda_endpoint", None) is not None:
             self.lambda_endpoint.shutdown()
-        for poller in [*self.kinesis_pollers, *self.ddb_pollers, *self.sqs_pollers, *self.schedules]:
+        pollers = [*self.kinesis_pollers, *self.ddb_pollers, *self.log_subscriptions, *self.sqs_pollers]
+        for poller in [*pollers, *self.schedules]:
             poller.stop()
         if self.opensearch is not None:
             self.opensearch.shutdown()
         if self.moto is not None:
             self.moto.stop()
         restore_router_state()
+        for path in getattr(self, "_state_files", []):
+            path.unlink(missing_ok=True)
         for key, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -341,6 +368,7 @@ class LocalStack:
         kinesis = builder.client("kinesis")
         sqs = builder.client("sqs")
         sns = builder.client("sns")
+        self.invoker = AsyncInvoker(sqs, sns)
         for logical, spec in res.functions.items():
             fn = self.functions.get(logical)
             if fn is None:
@@ -391,6 +419,8 @@ class LocalStack:
                     )
                     poller.start()
                     self.sqs_pollers.append(poller)
+                elif kind == "CloudWatchLogs":
+                    self._wire_log_subscription(builder, key, props, self._counted(fn, key))
                 elif kind in ("EventBridgeRule", "CloudWatchEvent"):
                     self._wire_eventbridge(builder, logical, name, props, self._counted(fn, key))  # type: ignore[arg-type]
                 elif kind in ("Schedule", "ScheduleV2") and rate_seconds(str(props.get("ScheduleExpression", ""))):
@@ -406,6 +436,20 @@ class LocalStack:
                 elif kind not in ("Api", None):
                     what = f"{kind} {props.get('ScheduleExpression', '')}".strip()
                     self.notes.append(f"{logical}.{name}: {what} events are not emulated locally")
+
+    def _wire_log_subscription(self, builder: ResourceBuilder, key: str, props: dict[str, Any], fn: Any) -> None:
+        group = str(props.get("LogGroupName") or "")
+        if not group:
+            self.notes.append(f"{key}: CloudWatchLogs event without a log group name")
+            return
+        logs = builder.client("logs")
+        with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+            logs.create_log_group(logGroupName=group)
+        assert self.invoker is not None
+        pattern = str(props.get("FilterPattern") or "")
+        sub = LogSubscription(logs, group, key.replace(".", "-"), pattern, fn, self.invoker)
+        sub.start()
+        self.log_subscriptions.append(sub)
 
     def _wire_eventbridge(
         self, builder: ResourceBuilder, logical: str, name: str, props: dict[str, Any], fn: LocalFunction
@@ -441,6 +485,8 @@ class LocalStack:
         return {
             "kinesis": [p.stats.as_dict() | {"stream": p.m.stream_name} for p in self.kinesis_pollers],
             "dynamodb_streams": [p.stats.as_dict() | {"table": p.table_name} for p in self.ddb_pollers],
+            "log_subscriptions": [s.stats.as_dict() | {"logGroup": s.log_group} for s in self.log_subscriptions],
+            "async_invocations": self.invoker.stats.as_dict() if self.invoker else {},
             "sqs": [p.stats.as_dict() | {"queue": p.m.queue_arn.rsplit(":", 1)[-1]} for p in self.sqs_pollers],
             "deliveries": dict(sorted(self.deliveries.items())),
             "opensearch": self.opensearch.stats() if self.opensearch else {},
@@ -468,6 +514,7 @@ class LocalStack:
             "api": self.api_url,
             "aws_endpoint_url": self.moto.url,
             "opensearch_url": self.opensearch.url if self.opensearch else "",
+            "log_groups": {s.filter_name: s.log_group for s in self.log_subscriptions},
             "tables": res.tables,
             "streams": res.streams,
             "queues": {k: v["url"] for k, v in res.queues.items()},
