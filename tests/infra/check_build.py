@@ -1,5 +1,5 @@
-"""Post-`sam build` check (make iac-build): the layer holds the package and arm64/CPython 3.13 binaries only,
-and every built function has its handler. Exit 1 with one line per problem."""
+"""Post-`sam build` check (make iac-build): the layer holds the runtime modules (no tooling) and arm64/CPython
+3.13 binaries only, and every built function has its handler. Exit 1 with one line per problem."""
 
 from __future__ import annotations
 
@@ -19,6 +19,9 @@ def problems(build: Path = BUILD) -> list[str]:
     for pkg in ("aws_lambda_powertools", "pydantic", "pydantic_core", "numpy"):
         if not (layer / pkg).is_dir():
             out.append(f"{layer}: {pkg} missing")
+    for tooling in ("local", "scenario", "commands", "cli.py", "replay.py", "ml/training.py"):
+        if (layer / "anomaly_guardian" / tooling).exists():
+            out.append(f"{layer}: tooling anomaly_guardian/{tooling} must not be in the layer (see layer_graph.py)")
     for leaked in ("sklearn", "boto3", "botocore"):
         if (layer / leaked).exists():
             out.append(f"{layer}: {leaked} must not be in the layer")
