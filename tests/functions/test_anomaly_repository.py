@@ -190,3 +190,41 @@ def test_ttl_is_set_from_detected_at(repo):
     )["Item"]
     assert int(item["ttl"]["N"]) == int(T0.timestamp()) + 365 * 86400
     assert item["gsi2pk"]["S"] == "T#acme#Y#value" and item["gsi3sk"]["S"] == f"A#{a.anomalyId}"
+
+
+def test_one_item_dynamodb_cannot_keep_does_not_take_the_others_with_it(repo):
+    from anomaly_guardian.models.anomaly import AnomaliesRejected
+
+    good = [make(minute=i) for i in range(30)]  # more than one BatchWriteItem chunk
+    bad = make(minute=99)
+    bad.explanation = [Explanation(feature="transactionAmount", observed=1e200, expected=1.0)]
+    with pytest.raises(AnomaliesRejected) as caught:
+        repo.put_many([*good[:10], bad, *good[10:]])
+    assert [aid for aid, _ in caught.value.rejected] == [bad.anomalyId]
+    assert "cannot store the number" in caught.value.rejected[0][1] and caught.value.stored == 30
+    assert all(repo.get("acme", a.anomalyId) for a in good) and repo.get("acme", bad.anomalyId) is None
+
+
+def test_a_validation_error_from_dynamodb_is_narrowed_to_the_refused_item(repo, monkeypatch):
+    from botocore.exceptions import ClientError
+
+    from anomaly_guardian.models.anomaly import AnomaliesRejected
+
+    items = [make(minute=i) for i in range(3)]
+    refused = {f"A#{items[1].anomalyId}"}
+    real_put = repo.ddb.put_item
+
+    def validation(*_a, **_k):
+        raise ClientError({"Error": {"Code": "ValidationException", "Message": "Number overflow"}}, "BatchWriteItem")
+
+    def put_item(**kw):
+        if kw["Item"]["sk"]["S"] in refused:
+            raise ClientError({"Error": {"Code": "ValidationException", "Message": "Number overflow"}}, "PutItem")
+        return real_put(**kw)
+
+    monkeypatch.setattr(repo.ddb, "batch_write_item", validation)
+    monkeypatch.setattr(repo.ddb, "put_item", put_item)
+    with pytest.raises(AnomaliesRejected) as caught:
+        repo.put_many(items)
+    assert caught.value.rejected == [(items[1].anomalyId, "Number overflow")]
+    assert repo.get("acme", items[0].anomalyId) and repo.get("acme", items[2].anomalyId)

@@ -87,14 +87,16 @@ def test_a_fresh_container_after_a_crash_before_markers_still_stores_no_duplicat
     assert sorted(a["anomalyId"] for a in all_anomalies("acme")) == first
 
 
-def test_poison_records_are_reported_and_kept_with_payload_and_reason(detector, detector_dlq, lambda_context):
+def test_poison_records_are_kept_with_payload_and_reason_and_hold_back_nothing(detector, detector_dlq, lambda_context):
     event = fixture("kinesis_detector_poison.json")
     recs = event["Records"]
     resp = detector.lambda_handler(event, lambda_context)
-    failed = [f["itemIdentifier"] for f in resp["batchItemFailures"]]
-    assert sorted(failed) == sorted(recs[i]["kinesis"]["sequenceNumber"] for i in (1, 2, 3, 4))
+    # kept in the DLQ = handled: not batch item failures, so the shard never re-reads (and never sends to the
+    # on-failure destination) the records after them
+    assert resp["batchItemFailures"] == []
+    poison = sorted(recs[i]["kinesis"]["sequenceNumber"] for i in (1, 2, 3, 4))
     messages = {m["sequenceNumber"]: m for m in dlq_messages(detector_dlq)}
-    assert set(messages) == set(failed)
+    assert sorted(messages) == poison
     for i in (1, 2, 3, 4):
         m = messages[recs[i]["kinesis"]["sequenceNumber"]]
         assert m["data"] == recs[i]["kinesis"]["data"] and m["reason"]
@@ -102,20 +104,19 @@ def test_poison_records_are_reported_and_kept_with_payload_and_reason(detector, 
     assert messages[recs[3]["kinesis"]["sequenceNumber"]]["reason"] == "Missing required field: event.userId"
     # the valid records were processed
     assert "evt-1002" in {a["originalEvent"]["eventId"] for a in all_anomalies("acme")}
-    # Kinesis redelivers from the first failure: poison is reported again but not duplicated in the DLQ,
-    # valid records are not processed twice
+    # a redelivery (e.g. after a crash) neither duplicates the poison in the DLQ nor processes valid records twice
     before = sorted(a["anomalyId"] for a in all_anomalies("acme") + all_anomalies("globex"))
     resp2 = detector.lambda_handler(event, lambda_context)
-    assert sorted(f["itemIdentifier"] for f in resp2["batchItemFailures"]) == sorted(failed)
+    assert resp2["batchItemFailures"] == []
     assert dlq_messages(detector_dlq) == []
     assert sorted(a["anomalyId"] for a in all_anomalies("acme") + all_anomalies("globex")) == before
 
 
-def test_a_batch_of_only_poison_returns_failures_instead_of_raising(detector, detector_dlq, lambda_context):
+def test_a_batch_of_only_poison_is_kept_and_does_not_raise(detector, detector_dlq, lambda_context):
     event = fixture("kinesis_detector_poison.json")
     event["Records"] = event["Records"][1:3]
     resp = detector.lambda_handler(event, lambda_context)
-    assert len(resp["batchItemFailures"]) == 2
+    assert resp["batchItemFailures"] == []
     assert len(dlq_messages(detector_dlq)) == 2
 
 

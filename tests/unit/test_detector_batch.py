@@ -92,19 +92,19 @@ def test_poison_fixture_names_each_problem():
     assert reasons["4"] == "Missing required field: tenantId"
 
 
-def test_poison_is_reported_and_kept_once_with_payload_and_reason():
+def test_poison_is_kept_once_with_payload_and_reason_and_not_retried():
     det, _, _, _, dlq = make()
     recs = records("kinesis_detector_poison.json")
     result = det.process(recs)
-    assert result.failed == {recs[i]["kinesis"]["sequenceNumber"] for i in (1, 2, 3, 4)}
+    assert result.failed == set() and result.poison_kept == 4
     assert result.processed == 3
     assert len(dlq.messages) == 4
     body = json.loads(dlq.messages[0][1])
     assert body["data"] == recs[1]["kinesis"]["data"] and body["reason"] == "Record data is not valid base64"
     assert body["eventID"] == recs[1]["eventID"] and body["sequenceNumber"] == recs[1]["kinesis"]["sequenceNumber"]
-    # a redelivery reports them again but does not duplicate them in the DLQ, nor reprocess the good ones
+    # a redelivery does not duplicate them in the DLQ (nor count them again), nor reprocess the good ones
     again = det.process(recs)
-    assert again.failed == result.failed and len(dlq.messages) == 4
+    assert again.failed == set() and len(dlq.messages) == 4 and again.poison_kept == 0
     assert again.processed == 0 and again.skipped == 3
 
 
@@ -248,7 +248,7 @@ def test_a_failing_dlq_still_reports_the_poison_and_retries_keeping_it_later():
     assert len(first.failed) == 4 and det.poison.messages == []
     det.poison.down = False
     again = det.process(recs)
-    assert again.failed == first.failed and len(det.poison.messages) == 4
+    assert again.failed == set() and len(det.poison.messages) == 4
 
 
 def test_failing_anomaly_store_resumes_without_a_second_state_update():
@@ -273,3 +273,100 @@ def test_failing_anomaly_store_resumes_without_a_second_state_update():
     assert second.failed == set() and second.resumed == 1 and second.skipped == 1
     assert ip_count(store) == 2  # not 3 or 4
     assert len(det.anomalies.items) == 1 and dedupe.done == {"acme#e1", "acme#e2"}
+
+
+class Explodes(CountingDetector):
+    """Raises a (non-transient) bug-like error on one particular event."""
+
+    def detect(self, pe, states, config):
+        if pe.event.eventId == "bad":
+            raise ZeroDivisionError("float division by zero")
+        return super().detect(pe, states, config)
+
+
+class CopyingStore(InMemoryStateStore):
+    """Loads fresh objects, as DynamoDBStateStore does (a failed run leaves no trace in the store)."""
+
+    def load(self, keys):
+        import copy
+
+        return {k: copy.deepcopy(v) for k, v in super().load(keys).items()}
+
+
+def test_an_event_the_pipeline_cannot_handle_is_set_aside_alone_with_its_reason():
+    store, sink, dedupe, dlq = CopyingStore(), InMemoryAnomalySink(), InMemoryDedupe(), ListPoisonSink()
+    det = BatchDetector(
+        lambda s: DetectionPipeline(s, detectors=[Explodes()], pseudonymiser=Pseudonymiser(b"k")),
+        store,
+        sink,
+        dedupe,
+        dlq,
+    )
+    batch = [
+        record(1, "acme", ev("e1")),
+        record(2, "acme", ev("bad")),
+        record(3, "acme", ev("e3", amount=5000)),
+        record(4, "globex", ev("g1", amount=5000)),
+    ]
+    result = det.process(batch)
+    # nothing is retried: the bad event is in the DLQ with the error, its neighbours and the other tenant are done
+    assert result.failed == set() and result.failed_tenants == {}
+    assert result.isolated == 1 and result.processed == 3
+    ((_, message),) = dlq.messages
+    body = json.loads(message)
+    assert body["sequenceNumber"] == "2" and "ZeroDivisionError" in body["reason"]
+    assert {"acme#e1", "acme#bad", "acme#e3", "globex#g1"} <= dedupe.done
+    assert ip_count(store) == 2 and ip_count(store, "globex") == 1
+    assert sorted(a.originalEvent["eventId"] for a in sink.items.values()) == ["e3", "g1"]
+    # counted once: a redelivery neither re-sends it nor re-runs the others
+    again = det.process(batch)
+    assert len(dlq.messages) == 1 and again.processed == 0 and again.isolated == 0
+
+
+def test_a_transient_pipeline_error_fails_only_that_tenant_for_retry():
+    class Throttled(Exception):
+        response = {"Error": {"Code": "ThrottlingException"}, "ResponseMetadata": {"HTTPStatusCode": 400}}
+
+    class Flaky(CountingDetector):
+        def detect(self, pe, states, config):
+            if pe.tenant == "acme":
+                raise Throttled()
+            return super().detect(pe, states, config)
+
+    dedupe, dlq = InMemoryDedupe(), ListPoisonSink()
+    det = BatchDetector(
+        lambda s: DetectionPipeline(s, detectors=[Flaky()], pseudonymiser=Pseudonymiser(b"k")),
+        CopyingStore(),
+        InMemoryAnomalySink(),
+        dedupe,
+        dlq,
+    )
+    result = det.process([record(1, "acme", ev("e1")), record(2, "globex", ev("g1"))])
+    assert result.failed == {"1"} and result.failed_tenants == {"acme": "Throttled"}
+    assert dlq.messages == [] and result.isolated == 0 and "globex#g1" in dedupe.done
+
+
+def test_an_anomaly_the_store_refuses_is_kept_with_its_reason_and_the_others_are_stored():
+    from anomaly_guardian.models.anomaly import AnomaliesRejected
+
+    class RefusesOne(InMemoryAnomalySink):
+        def put_many(self, anomalies):
+            bad = [a for a in anomalies if a.originalEvent["eventId"] == "e2"]
+            super().put_many([a for a in anomalies if a not in bad])
+            if bad:
+                raise AnomaliesRejected([(a.anomalyId, "number out of range") for a in bad])
+            return len(anomalies)
+
+    det, _store, _, dedupe, dlq = make()
+    det.anomalies = sink = RefusesOne()
+    handed = []
+    det.on_anomalies = [lambda tenant, anomalies, events: handed.extend(anomalies)]
+    result = det.process([record(i, "acme", ev(f"e{i}", amount=5000)) for i in (1, 2, 3)])
+    assert result.failed == set() and result.rejected_anomalies == 1
+    assert sorted(a.originalEvent["eventId"] for a in sink.items.values()) == ["e1", "e3"]
+    assert sorted(a.originalEvent["eventId"] for a in handed) == ["e1", "e3"]
+    ((_, message),) = dlq.messages
+    body = json.loads(message)
+    assert body["kind"] == "anomaly" and "number out of range" in body["reason"]
+    assert body["anomaly"]["originalEvent"]["eventId"] == "e2"
+    assert {"acme#e1", "acme#e2", "acme#e3"} <= dedupe.done

@@ -28,9 +28,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from anomaly_guardian.adapters.dynamodb import batch_write, client, from_item, to_attr, to_item
 from anomaly_guardian.ids import ulid_bounds
-from anomaly_guardian.models.anomaly import Anomaly
+from anomaly_guardian.models.anomaly import AnomaliesRejected, Anomaly
 
 KEY_ATTRS = ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk", "ttl")
 MAX_LIMIT = 1000
@@ -131,10 +133,38 @@ class AnomalyRepository:
     def put_many(self, anomalies: Sequence[Anomaly | dict[str, Any]]) -> int:
         """Store anomalies (BatchWriteItem, 25 per call, unprocessed items retried). Puts are overwrites,
         so re-storing an anomaly with the same id (a replayed batch) leaves one item, not two."""
-        requests = [{"PutRequest": {"Item": to_item(self.to_record(a))}} for a in anomalies]
-        if not requests:
-            return 0
-        return batch_write(self.ddb, self.table, requests)
+        requests: list[tuple[str, dict[str, Any]]] = []
+        rejected: list[tuple[str, str]] = []
+        for a in anomalies:
+            record = self.to_record(a)
+            try:
+                requests.append((record["anomalyId"], {"PutRequest": {"Item": to_item(record)}}))
+            except ValueError as exc:  # a number DynamoDB cannot keep: this item only
+                rejected.append((record["anomalyId"], str(exc)))
+        stored = len(requests)
+        if requests:
+            try:
+                batch_write(self.ddb, self.table, [r for _, r in requests])
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "ValidationException":
+                    raise  # transient or unknown: the caller retries the whole write
+                refused = self._put_each(requests)  # find the item(s) DynamoDB refuses; store the others
+                rejected += refused
+                stored -= len(refused)
+        if rejected:
+            raise AnomaliesRejected(rejected, stored=stored)
+        return stored
+
+    def _put_each(self, requests: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, str]]:
+        refused = []
+        for anomaly_id, request in requests:
+            try:
+                self.ddb.put_item(TableName=self.table, Item=request["PutRequest"]["Item"])
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "ValidationException":
+                    raise
+                refused.append((anomaly_id, str(exc.response.get("Error", {}).get("Message") or "ValidationException")))
+        return refused
 
     def set_feedback(self, tenant: str, anomaly_id: str, feedback: dict[str, Any]) -> dict[str, Any]:
         """Record analyst feedback (replaces earlier feedback); returns the updated anomaly."""

@@ -47,10 +47,24 @@ def reset_clients() -> None:
 # ---- JSON <-> DynamoDB attribute values ---------------------------------------------------------
 
 
+NUMBER_LIMIT = 10**126  # DynamoDB numbers: magnitude below 1e126 (at most 9.99...e125), at least 1e-130
+MIN_NUMBER = 1e-130
+MAX_DIGITS = 38
+
+
 def _number(value: int | float) -> str:
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"DynamoDB cannot store the number {value}")
-    return repr(value) if isinstance(value, float) else str(value)
+    """DynamoDB's N: finite, magnitude at most 9.99e125, at most 38 significant digits. A float closer to
+    zero than 1e-130 (which DynamoDB cannot represent) is stored as 0; anything else out of range raises."""
+    if isinstance(value, float):
+        if not math.isfinite(value) or abs(value) >= 1e126:  # as the text DynamoDB parses
+            raise ValueError(f"DynamoDB cannot store the number {value!r}")
+        if abs(value) < MIN_NUMBER:
+            return "0"
+        return repr(value)
+    text = str(value)
+    if len(text.lstrip("-").rstrip("0") or "0") > MAX_DIGITS or abs(value) >= NUMBER_LIMIT:
+        raise ValueError(f"DynamoDB cannot store the number {text[:40]} (more than {MAX_DIGITS} digits)")
+    return text
 
 
 def to_attr(value: Any) -> dict[str, Any]:

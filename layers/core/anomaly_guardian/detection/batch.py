@@ -18,8 +18,14 @@ This is the detector Lambda minus AWS (the sinks are ports). Order and why:
    DONE when it produced nothing, PENDING with its anomalies otherwise. Then `put_many`, then the
    `on_anomalies` callbacks (response hooks; must be idempotent on anomalyId, e.g. a queue consumer or
    Step Functions StartExecution with name=anomalyId), then the PENDING markers become DONE.
-5. A failure anywhere in a tenant's group fails every record of that group (reported, so Kinesis
-   retries them); records of other tenants are unaffected. On redelivery DONE events are skipped,
+5. Failures stay where they belong. A poison record kept in the DLQ is handled (not reported as a batch
+   item failure, so it never drags its neighbours through retries into the on-failure destination); only
+   one that could not be kept yet is reported. An exception of the pipeline itself that is not transient
+   (a bug or an event it cannot handle) re-runs the tenant's events one by one: the ones that still fail
+   alone go to the DLQ with the error as their reason, the others are processed. An anomaly the store
+   can never accept (`AnomaliesRejected`) is kept in the DLQ with its reason; the rest are stored.
+   Transient failures (throttling, timeouts, lost races) fail every record of that tenant's group
+   (reported, so Kinesis retries them); records of other tenants are unaffected. On redelivery DONE events are skipped,
    PENDING ones resume at "store + respond" from their marker (no second state update), and events
    with no marker are re-run (their state was not committed, or the crash fell in the one window
    between the state commit and the marker write).
@@ -47,7 +53,7 @@ from typing import Any, Protocol
 from anomaly_guardian.detection.suppression import SuppressionPolicy, candidates, split
 from anomaly_guardian.ids import encode_ulid
 from anomaly_guardian.ingest.envelope import decode_record
-from anomaly_guardian.models.anomaly import Anomaly
+from anomaly_guardian.models.anomaly import AnomaliesRejected, Anomaly
 from anomaly_guardian.models.event import Event, InvalidEvent
 from anomaly_guardian.state.store import StateConflict, StateItem, StateStore
 
@@ -138,6 +144,9 @@ class BatchResult:
     skipped: int = 0  # already completed (replay) or duplicated within the batch
     resumed: int = 0  # state already committed by an earlier delivery: only stored + responded
     failed_tenants: dict[str, str] = field(default_factory=dict)  # tenant -> error type
+    poison_kept: int = 0  # poison records newly kept in the DLQ by this invocation (counted once)
+    isolated: int = 0  # events the pipeline could not process even alone: in the DLQ with the error
+    rejected_anomalies: int = 0  # anomalies the store can never accept: in the DLQ with the reason
     conflict_retries: int = 0
     suppressed: int = 0  # anomalies silenced by an analyst's false_positive verdict (not stored)
     latency_ms: float | None = None  # oldest receivedAt in the batch -> detection
@@ -145,6 +154,58 @@ class BatchResult:
 
 class StateConflictsExhausted(RuntimeError):
     pass
+
+
+class PipelineFailed(Exception):
+    """The pipeline raised something that is not transient: retrying the same events will not help."""
+
+
+TRANSIENT_ERRORS = frozenset(
+    {
+        "StateConflictsExhausted",
+        "UnprocessedItems",
+        "EndpointConnectionError",
+        "ConnectionClosedError",
+        "ConnectTimeoutError",
+        "ReadTimeoutError",
+        "HTTPClientError",
+        "ConnectionError",
+        "TimeoutError",
+    }
+)
+TRANSIENT_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "TransactionConflictException",
+        "TransactionCanceledException",
+        "Throttling",
+        "RequestTimeout",
+        "SlowDown",
+    }
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Throttling, timeouts, connection failures, 5xx answers and lost races: worth a retry by Kinesis.
+    Judged by type and error code (no botocore import: this module stays free of AWS)."""
+    seen = 0
+    current: BaseException | None = exc
+    while current is not None and seen < 5:
+        if type(current).__name__ in TRANSIENT_ERRORS or isinstance(current, StateConflict):
+            return True
+        response = getattr(current, "response", None)
+        if isinstance(response, Mapping):
+            code = str((response.get("Error") or {}).get("Code") or "")
+            status = int((response.get("ResponseMetadata") or {}).get("HTTPStatusCode") or 0)
+            if code in TRANSIENT_CODES or status >= 500:
+                return True
+        current = current.__cause__ or current.__context__
+        seen += 1
+    return False
 
 
 class _BatchStore:
@@ -282,6 +343,7 @@ class BatchDetector:
             forget()
         good, bad = decode(records)
         result.poison = bad
+        record_of = {str((r.get("kinesis") or {}).get("sequenceNumber", "")): r for r in records}
 
         done = self.dedupe.seen([f"{d.tenant}#{d.event.eventId}" for d in good] + [self._poison_id(p) for p in bad])
         self._keep_poison(bad, done, result)
@@ -305,9 +367,13 @@ class BatchDetector:
             prefetch(list(groups))
         for tenant in list(dict.fromkeys([*groups, *resumed])):
             items, pending = groups.get(tenant, []), resumed.get(tenant, [])
+            isolated = 0
             try:
-                anomalies = self._run_tenant(tenant, items, pending, result)
-            except Exception as exc:  # the whole tenant group is retried by Kinesis
+                try:
+                    anomalies = self._run_tenant(tenant, items, pending, result)
+                except PipelineFailed:
+                    anomalies, isolated = self._isolate(tenant, items, pending, result, record_of)
+            except Exception as exc:  # transient: the whole tenant group is retried by Kinesis
                 result.failed_tenants[tenant] = type(exc).__name__
                 for d in [*items, *(p for p, _ in pending)]:
                     result.failed.update(seqs_of[(tenant, d.event.eventId)])
@@ -317,7 +383,7 @@ class BatchDetector:
                         extra={"tenant": tenant, "events": len(items), "error": type(exc).__name__},
                     )
                 continue
-            result.processed += len(items)
+            result.processed += len(items) - isolated
             result.resumed += len(pending)
             result.anomalies.extend(anomalies)
         processed = [d for items in groups.values() for d in items]
@@ -325,6 +391,76 @@ class BatchDetector:
             oldest = min(d.received_at.timestamp() for d in processed)
             result.latency_ms = max(0.0, (self.clock() - oldest) * 1000)
         return result
+
+    def _isolate(
+        self,
+        tenant: str,
+        items: list[Decoded],
+        pending: list[tuple[Decoded, str]],
+        result: BatchResult,
+        record_of: Mapping[str, Mapping[str, Any]],
+    ) -> tuple[list[Anomaly], int]:
+        """The pipeline raised a non-transient error on the tenant's group: run each event alone, so only
+        the event(s) it cannot handle are set aside (DLQ, with the error as the reason)."""
+        if self.logger:
+            self.logger.warning("pipeline failed on a tenant group; isolating", extra={"tenant": tenant})
+        anomalies = self._run_tenant(tenant, [], pending, result) if pending else []
+        isolated = 0
+        for d in items:
+            try:
+                anomalies += self._run_tenant(tenant, [d], [], result)
+            except PipelineFailed as exc:
+                isolated += 1
+                cause = exc.__cause__ or exc
+                reason = f"The detector could not process this event: {type(cause).__name__}: {str(cause)[:300]}"
+                poison = Poison(d.seq, dict(record_of.get(d.seq) or {}), reason)
+                kept = self._send_poison([poison])
+                if kept:
+                    self.dedupe.mark([f"{tenant}#{d.event.eventId}"])
+                    result.isolated += 1
+                else:
+                    result.failed.add(d.seq)
+                if self.logger:
+                    self.logger.error(
+                        "event set aside: the pipeline cannot process it",
+                        extra={"tenant": tenant, "sequenceNumber": d.seq, "error": type(cause).__name__},
+                    )
+        return anomalies, isolated
+
+    def _store(self, tenant: str, anomalies: list[Anomaly], result: BatchResult) -> list[Anomaly]:
+        """put_many; anomalies the store can never accept are kept in the DLQ with the reason (and not
+        handed to the response), so one bad item never takes the batch's other anomalies with it."""
+        try:
+            self.anomalies.put_many(anomalies)
+            return anomalies
+        except AnomaliesRejected as exc:
+            reasons = dict(exc.rejected)
+        at = datetime.fromtimestamp(self.clock(), UTC).isoformat().replace("+00:00", "Z")
+        bad = [a for a in anomalies if a.anomalyId in reasons]
+        messages = [
+            (
+                f"_anomaly#{tenant}#{a.anomalyId}",
+                json.dumps(
+                    {
+                        "reason": f"The anomaly store refused this anomaly: {reasons[a.anomalyId]}",
+                        "kind": "anomaly",
+                        "tenantId": tenant,
+                        "detectedAt": at,
+                        "anomaly": a.model_dump(mode="json"),
+                    },
+                    separators=(",", ":"),
+                    default=str,
+                )[: MAX_DLQ_DATA_CHARS + 20_000],
+            )
+            for a in bad
+        ]
+        kept = self.poison.send(messages)
+        if len(kept) < len(messages):
+            raise RuntimeError("anomalies refused by the store could not be kept in the DLQ")  # retried
+        result.rejected_anomalies += len(bad)
+        if self.logger:
+            self.logger.error("anomalies refused by the store kept in the DLQ", extra={"count": len(bad)})
+        return [a for a in anomalies if a.anomalyId not in reasons]
 
     def _run_tenant(
         self, tenant: str, items: list[Decoded], pending: list[tuple[Decoded, str]], result: BatchResult
@@ -334,7 +470,8 @@ class BatchDetector:
         open_markers += [f"{tenant}#{d.event.eventId}" for d, _ in pending]
         events = [d.event for d in items] + [d.event for d, _ in pending]
         if anomalies:
-            self.anomalies.put_many(anomalies)
+            anomalies = self._store(tenant, anomalies, result)
+        if anomalies:
             for callback in self.on_anomalies:
                 callback(tenant, anomalies, events)
         if open_markers:
@@ -347,7 +484,13 @@ class BatchDetector:
         events = [d.event for d in items]
         self.buffer.reset()
         for attempt in range(self.max_conflict_retries + 1):
-            anomalies = self.pipeline.process(tenant, events)
+            try:
+                anomalies = self.pipeline.process(tenant, events)
+            except Exception as exc:
+                self.buffer.reset()
+                if is_transient(exc):
+                    raise
+                raise PipelineFailed(type(exc).__name__) from exc
             touched = list(self.buffer.pending)
             try:
                 self.buffer.commit()
@@ -411,22 +554,31 @@ class BatchDetector:
     def _poison_id(p: Poison) -> str:
         return f"_poison#{p.record.get('eventID') or p.seq}"
 
-    def _keep_poison(self, bad: list[Poison], done: Mapping[str, str | None], result: BatchResult) -> None:
-        """Every poison record is reported; the ones not yet in the DLQ are sent there first."""
-        result.failed.update(p.seq for p in bad)
-        fresh = [p for p in bad if self._poison_id(p) not in done]
-        if not fresh:
-            return
+    def _send_poison(self, fresh: list[Poison]) -> set[str]:
+        """Send poison records to the DLQ; returns the sequence numbers kept (and marks them kept)."""
         at = datetime.fromtimestamp(self.clock(), UTC).isoformat().replace("+00:00", "Z")
         messages = [(self._poison_id(p), dlq_message(p.record, p.reason, p.field, at)) for p in fresh]
         try:
             kept = self.poison.send(messages)
-        except Exception as exc:  # still reported as failures: Kinesis redelivers them and we try again
+        except Exception as exc:  # reported as failures: Kinesis redelivers them and we try again
             kept = set()
             if self.logger:
                 self.logger.error("could not keep poison records in the DLQ", extra={"error": type(exc).__name__})
         if kept:
             self.dedupe.mark(kept)
+        return {p.seq for p in fresh if self._poison_id(p) in kept}
+
+    def _keep_poison(self, bad: list[Poison], done: Mapping[str, str | None], result: BatchResult) -> None:
+        """Poison records are kept in the DLQ with their reason, once (a marker stops redeliveries from
+        duplicating them). A kept record is handled: it is not reported as a batch item failure, so it
+        never holds back the shard or sends its neighbours to the on-failure destination. Only records
+        not kept yet (the DLQ failed) are reported, so Kinesis redelivers them and we try again."""
+        fresh = [p for p in bad if self._poison_id(p) not in done]
+        if not fresh:
+            return
+        kept = self._send_poison(fresh)
+        result.poison_kept += len(kept)
+        result.failed.update(p.seq for p in fresh if p.seq not in kept)
         if len(kept) < len(fresh) and self.logger:
             self.logger.error("poison records not kept in the DLQ yet", extra={"count": len(fresh) - len(kept)})
         if self.logger:
@@ -440,7 +592,10 @@ def emit_metrics(metrics: Any, result: BatchResult) -> None:
     from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
     metrics.add_metric(name="EventsProcessed", unit=MetricUnit.Count, value=result.processed)
-    metrics.add_metric(name="RecordsRejected", unit=MetricUnit.Count, value=len(result.poison))
+    # Counted once: a poison record redelivered after it was kept is not counted again.
+    metrics.add_metric(name="RecordsRejected", unit=MetricUnit.Count, value=result.poison_kept + result.isolated)
+    if result.rejected_anomalies:
+        metrics.add_metric(name="AnomaliesRejected", unit=MetricUnit.Count, value=result.rejected_anomalies)
     if result.suppressed:
         metrics.add_metric(name="AnomaliesSuppressed", unit=MetricUnit.Count, value=result.suppressed)
     if result.latency_ms is not None:

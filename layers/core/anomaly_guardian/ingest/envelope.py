@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
-from anomaly_guardian.models.event import Event, InvalidEvent, describe_validation_error
+from anomaly_guardian.models.event import Event, InvalidEvent, describe_validation_error, event_problem
 
 TENANT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
 _TENANT_RE = re.compile(TENANT_PATTERN)
@@ -60,16 +60,32 @@ class Envelope(BaseModel):
     event: Event
 
 
-def decode_record(data: bytes | str) -> Envelope:
-    """Parse and validate one record (raw JSON bytes; one pydantic pass). Raises InvalidEvent naming the field."""
+def decode_record(data: bytes | str, within: str | None = None) -> Envelope:
+    """Parse and validate one record (raw JSON bytes; one pydantic pass). Raises InvalidEvent naming the field
+    (`within="event"`: relative to the event, as its sender wrote it)."""
     try:
         env = Envelope.model_validate_json(data)
     except ValidationError as exc:
-        message, field = describe_validation_error(exc)
+        message, field = describe_validation_error(exc, within)
         raise InvalidEvent(message, field) from None
     if env.receivedAt.tzinfo is None:
         env.receivedAt = env.receivedAt.replace(tzinfo=UTC)
     return env
 
 
-__all__ = ["Envelope", "decode_record", "encode_record", "now_iso", "partition_key", "valid_tenant"]
+def admit(tenant: str, event: dict[str, Any], received_at: str) -> tuple[bytes, Envelope]:
+    """The one gate for what may enter the stream: the record exactly as it will be written, checked by
+    exactly the parser (and limits) the detector decodes it with. Raises InvalidEvent naming the problem."""
+    problem = event_problem(event)  # the model's own check, first: names the field before the parser's limits
+    if problem:
+        raise InvalidEvent(problem)
+    try:
+        data = encode_record(tenant, event, received_at)
+    except UnicodeEncodeError:  # JSON "\ud800" escapes decode to unpaired surrogates
+        raise InvalidEvent("contains an unpaired UTF-16 surrogate; send valid Unicode text") from None
+    except (ValueError, RecursionError):  # NaN, Infinity, a number too large for a double (1e400), too deep
+        raise InvalidEvent("contains NaN, Infinity, an out-of-range number or too deep nesting") from None
+    return data, decode_record(data, within="event")
+
+
+__all__ = ["Envelope", "admit", "decode_record", "encode_record", "now_iso", "partition_key", "valid_tenant"]

@@ -32,8 +32,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from anomaly_guardian.ingest.envelope import encode_record, now_iso, partition_key, valid_tenant
-from anomaly_guardian.models.event import InvalidEvent, parse_event, split_body
+from anomaly_guardian.ingest.envelope import admit, now_iso, partition_key, valid_tenant
+from anomaly_guardian.models.event import Event, InvalidEvent, split_body
 from anomaly_guardian.privacy import Pseudonymiser
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -113,31 +113,53 @@ def decode_body(request: IngestRequest) -> bytes:
 
 
 def validate_events(raw_body: bytes) -> tuple[list[dict[str, Any]], bool]:
-    """Decode and validate every event; returns (events, is_batch). All-or-nothing."""
+    """Decode and check the body's shape; returns (events, is_batch). Each event is then admitted by
+    `admit_events` (the detector's own parser on the record as it will be written). All-or-nothing."""
     try:
         events = split_body(raw_body)
     except InvalidEvent as exc:
         raise IngestError(400, "INVALID_PAYLOAD", exc.message) from None
     is_batch = _is_batch(raw_body)
-    seen: dict[str, int] = {}
     for i, event in enumerate(events):
-        where = f"events[{i}]: " if is_batch else ""
         if "tenantId" in event:
+            where = f"events[{i}]: " if is_batch else ""
             raise IngestError(
                 400,
                 "INVALID_PAYLOAD",
                 f"{where}Field tenantId is not accepted: the tenant is taken from your credentials",
             )
+    return events, is_batch
+
+
+def admit_events(
+    tenant: str, events: list[dict[str, Any]], is_batch: bool, received_at: str
+) -> list[tuple[bytes, str, Event]]:
+    """Every event as the record the stream will carry, accepted only if the detector can decode it
+    (`envelope.admit`) and it fits the per-event size; duplicate eventIds in one request are refused."""
+    out: list[tuple[bytes, str, Event]] = []
+    seen: dict[str, int] = {}
+    for i, event in enumerate(events):
+        where = f"events[{i}]: " if is_batch else ""
         try:
-            parsed = parse_event(event)
+            data, envelope = admit(tenant, event, received_at)
         except InvalidEvent as exc:
-            raise IngestError(400, "INVALID_PAYLOAD", f"{where}{exc.message}") from None
+            message = exc.message
+            if message.startswith("contains"):
+                message = ("The event " if not is_batch else "") + message
+            raise IngestError(400, "INVALID_PAYLOAD", f"{where}{message}") from None
+        if len(data) > MAX_EVENT_BYTES:
+            name = f"events[{i}]" if is_batch else "Event"
+            raise IngestError(
+                413, "PAYLOAD_TOO_LARGE", f"{name} is {len(data)} bytes; at most {MAX_EVENT_BYTES} per event"
+            )
+        parsed = envelope.event
         first = seen.setdefault(parsed.eventId, i)
         if first != i:
             raise IngestError(
                 400, "INVALID_PAYLOAD", f"{where}Duplicate eventId {parsed.eventId!r} (also at events[{first}])"
             )
-    return events, is_batch
+        out.append((data, partition_key(tenant, event), parsed))
+    return out
 
 
 def _is_batch(raw_body: bytes) -> bool:
@@ -178,24 +200,8 @@ class IngestService:
         raw = decode_body(request)
         events, is_batch = validate_events(raw)
         received_at = self.clock()
-        entries = []
-        for i, event in enumerate(events):
-            where = f"events[{i}]" if is_batch else "Event"
-            try:
-                data = encode_record(tenant, event, received_at)
-            except UnicodeEncodeError:  # JSON "\ud800" escapes decode to unpaired surrogates
-                raise IngestError(
-                    400, "INVALID_PAYLOAD", f"{where} contains an unpaired UTF-16 surrogate; send valid Unicode text"
-                ) from None
-            except ValueError:  # NaN, Infinity or a number too large for a double (1e400)
-                raise IngestError(
-                    400, "INVALID_PAYLOAD", f"{where} contains NaN, Infinity or an out-of-range number"
-                ) from None
-            if len(data) > MAX_EVENT_BYTES:
-                raise IngestError(
-                    413, "PAYLOAD_TOO_LARGE", f"{where} is {len(data)} bytes; at most {MAX_EVENT_BYTES} per event"
-                )
-            entries.append((data, partition_key(tenant, event)))
+        admitted = admit_events(tenant, events, is_batch, received_at)
+        entries = [(data, key) for data, key, _ in admitted]
         self._check_blocklist(tenant, request.source_ip, events, is_batch)
 
         failed = put_with_retry(self.sink, entries, self.attempts, self.sleep)

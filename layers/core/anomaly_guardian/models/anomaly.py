@@ -30,6 +30,16 @@ class AnomalyType(StrEnum):
     ML = "ml"
 
 
+class AnomaliesRejected(Exception):
+    """A store kept every anomaly of a write except these, which it can never accept (not a transient
+    failure): `rejected` is [(anomalyId, reason)]. The caller keeps them elsewhere with their reason."""
+
+    def __init__(self, rejected: list[tuple[str, str]], stored: int = 0):
+        super().__init__(f"{len(rejected)} anomaly item(s) rejected by the store")
+        self.rejected = rejected
+        self.stored = stored
+
+
 # Score thresholds for severity (score is already normalised to 0..1).
 SEVERITY_THRESHOLDS: tuple[tuple[float, Severity], ...] = (
     (0.9, Severity.CRITICAL),

@@ -14,6 +14,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    Strict,
     StringConstraints,
     TypeAdapter,
     ValidationError,
@@ -25,6 +26,14 @@ from anomaly_guardian.geo import GeoPoint, resolve_geo
 
 MAX_BATCH_EVENTS = 500
 NonEmpty = Annotated[str, StringConstraints(min_length=1, max_length=256, strip_whitespace=True)]
+# Numbers are JSON numbers: no booleans, no numeric strings ("12"); ints are taken as floats.
+Number = Annotated[float, Strict()]
+# What may enter (docs/data-plane.md): the same limits on ingest and in the detector, chosen so that every
+# accepted event can be decoded by the detector's parser and every value it carries can be stored.
+MAX_EVENT_DEPTH = 32  # objects/arrays nested inside one event (DynamoDB's own limit for a stored document)
+DYNAMODB_NUMBER_LIMIT = 10**126  # DynamoDB keeps magnitudes below this (at most 9.99...e125)
+DYNAMODB_MIN_NUMBER = 1e-130  # DynamoDB's smallest non-zero magnitude
+DYNAMODB_MAX_DIGITS = 38  # significant digits DynamoDB keeps
 KNOWN_EVENT_TYPES = frozenset({"transaction", "login", "pageview", "api_request", "metric"})
 
 
@@ -48,18 +57,28 @@ class Event(BaseModel):
     userId: NonEmpty
     timestamp: datetime
     eventType: NonEmpty
-    transactionAmount: float | None = Field(default=None, ge=0, allow_inf_nan=False)
-    requestsPerSecond: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    transactionAmount: Number | None = Field(default=None, ge=0, allow_inf_nan=False)
+    requestsPerSecond: Number | None = Field(default=None, ge=0, allow_inf_nan=False)
     userAgent: str | None = Field(default=None, max_length=2048)
     ipAddress: str | None = Field(default=None, max_length=64)
-    sessionLength: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    sessionLength: Number | None = Field(default=None, ge=0, allow_inf_nan=False)
     sessionId: str | None = Field(default=None, max_length=256)
     deviceId: str | None = Field(default=None, max_length=256)
     geoLocation: GeoPoint | None = None
     metadata: dict[str, Any] | None = None
     service: str | None = Field(default=None, max_length=256)
     metricName: str | None = Field(default=None, max_length=256)
-    metricValue: float | None = Field(default=None, allow_inf_nan=False)
+    metricValue: Number | None = Field(default=None, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: Any) -> Any:
+        # Before field parsing, on the raw values: nesting depth, empty keys and the DynamoDB number
+        # range, for every field including metadata, geoLocation and unknown extra fields.
+        problem = event_problem(data) if isinstance(data, dict) else None
+        if problem:
+            raise ValueError(problem)
+        return data
 
     @field_validator("timestamp")
     @classmethod
@@ -98,6 +117,60 @@ class Event(BaseModel):
         return out
 
 
+def number_problem(value: int | float) -> str | None:
+    """Why DynamoDB could not store this number (None when it can)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        digits = len(str(abs(value)).rstrip("0")) if value else 1
+        if digits > DYNAMODB_MAX_DIGITS or abs(value) >= DYNAMODB_NUMBER_LIMIT:
+            return f"number {str(value)[:24]} has more than {DYNAMODB_MAX_DIGITS} digits or is out of range"
+        return None
+    if value != value or value in (float("inf"), float("-inf")):
+        return "NaN and Infinity are not numbers"
+    magnitude = abs(value)
+    if magnitude >= 1e126:  # compared as floats: the text repr() writes is what a store parses
+        return f"number {value!r} is out of range (stores keep magnitudes below 1e126)"
+    if 0 < magnitude < DYNAMODB_MIN_NUMBER:
+        return f"number {value!r} is smaller than {DYNAMODB_MIN_NUMBER:g} (the smallest non-zero a store keeps)"
+    return None
+
+
+def storable_problem(value: Any, depth: int = 1, limit: int = MAX_EVENT_DEPTH) -> str | None:
+    """The first reason a JSON value cannot be kept as it is (too deep, an empty or over-long map key,
+    a number out of DynamoDB's range), or None. `depth` is the nesting level of `value` itself."""
+    if isinstance(value, (int, float)):
+        return number_problem(value)
+    if isinstance(value, (dict, list)):
+        if depth > limit:
+            return f"nested deeper than {limit} levels"
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if not key:
+                    return "object keys must not be empty"
+                if len(key) > 255:
+                    return "object keys must be at most 255 characters"
+                problem = storable_problem(item, depth + 1, limit)
+                if problem:
+                    return problem
+        else:
+            for item in value:
+                problem = storable_problem(item, depth + 1, limit)
+                if problem:
+                    return problem
+    return None
+
+
+def event_problem(data: dict[str, Any]) -> str | None:
+    """'Invalid field metadata: nested deeper than 32 levels' for the first field no store could keep."""
+    for name, value in data.items():
+        if not isinstance(value, str):
+            problem = storable_problem(value, 2)
+            if problem:
+                return f"Invalid field {name}: {problem}"
+    return None
+
+
 class EventBatch(BaseModel):
     events: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_BATCH_EVENTS)
 
@@ -105,10 +178,13 @@ class EventBatch(BaseModel):
 _EVENT = TypeAdapter(Event)
 
 
-def describe_validation_error(exc: ValidationError) -> tuple[str, str | None]:
-    """First error of a pydantic exception as ('Missing required field: userId', 'userId')."""
+def describe_validation_error(exc: ValidationError, within: str | None = None) -> tuple[str, str | None]:
+    """First error of a pydantic exception as ('Missing required field: userId', 'userId').
+    `within`: a leading location to leave out (the envelope's "event", so names match the body's)."""
     err = exc.errors(include_url=False)[0]
     loc = [str(p) for p in err.get("loc", ()) if p != "__root__"]
+    if within and loc and loc[0] == within:
+        loc = loc[1:]
     field = ".".join(loc) if loc else None
     kind = err.get("type", "")
     msg = err.get("msg", "invalid value")

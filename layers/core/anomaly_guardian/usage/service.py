@@ -15,9 +15,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from anomaly_guardian.ingest.envelope import encode_record, now_iso, partition_key
+from anomaly_guardian.ingest.envelope import admit, now_iso, partition_key
 from anomaly_guardian.ingest.service import RecordSink, put_with_retry
-from anomaly_guardian.models.event import InvalidEvent, parse_event
+from anomaly_guardian.models.event import InvalidEvent
 from anomaly_guardian.usage.cloudtrail import decode_subscription, records, to_event
 
 
@@ -47,12 +47,12 @@ class UsageIngest:
                 result.rejected.append((log_id, reason or "unreadable"))
                 continue
             event = to_event(record)
-            try:
-                parse_event(event)
+            try:  # the same gate as POST /events: exactly what the detector can decode
+                data, _ = admit(self.tenant, event, received_at)
             except InvalidEvent as exc:
                 result.rejected.append((log_id, exc.message))
                 continue
-            entries.append((encode_record(self.tenant, event, received_at), partition_key(self.tenant, event)))
+            entries.append((data, partition_key(self.tenant, event)))
         if entries:
             failed = put_with_retry(self.sink, entries, sleep=self.sleep)
             if failed:
