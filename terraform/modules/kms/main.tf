@@ -105,7 +105,7 @@ data "aws_iam_policy_document" "app" {
     resources = ["*"]
     principals {
       type        = "Service"
-      identifiers = ["events.amazonaws.com", "cloudwatch.amazonaws.com", "sns.amazonaws.com"]
+      identifiers = ["events.amazonaws.com", "cloudwatch.amazonaws.com", "sns.amazonaws.com", "costalerts.amazonaws.com"]
     }
     condition {
       test     = "StringEquals"

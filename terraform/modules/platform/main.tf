@@ -54,6 +54,16 @@ module "storage" {
   tags          = local.tags
 }
 
+module "cost_anomaly" {
+  source                     = "../cost_anomaly"
+  name                       = local.name
+  kms_key_arn                = module.kms.app_key_arn
+  total_impact_threshold_usd = var.cost_impact_threshold_usd
+  linked_account_ids         = var.cost_linked_account_ids
+  digest_emails              = var.cost_digest_emails
+  tags                       = local.tags
+}
+
 # FGAC master: an IAM role operators assume to map OpenSearch roles (e.g. the detector role to a writer).
 data "aws_iam_policy_document" "opensearch_admin_trust" {
   statement {
@@ -264,6 +274,8 @@ module "contract" {
     "ml/model-package-group"          = aws_sagemaker_model_package_group.detector.model_package_group_name
     "ml/sklearn-image-uri"            = data.aws_sagemaker_prebuilt_ecr_image.sklearn.registry_path
     "ml/training-data-uri"            = "s3://${module.storage.bucket_names["archive"]}/events/"
+    "cost/service-monitor-arn"        = module.cost_anomaly.service_monitor_arn
+    "cost/alerts-topic-arn"           = module.cost_anomaly.topic_arn
   }
 
   list_values = {

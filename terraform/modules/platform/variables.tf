@@ -90,3 +90,21 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "cost_impact_threshold_usd" {
+  description = "Cost Anomaly Detection alerts when an anomaly's total impact reaches this many dollars."
+  type        = number
+  default     = 100
+}
+
+variable "cost_linked_account_ids" {
+  description = "Member accounts monitored one by one (only when applied from the organization's management account)."
+  type        = list(string)
+  default     = []
+}
+
+variable "cost_digest_emails" {
+  description = "Optional daily e-mail digest of cost anomalies."
+  type        = list(string)
+  default     = []
+}

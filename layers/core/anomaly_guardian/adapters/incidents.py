@@ -22,6 +22,7 @@ from anomaly_guardian.adapters.dynamodb import batch_get, client, from_item, to_
 from anomaly_guardian.response.correlation import DEFAULT_WINDOW_SECONDS, ConcurrentUpdate, Incident
 
 INCIDENT_RETENTION_DAYS = 400
+AWS_INDEX_EXTRA_SECONDS = 14 * 86400
 
 
 class NotFound(LookupError):
@@ -99,6 +100,8 @@ class IncidentRepository:
             raise
         index_ttl = int(incident.lastSeen) + window_seconds + 86400
         for kind, values in incident.entities.items():
+            # Cost Explorer reports a day or more after the usage: keep `aws` index items for two weeks.
+            kind_ttl = index_ttl + AWS_INDEX_EXTRA_SECONDS if kind == "aws" else index_ttl
             for value in values:
                 self.ddb.put_item(
                     TableName=self.table,
@@ -107,7 +110,7 @@ class IncidentRepository:
                             "pk": _entity_pk(incident.tenantId, kind, value),
                             "sk": f"I#{incident.incidentId}",
                             "lastSeen": incident.lastSeen,
-                            "ttl": index_ttl,
+                            "ttl": kind_ttl,
                         }
                     ),
                 )

@@ -8,7 +8,7 @@ import threading
 from datetime import UTC, datetime
 from enum import StrEnum
 from http import HTTPStatus
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
@@ -18,6 +18,7 @@ from anomaly_guardian.api.anomalies import ULID_PATTERN, Pagination
 from anomaly_guardian.api.deps import tenant_of
 from anomaly_guardian.api.errors import ApiError, not_found
 from anomaly_guardian.models.anomaly import Severity
+from anomaly_guardian.response.correlation import rank_key
 from anomaly_guardian.response.notify import fan_out
 
 router = Router()
@@ -97,6 +98,7 @@ def list_incidents(
     severity: Annotated[Severity | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_INCIDENTS)] = 50,
     nextToken: Annotated[str | None, Query(min_length=1, max_length=4096)] = None,
+    sort: Annotated[Literal["newest", "rank"], Query()] = "newest",
 ) -> IncidentPage:
     tenant = tenant_of(router.current_event.raw_event)
     try:
@@ -111,6 +113,8 @@ def list_incidents(
         raise ApiError(
             HTTPStatus.BAD_REQUEST, "INVALID_PARAMETER", f"Invalid query parameter nextToken: {exc}"
         ) from None
+    if sort == "rank":  # within the page: severity, then dollars at stake (estimatedCostUsd), then score
+        items = sorted(items, key=rank_key, reverse=True)
     return IncidentPage(
         incidents=[i.public() for i in items], pagination=Pagination(nextToken=token, hasMore=token is not None)
     )

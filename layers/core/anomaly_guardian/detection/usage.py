@@ -18,6 +18,7 @@ import math
 from collections.abc import Iterable
 
 from anomaly_guardian.config import DetectionConfig
+from anomaly_guardian.cost import aws_entity
 from anomaly_guardian.detection.base import Finding, PreparedEvent
 from anomaly_guardian.models.anomaly import AnomalyType, Explanation
 from anomaly_guardian.pricing import CostEstimate, estimate_usage
@@ -33,6 +34,13 @@ MAX_ZERO_FILL = 2016  # a week of 5-minute buckets: older silence adds nothing
 def _ewma(mean: float, var: float, x: float, alpha: float) -> tuple[float, float]:
     d = x - mean
     return mean + alpha * d, (1 - alpha) * (var + alpha * d * d)
+
+
+def aws_key(api: str, meta: dict) -> dict[str, str]:
+    """The `aws` correlation entity ({account}|{service}|{region}) a cost anomaly of the same service,
+    account and region also carries (anomaly_guardian.cost)."""
+    key = aws_entity(meta.get("accountId"), api.split(":", 1)[0], meta.get("awsRegion"))
+    return {"aws": key} if key else {}
 
 
 def priced(finding: Finding, estimate: CostEstimate | None) -> Finding:
@@ -99,7 +107,7 @@ class UsageDetector:
                                     )
                                 ],
                                 detector=self.name,
-                                entities={"api": api, "principal": ev.user},
+                                entities={"api": api, "principal": ev.user, **aws_key(api, meta)},
                             ),
                             estimate,
                         )
@@ -149,7 +157,7 @@ class UsageDetector:
                 )
             ],
             detector="usage",
-            entities={"api": api},
+            entities={"api": api, **aws_key(api, meta)},
         )
         return priced(finding, estimate)
 

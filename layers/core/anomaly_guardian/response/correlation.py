@@ -22,7 +22,9 @@ COMPOSITE_CAP = 0.999
 MAX_PERIODS = 60  # per-period scores kept on an incident for the alarm rules
 MAX_MEMBERS = 200  # an incident keeps the first members verbatim, then only counts
 # Entity kinds that tie anomalies together, in order of how strongly they identify a cause.
-ENTITY_KINDS = ("user", "ip", "device", "service")
+# `aws` = `{account}|{service}|{region}`: usage anomalies (CloudTrail) and cost anomalies (Cost Explorer)
+# of the same service, account and region (anomaly_guardian.cost.aws_entity).
+ENTITY_KINDS = ("user", "ip", "device", "service", "aws")
 
 # Common causes by the set of anomaly types seen on one entity (first match wins).
 _CAUSES: tuple[tuple[frozenset[str], str], ...] = (
@@ -128,6 +130,9 @@ class Incident:
     periods: dict[str, float] = field(default_factory=dict)  # period index (str) -> max score
     alarm: str | None = None
     summary: str = ""
+    # Dollars at stake: cost members' total impact (what Cost Explorer measured) when there are any,
+    # else the usage members' 24 h estimates (what the spike would cost if nobody acts).
+    estimatedCostUsd: float = 0.0
     version: int = 0
 
     def to_item(self) -> dict[str, Any]:
@@ -152,10 +157,47 @@ def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def pick_incident(candidates: Iterable[Incident], at: float, window: int = DEFAULT_WINDOW_SECONDS) -> Incident | None:
-    """The open incident this anomaly joins: still open, last activity within the window, newest first."""
-    live = [i for i in candidates if i.status != "RESOLVED" and at - i.lastSeen <= window and i.lastSeen - at <= window]
+def anomaly_span(anomaly: Mapping[str, Any]) -> tuple[float, float]:
+    """When the anomaly happened: its detectedAt, or for a cost anomaly the days Cost Explorer saw it
+    (`window` {start, end}), since Cost Explorer reports hours or days after the usage that caused it."""
+    at = epoch_of(anomaly["detectedAt"])
+    span = anomaly.get("window")
+    if isinstance(span, Mapping) and span.get("start") and span.get("end"):
+        return min(at, epoch_of(span["start"])), max(at, epoch_of(span["end"]))
+    return at, at
+
+
+def pick_incident(
+    candidates: Iterable[Incident],
+    at: float,
+    window: int = DEFAULT_WINDOW_SECONDS,
+    span: tuple[float, float] | None = None,
+) -> Incident | None:
+    """The open incident this anomaly joins: still open, activity within the window of the anomaly's time
+    (or of its span, for cost anomalies), newest first."""
+    lo, hi = span or (at, at)
+    live = [
+        i
+        for i in candidates
+        if i.status != "RESOLVED" and i.lastSeen >= lo - window and (i.firstSeen or i.lastSeen) <= hi + window
+    ]
     return max(live, key=lambda i: i.lastSeen, default=None)
+
+
+def anomaly_cost_usd(anomaly: Mapping[str, Any]) -> float:
+    """Dollars an anomaly stands for: a cost anomaly's total impact, or a usage spike's 24 h estimate."""
+    impact = anomaly.get("impact")
+    if isinstance(impact, Mapping) and impact.get("totalImpact") is not None:
+        return float(impact["totalImpact"])
+    estimate = anomaly.get("costEstimate")
+    if isinstance(estimate, Mapping) and estimate.get("daily") is not None:
+        return float(estimate["daily"])
+    return 0.0
+
+
+def rank_key(incident: Incident) -> tuple[int, float, float]:
+    """Incidents rank by severity, then by the dollars at stake, then by score (highest first)."""
+    return (SEVERITY_RANK.get(incident.severity, 0), incident.estimatedCostUsd, incident.score)
 
 
 def correlate(incident: Incident, anomaly: Mapping[str, Any], now_iso: str) -> bool:
@@ -179,16 +221,18 @@ def correlate(incident: Incident, anomaly: Mapping[str, Any], now_iso: str) -> b
         if value not in values and len(values) < 20:
             values.append(value)
     incident.memberCount += 1
+    dollars = anomaly_cost_usd(anomaly)
     if len(incident.members) < MAX_MEMBERS:
-        incident.members.append(
-            {
-                "anomalyId": anomaly_id,
-                "anomalyType": anomaly["anomalyType"],
-                "anomalyScore": score,
-                "severity": anomaly["severity"],
-                "detectedAt": anomaly["detectedAt"],
-            }
-        )
+        member = {
+            "anomalyId": anomaly_id,
+            "anomalyType": anomaly["anomalyType"],
+            "anomalyScore": score,
+            "severity": anomaly["severity"],
+            "detectedAt": anomaly["detectedAt"],
+        }
+        if dollars:
+            member["costUsd"] = round(dollars, 2)
+        incident.members.append(member)
     incident.types = dict(Counter(incident.types) + Counter({anomaly["anomalyType"]: 1}))
     period = str(int(at // PERIOD_SECONDS))
     incident.periods[period] = max(score, incident.periods.get(period, 0.0))
@@ -196,6 +240,9 @@ def correlate(incident: Incident, anomaly: Mapping[str, Any], now_iso: str) -> b
     newest = max(int(p) for p in incident.periods)
     incident.periods = {p: v for p, v in incident.periods.items() if newest - int(p) < MAX_PERIODS}
     incident.score = composite_score(m["anomalyScore"] for m in incident.members)
+    measured = [m.get("costUsd", 0.0) for m in incident.members if m["anomalyType"] == "cost"]
+    estimated = [m.get("costUsd", 0.0) for m in incident.members if m["anomalyType"] != "cost"]
+    incident.estimatedCostUsd = round(sum(measured) if measured else sum(estimated), 2)
     incident.alarm = alarm_level({int(p): s for p, s in incident.periods.items()})
     incident.severity = incident_severity(incident)
     incident.summary = summarise(incident)
@@ -220,4 +267,7 @@ def summarise(incident: Incident) -> str:
     value = incident.primaryEntity.get("value", "?")
     types = ", ".join(sorted(incident.types))
     noun = "anomaly" if n == 1 else "anomalies"
-    return f"{n} {noun} for {kind} {value} within {minutes} min: {types} — {common_cause(incident.types)}"
+    text = f"{n} {noun} for {kind} {value} within {minutes} min: {types} — {common_cause(incident.types)}"
+    if incident.estimatedCostUsd:
+        text += f" (about ${incident.estimatedCostUsd:,.0f} at stake)"
+    return text

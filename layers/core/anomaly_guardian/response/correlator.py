@@ -20,6 +20,7 @@ from anomaly_guardian.response.correlation import (
     ConcurrentUpdate,
     Incident,
     anomaly_entities,
+    anomaly_span,
     correlate,
     epoch_of,
     pick_incident,
@@ -62,8 +63,9 @@ def assign_incident(ports: Any, anomaly: Mapping[str, Any], window: int) -> tupl
     tenant = anomaly["tenantId"]
     entities = anomaly_entities(anomaly)
     at = epoch_of(anomaly["detectedAt"])
+    span = anomaly_span(anomaly)
     for _ in range(MAX_CONFLICT_RETRIES):
-        incident = pick_incident(ports.incidents.candidates(tenant, entities), at, window)
+        incident = pick_incident(ports.incidents.candidates(tenant, entities), at, window, span)
         opened = incident is None
         if incident is None:
             incident = Incident(incidentId=new_ulid(int(at * 1000)), tenantId=tenant)
