@@ -2,25 +2,24 @@
 (stored, correlated with usage anomalies, alerted). The owning tenant is USAGE_TENANT_ID, the tenant that
 owns the account's CloudTrail usage."""
 
-import os
-
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
-from anomaly_guardian.cost.service import ports_from_env, run, tenant_config
+from anomaly_guardian import wiring
+from anomaly_guardian.cost.service import run, tenant_config
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics(namespace="AnomalyGuardian")
-ports = ports_from_env()
+ports, settings = wiring.cost_ports()
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: object) -> dict:
-    tenant = os.environ["USAGE_TENANT_ID"]
-    result = run(ports, tenant, tenant_config(tenant), lookback_days=int(os.environ.get("COST_LOOKBACK_DAYS", "7")))
+    tenant = settings.usage_tenant_id
+    result = run(ports, tenant, tenant_config(tenant), lookback_days=settings.cost_lookback_days)
     metrics.add_metric(name="CostAnomaliesEmitted", unit=MetricUnit.Count, value=result.get("emitted", 0))
     logger.info("cost anomalies read", **result)
     return result

@@ -83,6 +83,17 @@ class UsageIngestSettings(FunctionSettings):
     usage_tenant_id: str = Field(alias="USAGE_TENANT_ID", min_length=1)
 
 
+class CostAnomaliesSettings(FunctionSettings):
+    """functions/cost_anomalies: Cost Explorer GetAnomalies -> cost anomalies of the account's tenant."""
+
+    usage_tenant_id: str = Field(alias="USAGE_TENANT_ID", min_length=1)
+    config_table: str = Field(alias="CONFIG_TABLE", min_length=1)
+    anomalies_table: str = Field(alias="ANOMALIES_TABLE", min_length=1)
+    response_queue_url: str | None = Field(None, alias="RESPONSE_QUEUE_URL")
+    cost_lookback_days: int = Field(7, alias="COST_LOOKBACK_DAYS", ge=1, le=90)
+    cost_monitor_arn: str | None = Field(None, alias="COST_MONITOR_ARN")
+
+
 class SearchIndexerSettings(FunctionSettings):
     """functions/search_indexer: Anomalies table stream -> OpenSearch."""
 

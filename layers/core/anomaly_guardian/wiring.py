@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from anomaly_guardian.settings import (
     ApiSettings,
+    CostAnomaliesSettings,
     IngestSettings,
     ResponseSettings,
     SearchIndexerSettings,
@@ -23,6 +24,7 @@ from anomaly_guardian.settings import (
 
 if TYPE_CHECKING:
     from anomaly_guardian.api.deps import Services
+    from anomaly_guardian.cost.service import CostPorts
     from anomaly_guardian.ingest.service import IngestService
     from anomaly_guardian.response.ports import Ports
     from anomaly_guardian.search.indexer import SearchIndexer
@@ -49,6 +51,26 @@ def usage_ingest_service(settings: UsageIngestSettings | None = None) -> UsageIn
 
     s = settings or UsageIngestSettings.from_env()
     return UsageIngest(KinesisSink(s.events_stream_name), s.usage_tenant_id)
+
+
+def cost_ports(settings: CostAnomaliesSettings | None = None) -> tuple[CostPorts, CostAnomaliesSettings]:
+    """functions/cost_anomalies: Cost Explorer, the cursor/markers, the anomalies table, the response queue."""
+    from anomaly_guardian.adapters.anomalies import AnomalyRepository
+    from anomaly_guardian.adapters.cost_explorer import CostExplorer
+    from anomaly_guardian.adapters.cost_state import CostStateRepository
+    from anomaly_guardian.adapters.queues import Queue
+    from anomaly_guardian.cost.service import CostPorts
+    from anomaly_guardian.response.dispatch import dispatch
+
+    s = settings or CostAnomaliesSettings.from_env()
+    queue = Queue(s.response_queue_url) if s.response_queue_url else None
+    ports = CostPorts(
+        explorer=CostExplorer(monitor_arn=s.cost_monitor_arn),
+        state=CostStateRepository(s.config_table),
+        anomalies=AnomalyRepository(s.anomalies_table),
+        dispatch=lambda anomalies: dispatch(anomalies, queue=queue) if queue is not None else 0,
+    )
+    return ports, s
 
 
 def search_indexer(settings: SearchIndexerSettings | None = None) -> SearchIndexer:

@@ -9,7 +9,6 @@ The cursor moves only after a complete run, so a failed page is read again.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -81,24 +80,8 @@ def run(
     return {"tenant": tenant, "window": [start, end], "threshold": threshold, **counts}
 
 
-def ports_from_env() -> CostPorts:
-    from anomaly_guardian.adapters.anomalies import AnomalyRepository
-    from anomaly_guardian.adapters.cost_explorer import CostExplorer
-    from anomaly_guardian.adapters.cost_state import CostStateRepository
-    from anomaly_guardian.response.dispatch import dispatch
-
-    return CostPorts(
-        explorer=CostExplorer(monitor_arn=os.environ.get("COST_MONITOR_ARN") or None),
-        state=CostStateRepository(),
-        anomalies=AnomalyRepository(),
-        dispatch=lambda anomalies: dispatch(anomalies),
-    )
-
-
 def tenant_config(tenant: str) -> DetectionConfig:
-    """The tenant's effective detection config (its cost-check threshold)."""
-    try:  # per-tenant built-in rule settings, where the deployment has them
-        from anomaly_guardian.adapters.config_repo import tenant_detection_config  # type: ignore[attr-defined]
-    except ImportError:
-        return DetectionConfig()
+    """The tenant's effective detection config (its cost-check threshold, `PUT /rules/cost-check`)."""
+    from anomaly_guardian.adapters.config_repo import tenant_detection_config
+
     return tenant_detection_config(tenant)
