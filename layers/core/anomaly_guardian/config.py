@@ -119,6 +119,9 @@ class UsageConfig(_Section):
     min_ratio: float = Field(default=3.0, ge=1)
     # APIs where a few unexpected calls already matter (compute, keys, volumes): lower floor.
     sensitive_min_count: int = Field(default=5, ge=1)
+    # Read-only calls (Describe*, Get*, List*: CloudTrail's readOnly) cost nothing and burst with every
+    # deploy and console session: a spike of them needs this many calls per bucket.
+    readonly_min_count: int = Field(default=300, ge=1)
     # Hours of history an entity needs before a first-seen GPU launch or a spike is judged.
     warmup_hours: float = Field(default=24.0, ge=0)
     # Dollar estimate of an Invoke spike (CloudTrail does not say how long or how big an invocation is).

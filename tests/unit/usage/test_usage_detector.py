@@ -95,4 +95,67 @@ def test_first_gpu_launch_after_warmup_is_flagged_but_not_during_warmup():
     gpu = [a for a in anomalies if "GPU" in a.description]
     assert len(gpu) == 1, [a.description for a in anomalies]
     assert gpu[0].originalEvent["eventId"] == "ct-run-3"
-    assert gpu[0].userId.startswith("u_")  # the principal is pseudonymised like any user
+    # A CloudTrail principal is an IAM identity, not an end user: the alert names it in clear.
+    assert gpu[0].userId == arn
+    assert gpu[0].usage["principal"]["arn"] == arn
+    assert gpu[0].usage["top"]["resources"] == [{"value": "g5.12xlarge", "count": 4}]
+
+
+def leaked_key_call(i: int, when: datetime, region: str, api: str = "RunInstances") -> dict:
+    return {
+        "eventID": f"ct-leak-{i}",
+        "eventTime": when.isoformat().replace("+00:00", "Z"),
+        "eventSource": "ec2.amazonaws.com",
+        "eventName": api,
+        "awsRegion": region,
+        "sourceIPAddress": "198.51.100.7",
+        "userAgent": "Boto3/1.34.0 Python/3.12 Linux",
+        "recipientAccountId": "123456789012",
+        "errorCode": "Client.UnauthorizedOperation" if i % 5 == 0 else None,
+        "userIdentity": {
+            "type": "AssumedRole",
+            "arn": "arn:aws:sts::123456789012:assumed-role/ci/session-1",
+            "accessKeyId": "ASIAEXAMPLEKEY000001",
+            "sessionContext": {"sessionIssuer": {"arn": "arn:aws:iam::123456789012:role/ci"}},
+        },
+        "requestParameters": {"instancesSet": {"items": [{"instanceType": "c5.large"}]}, "maxCount": 1},
+    }
+
+
+def test_a_spike_names_the_principal_and_the_calls_behind_it():
+    records = seasonal_invokes(2, random.Random(5))
+    start = START + timedelta(days=2, hours=1)
+    regions = ["us-east-1", "eu-west-1", "ap-southeast-1"]
+    records += [leaked_key_call(k, start + timedelta(seconds=k * 2), regions[k % 3]) for k in range(60)]
+    records += [
+        leaked_key_call(1000 + k, start + timedelta(seconds=k), "us-east-1", "DescribeRegions") for k in range(4)
+    ]
+    spikes = [a for a in detect(records) if a.entities.get("api") == "ec2:RunInstances:c5"]
+    assert spikes, "the burst went unnoticed"
+    a = spikes[0]
+    u = a.usage
+    assert a.userId == u["principal"]["arn"] == "arn:aws:sts::123456789012:assumed-role/ci/session-1"
+    assert u["principal"]["accessKeyId"] == "ASIAEXAMPLEKEY000001"
+    assert u["principal"]["sessionIssuer"] == "arn:aws:iam::123456789012:role/ci"
+    assert u["principal"]["type"] == "AssumedRole"
+    assert u["accountId"] == "123456789012"
+    assert {r["value"] for r in u["top"]["regions"]} == set(regions)
+    assert u["top"]["sourceIps"] == [{"value": "198.51.100.7", "count": u["observed"]}]
+    assert u["top"]["userAgents"][0]["value"].startswith("Boto3/")
+    assert u["top"]["errorCodes"][0]["value"] == "Client.UnauthorizedOperation"
+    assert u["observed"] > 3 * max(1.0, u["expected"])
+    assert u["window"]["start"] < u["window"]["end"]
+    apis = {r["value"] for r in u["principalActivity"]["apis"]}
+    assert {"ec2:RunInstances:c5", "ec2:DescribeRegions"} <= apis  # what else the key did meanwhile
+
+
+def test_enrichment_tallies_are_bounded():
+    from anomaly_guardian.detection.usage import MAX_DISTINCT, OTHER, _tally, top
+
+    groups: dict = {}
+    for i in range(50):
+        _tally(groups, "sourceIps", f"198.51.100.{i}")
+    assert len(groups["sourceIps"]) == MAX_DISTINCT + 1
+    assert groups["sourceIps"][OTHER] == 50 - MAX_DISTINCT
+    shown = top(groups["sourceIps"], 3)
+    assert shown[-1] == {"value": OTHER, "count": 50 - 3}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
@@ -14,7 +15,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         "the in-memory state store and write one anomaly per line (GET /anomalies item format). Bad "
         "lines are reported with their line number and skipped.",
     )
-    p.add_argument("events", help="input file, one event per line")
+    p.add_argument(
+        "events",
+        nargs="+",
+        help="input file(s): one event per line; with --source cloudtrail, "
+        'CloudTrail records (JSON lines or {"Records": [...]} log files, gzip or not)',
+    )
+    p.add_argument(
+        "--source",
+        choices=["events", "cloudtrail"],
+        default="events",
+        help="events: the event contract (one file); cloudtrail: CloudTrail records as delivered",
+    )
     p.add_argument("--output", required=True, help="anomalies file to write ('-' for stdout)")
     p.add_argument("--tenant", default="local", help="tenant id for every event (default: local)")
     p.add_argument("--chunk-size", type=int, default=2000, help="events per pipeline call (default 2000)")
@@ -23,10 +35,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from anomaly_guardian.replay import format_summary, replay
+    from anomaly_guardian.replay import format_summary, replay, replay_cloudtrail
 
     if args.chunk_size < 1:
         print("guardian replay: --chunk-size must be at least 1", file=sys.stderr)
+        return 2
+    if args.source == "events" and len(args.events) > 1:
+        print("guardian replay: several files need --source cloudtrail", file=sys.stderr)
         return 2
     try:
         out = sys.stdout if args.output == "-" else open(args.output, "w", encoding="utf-8")  # noqa: SIM115
@@ -34,11 +49,20 @@ def run(args: argparse.Namespace) -> int:
         print(f"guardian replay: cannot write {args.output}: {exc.strerror}", file=sys.stderr)
         return 2
     try:
-        summary = replay(
-            args.events, out, tenant=args.tenant, chunk_size=args.chunk_size, progress=not args.no_progress
-        )
+        if args.source == "cloudtrail":
+            missing = [p for p in args.events if not os.path.isfile(p)]
+            if missing:
+                print(f"guardian replay: no such file: {missing[0]}", file=sys.stderr)
+                return 2
+            summary = replay_cloudtrail(
+                args.events, out, tenant=args.tenant, chunk_size=args.chunk_size, progress=not args.no_progress
+            )
+        else:
+            summary = replay(
+                args.events[0], out, tenant=args.tenant, chunk_size=args.chunk_size, progress=not args.no_progress
+            )
     except FileNotFoundError:
-        print(f"guardian replay: no such file: {args.events}", file=sys.stderr)
+        print(f"guardian replay: no such file: {args.events[0]}", file=sys.stderr)
         return 2
     finally:
         if out is not sys.stdout:

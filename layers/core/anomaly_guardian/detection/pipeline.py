@@ -14,6 +14,11 @@ detector whose section is `enabled: false` is skipped for that tenant: no state 
 With a `sensitivity` provider (the detector Lambda: live `enhanced_monitoring` flags), the users of
 the batch are looked up once and a monitored user's events are judged with a scaled config
 (`detection.sensitivity`); without one (replay, demo) nothing is looked up.
+
+CloudTrail principals are not end users: usage events (`eventType: cloudtrail`) only reach the
+detectors that declare `judges_usage = True` (the usage detector, and the rule engine, which applies
+to them only the rules written for them: `conditions.eventType: cloudtrail`). The velocity, value,
+geolocation, behavioural and model detectors never see them: no state, no findings.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from anomaly_guardian.models.anomaly import Anomaly, severity_for
 from anomaly_guardian.models.event import Event
 from anomaly_guardian.privacy import Pseudonymiser
 from anomaly_guardian.state.store import StateStore
+from anomaly_guardian.usage.cloudtrail import EVENT_TYPE as USAGE_EVENT_TYPE
 
 ConfigProvider = Callable[[str], DetectionConfig]
 _EPOCH = attrgetter("epoch")
@@ -57,6 +63,7 @@ class DetectionPipeline:
         self.sensitivity = sensitivity
         self._event_detectors = [d for d in self.detectors if not hasattr(d, "detect_batch")]
         self._batch_detectors = [d for d in self.detectors if hasattr(d, "detect_batch")]
+        self._usage_detectors = [d for d in self._event_detectors if getattr(d, "judges_usage", False)]
 
     def prepare(self, tenant: str, event: Event) -> PreparedEvent:
         p = self.pseudonymiser
@@ -88,12 +95,15 @@ class DetectionPipeline:
         config = self.config_for(tenant)
         off = disabled_sections(config)  # built-in detectors this tenant switched off (`enabled: false`)
         detectors = [d for d in self.detectors if getattr(d, "name", "") not in off] if off else self.detectors
+        usage_events = {i for i, pe in enumerate(prepared) if pe.event.eventType == USAGE_EVENT_TYPE}
+        business = [pe for i, pe in enumerate(prepared) if i not in usage_events] if usage_events else prepared
         keys: set[str] = set()
         own_ttl: set[str] = set()  # keys of detectors that set their own TTL (`sets_ttl = True`)
         for det in detectors:
             state_keys = det.state_keys
             target = own_ttl if getattr(det, "sets_ttl", False) else keys
-            target.update(chain.from_iterable(map(state_keys, prepared)))
+            seen = prepared if getattr(det, "judges_usage", False) else business
+            target.update(chain.from_iterable(map(state_keys, seen)))
         managed = keys - own_ttl
         keys |= own_ttl
         states = self.store.load(keys)
@@ -103,18 +113,20 @@ class DetectionPipeline:
             per_user = configs_for_users(config, self.sensitivity(tenant, {pe.user for pe in prepared}))
         anomalies: list[Anomaly] = []
         detects = [d.detect for d in self._event_detectors if not off or getattr(d, "name", "") not in off]
+        usage_detects = [d.detect for d in self._usage_detectors if not off or getattr(d, "name", "") not in off]
         for pe in prepared:
             cfg = per_user.get(pe.user, config) if per_user else config
             floor = cfg.min_score
-            for detect in detects:
+            for detect in usage_detects if pe.event.eventType == USAGE_EVENT_TYPE else detects:
                 findings = detect(pe, states, cfg)
                 if findings:
                     anomalies.extend(self._anomaly(pe, f) for f in findings if f.score >= floor)
         for det in self._batch_detectors:
             if off and getattr(det, "name", "") in off:
                 continue
-            for index, finding in det.detect_batch(prepared, states, config):
-                pe = prepared[index]
+            seen = prepared if getattr(det, "judges_usage", False) else business
+            for index, finding in det.detect_batch(seen, states, config):
+                pe = seen[index]
                 floor = per_user[pe.user].min_score if pe.user in per_user else min_score
                 if finding.score >= floor:
                     anomalies.append(self._anomaly(pe, finding))

@@ -25,6 +25,7 @@ from anomaly_guardian.config import DetectionConfig
 from anomaly_guardian.detection.base import Finding, PreparedEvent
 from anomaly_guardian.models.anomaly import AnomalyType, Explanation, Severity
 from anomaly_guardian.state.store import StateItem, state_key
+from anomaly_guardian.usage.cloudtrail import EVENT_TYPE as USAGE_EVENT_TYPE
 
 STATE_KIND = "rules"
 MAX_WINDOW_SECONDS = 24 * 3600
@@ -215,6 +216,7 @@ class RuleDetector:
     """Evaluates every enabled rule of the event's tenant; one `rule` finding per event listing all matches."""
 
     name = "rules"
+    judges_usage = True  # sees CloudTrail usage events, but applies only rules with eventType "cloudtrail"
 
     def __init__(self, provider: RuleProvider | None = None):
         self.provider = provider or no_rules
@@ -248,7 +250,7 @@ class RuleDetector:
         e = ev.event
         matched: list[tuple[_Check, float]] = []
         for c in checks:
-            if c.event_type and c.event_type != e.eventType:
+            if (c.event_type and c.event_type != e.eventType) or (not c.event_type and e.eventType == USAGE_EVENT_TYPE):
                 continue
             value = observe(c, ev, aggregates)
             if value is not None and c.compare(value, c.threshold):

@@ -144,6 +144,62 @@ def principal(record: Mapping[str, Any]) -> str:
     return str(ident.get("arn") or ident.get("principalId") or ident.get("invokedBy") or ident.get("type") or "unknown")
 
 
+def _short(value: Any, limit: int = 256) -> str | None:
+    return value[:limit] if isinstance(value, str) and value else None
+
+
+def identity(record: Mapping[str, Any]) -> dict[str, str]:
+    """Who made the call, readable: principal type, access key id, session issuer, invoking service.
+
+    CloudTrail principals are IAM identities, not the end users the business detectors protect, so
+    the alert names them in clear (ARNs can still carry a person's name: IAM user names). They go to
+    the anomaly record and the alert, never to the functions' logs.
+    """
+    ident = record.get("userIdentity") or {}
+    if not isinstance(ident, Mapping):
+        return {}
+    issuer = ((ident.get("sessionContext") or {}).get("sessionIssuer") or {}) if isinstance(ident, Mapping) else {}
+    out = {
+        "principalType": _short(ident.get("type")),
+        "accessKeyId": _short(ident.get("accessKeyId"), 128),
+        "sessionIssuer": _short(issuer.get("arn")) if isinstance(issuer, Mapping) else None,
+        "invokedBy": _short(ident.get("invokedBy")),
+    }
+    return {k: v for k, v in out.items() if v}
+
+
+def resource(record: Mapping[str, Any]) -> str | None:
+    """The main thing a call acted on, for the alert's "top resources" (function, bucket, instance type...)."""
+    params = record.get("requestParameters") or {}
+    if isinstance(params, Mapping):
+        for name in ("functionName", "bucketName", "instanceType", "volumeId", "roleName", "userName", "tableName"):
+            value = params.get(name)
+            if isinstance(value, str) and value:
+                return value[:256]
+        types = _instance_types(params)
+        if types:
+            return types[0][:256]
+        if record.get("eventName") == "CreateVolume" and params.get("volumeType"):
+            return f"{params.get('volumeType')}:{params.get('size', '?')}GiB"
+    for res in record.get("resources") or []:
+        if isinstance(res, Mapping) and isinstance(res.get("ARN"), str):
+            return res["ARN"][:256]
+    return None
+
+
+READ_PREFIXES = ("Describe", "Get", "List", "Head", "Lookup", "Search", "BatchGet")
+
+
+def read_only(record: Mapping[str, Any]) -> bool:
+    """CloudTrail's own `readOnly` when present, else by the action's verb (Describe*, Get*, List*...)."""
+    flag = record.get("readOnly")
+    if isinstance(flag, bool):
+        return flag
+    if isinstance(flag, str):
+        return flag.lower() == "true"
+    return str(record.get("eventName", "")).startswith(READ_PREFIXES)
+
+
 def to_event(record: Mapping[str, Any]) -> dict[str, Any]:
     """One CloudTrail record as a contract event (validated later by the same `parse_event`)."""
     params = record.get("requestParameters") or {}
@@ -165,7 +221,10 @@ def to_event(record: Mapping[str, Any]) -> dict[str, Any]:
             "errorCode": record.get("errorCode"),
             "count": count,
             "sensitive": action in SENSITIVE_ACTIONS,
+            "readOnly": read_only(record),
             "gpu": family in GPU_FAMILIES if family else False,
+            "resource": resource(record),
+            **identity(record),
         },
     }
     meta = event["metadata"]
