@@ -252,3 +252,28 @@ def test_failed_anomaly_write_is_retried_without_updating_state_twice(detector, 
     }
     assert state_after_retry == state_after_first
     assert set(DynamoDBEventDedupe().seen(["acme#evt-1002", "globex#evt-2001"]).values()) == {None}
+
+
+def test_per_tenant_hourly_counters_count_each_event_once(detector, lambda_context):
+    from datetime import UTC, datetime, timedelta
+
+    from anomaly_guardian.adapters.counters import TenantCounters
+
+    event = fixture("kinesis_detector.json")
+    per_tenant: dict[str, int] = {}
+    for r in event["Records"]:
+        try:
+            body = json.loads(base64.b64decode(r["kinesis"]["data"]))
+            per_tenant[body["tenantId"]] = per_tenant.get(body["tenantId"], 0) + 1
+        except (ValueError, KeyError):
+            continue  # poison records are not events
+    detector.lambda_handler(event, lambda_context)
+    detector.lambda_handler(event, lambda_context)  # redelivered: the dedupe skips it, so no recount
+    now = datetime.now(UTC)
+    counters = TenantCounters()
+    span = (now - timedelta(hours=2), now + timedelta(hours=1))
+    assert counters.active_tenants(*span) == sorted(per_tenant)
+    for tenant, n in per_tenant.items():
+        totals = counters.totals([tenant], *span)
+        assert totals["events"] == n, tenant
+        assert totals["anomalies"] == len(all_anomalies(tenant)), tenant

@@ -322,8 +322,10 @@ class BatchDetector:
         clock: Callable[[], float] = time.time,
         suppressions: Suppressions | None = None,
         suppression_policy: SuppressionPolicy | None = None,
+        counters: Any = None,
     ) -> None:
         self.store = store
+        self.counters = counters  # adapters.counters.TenantCounters: per-tenant hourly counts for reports
         self.suppressions = suppressions
         self.suppression_policy = suppression_policy
         self.buffer = _BatchStore(store)
@@ -386,11 +388,29 @@ class BatchDetector:
             result.processed += len(items) - isolated
             result.resumed += len(pending)
             result.anomalies.extend(anomalies)
+            self._count(tenant, len(items) - isolated, anomalies, pending, isolated)
         processed = [d for items in groups.values() for d in items]
         if processed:
             oldest = min(d.received_at.timestamp() for d in processed)
             result.latency_ms = max(0.0, (self.clock() - oldest) * 1000)
         return result
+
+    def _count(
+        self, tenant: str, events: int, anomalies: list[Anomaly], pending: list[tuple[Decoded, str]], errors: int
+    ) -> None:
+        """Per-tenant hourly counters (fail open: a counter never fails the batch; resumed anomalies were
+        counted by the delivery that detected them, unless it died before counting)."""
+        if self.counters is None:
+            return
+        resumed = sum(len(json.loads(doc)) for _, doc in pending)
+        fresh = max(0, len(anomalies) - resumed)
+        if not (events or fresh or errors):
+            return
+        try:
+            self.counters.add(tenant, datetime.fromtimestamp(self.clock(), UTC), events, fresh, errors)
+        except Exception:  # counting is best effort: detection and response already happened
+            if self.logger:
+                self.logger.warning("tenant counters not updated", extra={"tenant": tenant})
 
     def _isolate(
         self,
@@ -649,6 +669,7 @@ def from_env(logger: Any = None) -> BatchDetector:
     flags of the BlockList table (`BLOCKLIST_TABLE`), and the response hand-off (`response.dispatch`,
     a no-op without `RESPONSE_QUEUE_URL`)."""
     from anomaly_guardian.adapters.anomalies import AnomalyRepository
+    from anomaly_guardian.adapters.counters import TenantCounters
     from anomaly_guardian.adapters.idempotency import DynamoDBEventDedupe
     from anomaly_guardian.adapters.keys import pseudonymiser_from_env
     from anomaly_guardian.adapters.sqs import SqsDeadLetterQueue
@@ -692,6 +713,7 @@ def from_env(logger: Any = None) -> BatchDetector:
         logger=logger,
         suppressions=suppressions,
         suppression_policy=policy,
+        counters=TenantCounters(),
     )
 
 
