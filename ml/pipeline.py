@@ -35,7 +35,13 @@ SSM_NAMES = {
     "package_group": "ml/model-package-group",
     "image_uri": "ml/sklearn-image-uri",
     "events_uri": "ml/training-data-uri",
+    "pipeline_name": "ml/pipeline-name",
 }
+
+
+def default_pipeline_name(env: str) -> str:
+    """The contract's `ml/pipeline-name` as Terraform writes it (terraform/modules/platform: local.pipeline_name)."""
+    return f"anomaly-guardian-{env}-retrain"
 
 
 @dataclass(slots=True)
@@ -47,6 +53,7 @@ class MlSettings:
     package_group: str
     image_uri: str
     events_uri: str
+    pipeline_name: str = ""
 
     @classmethod
     def from_ssm(cls, env: str, read: SsmReader, region: str) -> MlSettings:
@@ -71,6 +78,7 @@ class MlSettings:
             package_group=get("package_group"),
             image_uri=image,
             events_uri=get("events_uri", required=False) or f"s3://{bucket}/events/",
+            pipeline_name=get("pipeline_name", required=False) or default_pipeline_name(env),
         )
 
 
@@ -133,7 +141,7 @@ def get_pipeline(
 
     boto_session = boto_session or boto3.Session(region_name=region)
     settings = MlSettings.from_ssm(env, ssm_reader or boto_ssm_reader(boto_session), region)
-    name = pipeline_name or f"anomaly-guardian-{env}-retrain"
+    name = pipeline_name or settings.pipeline_name  # the contract's name: the SAM retrain rule targets it
     session = sagemaker_session or PipelineSession(
         boto_session=boto_session, default_bucket=settings.bucket, default_bucket_prefix=f"pipelines/{name}"
     )

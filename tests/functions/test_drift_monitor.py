@@ -1,5 +1,7 @@
 """Drift monitor Lambda on emulated AWS (moto): S3 model + feature samples, the Anomalies table with
-analyst feedback, and a SageMaker pipeline that retraining starts."""
+analyst feedback; a retrain request goes onto the application bus, the template's RetrainOnDriftRule
+(its own pattern, on moto's EventBridge) matches it, and its SageMaker pipeline target starts the
+pipeline (applied as EventBridge applies it: template_rules.start_pipeline_target)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import json
 
 import numpy as np
 import pytest
+from template_rules import capture, delivered, resource, start_pipeline_target
 
 from anomaly_guardian.ml.features import FEATURES
 from anomaly_guardian.ml.synth import Generator
@@ -15,6 +18,7 @@ from anomaly_guardian.models.anomaly import Anomaly
 
 BUCKET = "guardian-ml-test"
 PIPELINE = "anomaly-guardian-test-retrain"
+BUS = "anomaly-guardian-test-events"
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +44,10 @@ def ml_env(tables, monkeypatch, training):
         PipelineDefinition=json.dumps(
             {
                 "Version": "2020-12-01",
-                "Parameters": [{"Name": "ChampionPrAuc", "Type": "Float", "DefaultValue": 0.0}],
+                "Parameters": [
+                    {"Name": "ChampionPrAuc", "Type": "Float", "DefaultValue": 0.0},
+                    {"Name": "Environment", "Type": "String", "DefaultValue": "dev"},
+                ],
                 "Steps": [],
             }
         ),
@@ -52,11 +59,17 @@ def ml_env(tables, monkeypatch, training):
         "TRAINING_DATA_URI": f"s3://{BUCKET}/training/events/",
         "TRAINING_TENANTS": "t1",
         "RETRAIN_PIPELINE_NAME": PIPELINE,
+        "EVENT_BUS_NAME": BUS,
         "MIN_SAMPLE_ROWS": "200",
         "POWERTOOLS_METRICS_NAMESPACE": "AnomalyGuardian",
     }.items():
         monkeypatch.setenv(name, value)
-    yield bundle
+    client("events").create_event_bus(Name=BUS)
+    rule = resource("RetrainOnDriftRule", {"RetrainPipelineName": PIPELINE, "Environment": "test", "EventBus": BUS})[
+        "Properties"
+    ]
+    queue = capture("retrain-on-drift", rule["EventPattern"], bus=BUS)
+    yield {"bundle": bundle, "queue": queue, "target": rule["Targets"][0]}
     ml_artifacts.reset_clients()
 
 
@@ -109,6 +122,14 @@ def _feedback(tenant="t1"):
     return made
 
 
+def retrain_rule_runs(ml_env) -> list[dict]:
+    """The events the RetrainOnDriftRule matched; its pipeline target applied once per event."""
+    events = delivered(ml_env["queue"])
+    for _ in events:
+        start_pipeline_target(ml_env["target"])
+    return events
+
+
 def test_drifted_features_are_published_and_start_retraining_with_feedback(
     ml_env, training, handler_module, event_fixture, lambda_context, capsys
 ):
@@ -129,11 +150,21 @@ def test_drifted_features_are_published_and_start_retraining_with_feedback(
     assert set(per_feature) == set(FEATURES)
     assert per_feature["log_amount"] > 0.25
     assert any(_value(d.get("DriftedFeatures", 0)) >= 1 for d in docs)
-    (execution,) = _executions()
-    assert execution["PipelineExecutionDisplayName"].startswith("drift-")
     assert result["retrain"]["feedbackRows"] == 2
 
+    (event,) = retrain_rule_runs(ml_env)
+    assert event["source"] == "anomaly-guardian.drift" and event["detail-type"] == "ModelDriftDetected"
+    assert event["id"] == result["retrain"]["requested"]
+    detail = event["detail"]
+    assert detail["reason"] == "drift" and "log_amount" in detail["drifted"] and detail["pipeline"] == PIPELINE
+    assert detail["modelVersion"] == bundle.version and detail["feedbackRows"] == 2
+    (execution,) = _executions()
     from anomaly_guardian.adapters.dynamodb import client
+
+    params = client("sagemaker").list_pipeline_parameters_for_execution(
+        PipelineExecutionArn=execution["PipelineExecutionArn"]
+    )["PipelineParameters"]
+    assert {"Name": "Environment", "Value": "test"} in params
 
     body = client("s3").get_object(Bucket=BUCKET, Key="training/events/feedback.jsonl")["Body"].read()
     rows = [json.loads(line) for line in body.decode().splitlines()]
@@ -151,7 +182,7 @@ def test_stable_features_do_not_retrain(ml_env, training, handler_module, event_
     assert result["status"] == "stable", {k: v for k, v in result["psi"].items() if v > 0.05}
     assert result["drifted"] == []
     assert max(result["psi"].values()) < 0.1
-    assert _executions() == []
+    assert retrain_rule_runs(ml_env) == [] and _executions() == []
 
 
 def test_too_few_samples_is_reported_not_guessed(ml_env, training, handler_module, event_fixture, lambda_context):
@@ -160,18 +191,27 @@ def test_too_few_samples_is_reported_not_guessed(ml_env, training, handler_modul
     app = handler_module("drift_monitor")
     result = app.lambda_handler(event_fixture("eventbridge_scheduled_drift_check.json"), lambda_context)
     assert result == {"modelVersion": bundle.version, "rows": 50, "status": "insufficient_data"}
+    assert retrain_rule_runs(ml_env) == []
 
 
-def test_weekly_rule_exports_feedback_then_starts_the_pipeline(ml_env, handler_module, event_fixture, lambda_context):
+def test_weekly_rule_exports_feedback_then_requests_retraining(ml_env, handler_module, event_fixture, lambda_context):
     _feedback()
     app = handler_module("drift_monitor")
 
     result = app.lambda_handler(event_fixture("eventbridge_weekly_retrain.json"), lambda_context)
 
     assert result["reason"] == "weekly" and result["feedbackRows"] == 2
-    (execution,) = _executions()
-    assert execution["PipelineExecutionArn"] == result["started"]
     assert result["championPrAuc"] is None  # no approved model yet: the pipeline default (0.0) applies
+    (event,) = retrain_rule_runs(ml_env)
+    assert event["detail-type"] == "ModelRetrainRequested" and event["detail"]["reason"] == "weekly"
+    assert len(_executions()) == 1
+
+
+def test_without_a_bus_retraining_is_only_logged(ml_env, handler_module, event_fixture, lambda_context, monkeypatch):
+    monkeypatch.delenv("EVENT_BUS_NAME")
+    app = handler_module("drift_monitor")
+    result = app.lambda_handler(event_fixture("eventbridge_weekly_retrain.json"), lambda_context)
+    assert result["requested"] is None and retrain_rule_runs(ml_env) == []
 
 
 def test_unknown_action_is_an_error_naming_it(ml_env, handler_module, lambda_context):

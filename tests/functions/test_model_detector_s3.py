@@ -63,11 +63,62 @@ def test_model_is_loaded_from_s3_and_samples_are_written_back(s3, bundle, monkey
     assert rows.shape[0] == sum(1 for e in events if e.eventType != "metric")
 
 
-def test_missing_model_object_leaves_the_statistical_detectors_running(s3):
-    from anomaly_guardian.detection.registry import build_detectors
+def _stream(seed=1):
+    from anomaly_guardian.models.event import parse_event
 
-    names = [d.name for d in build_detectors()]
-    assert "ml" not in names and len(names) >= 5
+    return [parse_event(e) for e, _ in Generator(users=10, days=2, seed=seed, anomaly_rate=0.2).events()]
+
+
+def test_missing_model_object_leaves_the_statistical_detectors_running_until_one_is_promoted(s3, bundle, monkeypatch):
+    from anomaly_guardian.detection.pipeline import DetectionPipeline
+    from anomaly_guardian.detection.registry import build_detectors
+    from anomaly_guardian.state.store import InMemoryStateStore
+
+    monkeypatch.setenv("MODEL_REFRESH_SECONDS", "0")
+    detectors = build_detectors()
+    ml = detectors[-1]
+    assert ml.name == "ml" and ml.bundle is None and len(detectors) >= 6
+    events = _stream()
+    before = DetectionPipeline(InMemoryStateStore(), detectors=detectors).process("t1", events)
+    assert not [a for a in before if a.detector == "ml"]  # the statistical detectors ran alone
+
+    s3.put_object(Bucket=BUCKET, Key="detector/model.npz", Body=bundle.to_bytes())
+    after = DetectionPipeline(InMemoryStateStore(), detectors=detectors).process("t1", events)
+    assert ml.bundle.version == bundle.version and ml.reloads == 1
+    assert [a for a in after if a.detector == "ml"]
+
+
+def test_a_broken_new_object_keeps_the_old_model_scoring(s3, bundle, monkeypatch):
+    from anomaly_guardian.detection.pipeline import DetectionPipeline
+    from anomaly_guardian.detection.registry import build_detectors
+    from anomaly_guardian.state.store import InMemoryStateStore
+
+    monkeypatch.setenv("MODEL_REFRESH_SECONDS", "0")
+    s3.put_object(Bucket=BUCKET, Key="detector/model.npz", Body=bundle.to_bytes())
+    ml = build_detectors()[-1]
+    loaded_etag = ml.etag
+    s3.put_object(Bucket=BUCKET, Key="detector/model.npz", Body=b"half-written junk")
+    found = DetectionPipeline(InMemoryStateStore(), detectors=[ml]).process("t1", _stream())
+    assert ml.bundle.version == bundle.version and ml.etag == loaded_etag and ml.rejected_etag != loaded_etag
+    assert found and {a.modelVersion for a in found} == {bundle.version}
+
+
+def test_the_artifact_is_checked_at_most_every_refresh_interval(s3, bundle, monkeypatch):
+    from anomaly_guardian.detection.model import ReloadingModelDetector
+
+    heads = []
+    now = [0.0]
+    watched = ReloadingModelDetector(
+        head_etag=lambda: heads.append(now[0]) or "etag-1",
+        load=lambda: (bundle.to_bytes(), "etag-1"),
+        build=lambda b: type("D", (), {"bundle": b, "sink": None})(),
+        refresh_s=60,
+        clock=lambda: now[0],
+    )
+    for t in (0.0, 10.0, 59.0, 60.0, 61.0, 130.0):
+        now[0] = t
+        watched.refresh()
+    assert heads == [0.0, 60.0, 130.0] and watched.reloads == 1
 
 
 def test_endpoint_invoker_sends_json_once_with_the_configured_timeout(aws):

@@ -10,6 +10,12 @@ locals {
   tags   = merge({ project = "anomaly-guardian", environment = var.environment }, var.tags)
 }
 
+locals {
+  # The one name of the retraining pipeline: ml/pipeline.py, `make ml-pipeline`, the notebook and the
+  # SAM stack's retrain rule all read it from the contract (ml/pipeline-name).
+  pipeline_name = "${local.name}-retrain"
+}
+
 module "kms" {
   source         = "../kms"
   name           = local.name
@@ -272,6 +278,7 @@ module "contract" {
     "ml/artifact-bucket"              = module.storage.bucket_names["models"]
     "ml/kms-key-arn"                  = module.kms.app_key_arn
     "ml/model-package-group"          = aws_sagemaker_model_package_group.detector.model_package_group_name
+    "ml/pipeline-name"                = local.pipeline_name
     "ml/sklearn-image-uri"            = data.aws_sagemaker_prebuilt_ecr_image.sklearn.registry_path
     "ml/training-data-uri"            = "s3://${module.storage.bucket_names["archive"]}/events/"
     "cost/service-monitor-arn"        = module.cost_anomaly.service_monitor_arn

@@ -149,8 +149,22 @@ def latest_object_key(bucket: str, prefix: str) -> str | None:
     return newest["Key"] if newest else None
 
 
+def publish_event(bus: str, source: str, detail_type: str, detail: dict[str, Any]) -> str:
+    """PutEvents of one event on `bus`; returns its event id (raises when EventBridge refuses it)."""
+    resp = _client("events").put_events(
+        Entries=[{"EventBusName": bus, "Source": source, "DetailType": detail_type, "Detail": json.dumps(detail)}]
+    )
+    entry = resp["Entries"][0]
+    if resp.get("FailedEntryCount") or "EventId" not in entry:
+        raise RuntimeError(
+            f"PutEvents refused the {detail_type} event: {entry.get('ErrorCode')} {entry.get('ErrorMessage')}"
+        )
+    return str(entry["EventId"])
+
+
 class PipelineStarter:
-    """Starts the SageMaker retraining pipeline (StartPipelineExecution)."""
+    """Starts the SageMaker retraining pipeline (StartPipelineExecution: the notebook, `make ml-pipeline`)
+    and reads the champion's PR-AUC (the drift monitor)."""
 
     def __init__(self, pipeline_name: str, client: Any = None):
         self.pipeline_name = pipeline_name

@@ -269,20 +269,128 @@ def load_bundle(location: str) -> ModelBundle:
         return ModelBundle.from_bytes(fh.read())
 
 
-def from_environment() -> ModelDetector | None:
-    """The configured model detector, built once per process (cold start), or None when off."""
+class ReloadingModelDetector:
+    """The model detector over an S3 artifact that can change under it (promotion, rollback): at most
+    every `refresh_s` seconds it compares the object's ETag (HeadObject) with the one it loaded and,
+    on a change, loads and validates the new model; a model that fails to load is logged and the old
+    one keeps scoring. Without any model yet (a fresh stack before the first promotion) it is inert:
+    no findings, one HeadObject per `refresh_s`."""
+
+    name = "ml"
+
+    def __init__(
+        self,
+        head_etag: Callable[[], str | None],
+        load: Callable[[], tuple[bytes, str | None]],
+        build: Callable[[ModelBundle], ModelDetector],
+        refresh_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self._head, self._load, self._build = head_etag, load, build
+        self.refresh_s, self.clock = refresh_s, clock
+        self.current: ModelDetector | None = None
+        self.etag: str | None = None
+        self.rejected_etag: str | None = None
+        self._checked_at: float | None = None
+        self.reloads = 0
+        self._extractor = FeatureExtractor()
+
+    @property
+    def bundle(self) -> ModelBundle | None:
+        return self.current.bundle if self.current else None
+
+    @property
+    def sink(self) -> SampleSink | None:
+        return self.current.sink if self.current else None
+
+    def refresh(self, force: bool = False) -> bool:
+        """Check the artifact now (or when `refresh_s` has passed); True when a new model was loaded."""
+        now = self.clock()
+        if not force and self._checked_at is not None and now - self._checked_at < self.refresh_s:
+            return False
+        self._checked_at = now
+        try:
+            etag = self._head()
+        except Exception as exc:  # S3 unavailable: keep scoring with what we have
+            log.warning("model check failed (%s); keeping model %s", type(exc).__name__, self._version())
+            return False
+        if etag is None or etag == self.etag or etag == self.rejected_etag:
+            return False
+        try:
+            data, loaded_etag = self._load()
+            detector = self._build(ModelBundle.from_bytes(data))
+        except Exception as exc:
+            self.rejected_etag = etag
+            log.error("new model at ETag %s rejected (%s); keeping model %s", etag, exc, self._version())
+            return False
+        old = self.current
+        if old is not None and old.sink is not None:
+            try:
+                old.sink.flush()  # samples belong to the model that scored them
+            except Exception as exc:
+                log.warning("feature sample flush failed on model change (%s)", type(exc).__name__)
+        self.current, self.etag, self.rejected_etag = detector, loaded_etag or etag, None
+        self.reloads += 1
+        log.info("model %s loaded (was %s)", detector.bundle.version, old.bundle.version if old else None)
+        return True
+
+    def _version(self) -> str | None:
+        return self.current.bundle.version if self.current else None
+
+    def state_keys(self, ev: PreparedEvent) -> Iterable[str]:
+        self.refresh()  # the pipeline asks for state keys first, once per event: a cheap clock check
+        # The same keys with or without a model (subject erasure asks for them; absent items cost no write).
+        return self.current.state_keys(ev) if self.current else self._extractor.state_keys(ev)
+
+    def detect(self, ev: PreparedEvent, states: dict[str, StateItem], config: DetectionConfig) -> list[Finding]:
+        return self.current.detect(ev, states, config) if self.current else []
+
+    def detect_batch(
+        self, prepared: Sequence[PreparedEvent], states: dict[str, StateItem], config: DetectionConfig
+    ) -> list[tuple[int, Finding]]:
+        return self.current.detect_batch(prepared, states, config) if self.current else []
+
+
+def _s3_reloading(location: str) -> ReloadingModelDetector:
+    from anomaly_guardian.adapters.model_registry import S3ArtifactStore
+
+    bucket, _, key = location[5:].partition("/")
+    store = S3ArtifactStore(bucket)
+
+    def load() -> tuple[bytes, str | None]:
+        obj = store.get(key)
+        if obj is None:
+            raise FileNotFoundError(location)
+        return obj.data, obj.etag
+
+    return ReloadingModelDetector(
+        lambda: store.head_etag(key), load, _build, float(os.environ.get("MODEL_REFRESH_SECONDS", "60"))
+    )
+
+
+def from_environment() -> ModelDetector | ReloadingModelDetector | None:
+    """The configured model detector, built once per process (cold start), or None when off. An S3
+    model is watched for changes (`MODEL_REFRESH_SECONDS`, default 60); a file model is loaded once."""
     mode = switch()
     location = model_location()
     cache_key = f"{mode}|{location}|{os.environ.get('MODEL_ENDPOINT_NAME', '')}"
     if cache_key in _CACHE:
         return _CACHE[cache_key]
-    detector: ModelDetector | None = None
+    detector: ModelDetector | ReloadingModelDetector | None = None
     if mode != "off":
         if location is None:
             if mode == "on":
                 raise RuntimeError(
                     "ML_DETECTOR=on but no model configured: set MODEL_PATH or MODEL_BUCKET and MODEL_KEY"
                 )
+        elif location.startswith("s3://"):
+            watched = _s3_reloading(location)
+            watched.refresh(force=True)
+            if watched.current is None:
+                if mode == "on":
+                    raise RuntimeError(f"ML_DETECTOR=on but no valid model at {location}")
+                log.warning("no model at %s yet: the model detector starts when one is promoted", location)
+            detector = watched
         else:
             try:
                 detector = _build(load_bundle(location))

@@ -7,7 +7,11 @@ Triggers (EventBridge):
 - the weekly retrain (rule input `{"action": "retrain", "reason": "weekly"}`);
 - performance: when analysts marked more than `MAX_FALSE_POSITIVE_SHARE` of the model's recent
   anomalies as false positives (with at least `MIN_FEEDBACK` verdicts), the check retrains too.
-Every retrain first exports analyst feedback as `feedback.jsonl` into the training data prefix.
+Every retrain first exports analyst feedback as `feedback.jsonl` into the training data prefix, then
+publishes the retrain request on the application bus (`EVENT_BUS_NAME`, source `anomaly-guardian.drift`,
+detail-type `ModelDriftDetected` for drift and feedback, `ModelRetrainRequested` for the schedule);
+the template's RetrainOnDriftRule matches both and starts the SageMaker pipeline (one starter: the
+rule, whatever produced the event).
 """
 
 from __future__ import annotations
@@ -27,6 +31,10 @@ from anomaly_guardian.ml.trainingset import model_feedback
 
 log = logging.getLogger(__name__)
 
+RETRAIN_SOURCE = "anomaly-guardian.drift"
+DRIFT_DETECTED = "ModelDriftDetected"
+RETRAIN_REQUESTED = "ModelRetrainRequested"
+
 
 @dataclass(slots=True)
 class DriftSettings:
@@ -45,7 +53,8 @@ class DriftMonitor:
     load_samples: Callable[[ModelBundle, int], np.ndarray | None]
     collect_feedback: Callable[[datetime, datetime], list[dict[str, Any]]]
     write_feedback: Callable[[list[dict[str, Any]]], str]
-    start_pipeline: Callable[[str, dict[str, str]], str] | None
+    # (detail-type, detail) -> event id; None: no bus configured (retraining is only logged)
+    request_retraining: Callable[[str, dict[str, Any]], str] | None
     champion_pr_auc: Callable[[], float | None] = lambda: None
     settings: DriftSettings = field(default_factory=DriftSettings)
 
@@ -87,7 +96,7 @@ class DriftMonitor:
             psi={k: round(float(v), 4) for k, v in zip(FEATURES, values, strict=True)},
         )
         if drifted and self.settings.retrain_on_drift:
-            result["retrain"] = self.retrain("drift", now)
+            result["retrain"] = self.retrain("drift", now, {"modelVersion": bundle.version, "drifted": drifted})
         else:
             fb = model_feedback(self.collect_feedback(now - timedelta(days=7), now))
             emit("ModelFalsePositiveShare", fb.false_positive_share, None)
@@ -95,23 +104,33 @@ class DriftMonitor:
                 fb.total >= self.settings.min_feedback
                 and fb.false_positive_share > self.settings.max_false_positive_share
             ):
-                result["retrain"] = self.retrain("feedback", now)
+                fp = round(fb.false_positive_share, 4)
+                result["retrain"] = self.retrain(
+                    "feedback", now, {"modelVersion": bundle.version, "falsePositiveShare": fp}
+                )
         return result
 
-    def retrain(self, reason: str, now: datetime) -> dict[str, Any]:
+    def retrain(self, reason: str, now: datetime, context: dict[str, Any] | None = None) -> dict[str, Any]:
         rows = self.collect_feedback(now - timedelta(days=self.settings.feedback_days), now)
         location = self.write_feedback(rows)
         out: dict[str, Any] = {"reason": reason, "feedbackRows": len(rows), "feedbackLocation": location}
-        if self.start_pipeline is None:
-            log.warning("retraining requested (%s) but RETRAIN_PIPELINE_NAME is not set", reason)
-            out["started"] = None
-            return out
-        params: dict[str, str] = {}
         champion = self.champion_pr_auc()
-        if champion is not None:
-            params["ChampionPrAuc"] = f"{champion:.6f}"
-        out["started"] = self.start_pipeline(reason, params)
         out["championPrAuc"] = champion
+        if self.request_retraining is None:
+            log.warning("retraining requested (%s) but EVENT_BUS_NAME is not set: no event published", reason)
+            out["requested"] = None
+            return out
+        detail_type = DRIFT_DETECTED if reason in ("drift", "feedback") else RETRAIN_REQUESTED
+        detail = {
+            "reason": reason,
+            "detectedAt": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "feedbackLocation": location,
+            "feedbackRows": len(rows),
+            "championPrAuc": champion,
+            **(context or {}),
+        }
+        out["requested"] = self.request_retraining(detail_type, detail)
+        out["detailType"] = detail_type
         return out
 
 
@@ -132,7 +151,8 @@ def from_env() -> DriftMonitor:
     tenants = [t.strip() for t in os.environ.get("TRAINING_TENANTS", "").split(",") if t.strip()]
     pipeline = os.environ.get("RETRAIN_PIPELINE_NAME")
     package_group = os.environ.get("MODEL_PACKAGE_GROUP")
-    starter = s3.PipelineStarter(pipeline) if pipeline else None
+    bus = os.environ.get("EVENT_BUS_NAME")
+    registry = s3.PipelineStarter(pipeline or "")  # champion lookups; the rule starts the pipeline
     cache: dict[str, ModelBundle] = {}
 
     def load_bundle() -> ModelBundle:
@@ -156,9 +176,10 @@ def from_env() -> DriftMonitor:
         return f"s3://{bucket}/{key}"
 
     def champion() -> float | None:
-        if starter is None or not package_group:
-            return None
-        return starter.champion_pr_auc(package_group)
+        return registry.champion_pr_auc(package_group) if package_group else None
+
+    def request(detail_type: str, detail: dict[str, Any]) -> str:
+        return s3.publish_event(bus or "", RETRAIN_SOURCE, detail_type, detail | {"pipeline": pipeline})
 
     settings = DriftSettings(
         psi_threshold=float(os.environ.get("PSI_THRESHOLD", "0.25")),
@@ -167,5 +188,5 @@ def from_env() -> DriftMonitor:
         retrain_on_drift=_env_bool("RETRAIN_ON_DRIFT", True),
     )
     return DriftMonitor(
-        load_bundle, load_samples, feedback, write_feedback, starter.start if starter else None, champion, settings
+        load_bundle, load_samples, feedback, write_feedback, request if bus else None, champion, settings
     )
