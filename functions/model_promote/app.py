@@ -5,13 +5,13 @@ rollback (logic: anomaly_guardian.ml.lifecycle)."""
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
-from anomaly_guardian.adapters.model_registry import promoter_from_env
+from anomaly_guardian import wiring
 from anomaly_guardian.ml.lifecycle import handle_state_change
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-promoter = promoter_from_env()
+promoter = wiring.model_promoter()
 
 OUTCOME_METRIC = {"promoted": "ModelPromoted", "refused": "ModelPromotionRefused", "unchanged": "ModelUnchanged"}
 

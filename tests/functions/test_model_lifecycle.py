@@ -198,9 +198,9 @@ def test_approve_promote_then_the_detector_scores_with_the_new_model_and_rollbac
     assert new and {x["modelVersion"] for x in new} == {"v-b"}
 
     # Rollback (what `guardian model rollback` runs): v-a is live again and the detector follows.
-    from anomaly_guardian.adapters.model_registry import promoter_from_env
+    from anomaly_guardian.wiring import model_promoter
 
-    back = promoter_from_env().rollback(actor="test")
+    back = model_promoter().rollback(actor="test")
     assert back["status"] == "rolled_back" and back["modelVersion"] == "v-a" and back["replacedVersion"] == "v-b"
     run_detector(detector, scored_stream("r"), lambda_context)
     rolled = [x for x in ml_anomalies() if x["originalEvent"]["eventId"].startswith("r-")]
@@ -281,7 +281,7 @@ def test_a_package_rejected_after_its_approval_event_is_not_promoted(
 
 
 def test_rollback_without_a_previous_model_is_refused(lifecycle):
-    from anomaly_guardian.adapters.model_registry import promoter_from_env
+    from anomaly_guardian.wiring import model_promoter
 
-    out = promoter_from_env().rollback(actor="test")
+    out = model_promoter().rollback(actor="test")
     assert out["status"] == "refused" and "no previous model" in out["reason"]

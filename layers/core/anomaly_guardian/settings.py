@@ -94,6 +94,16 @@ class CostAnomaliesSettings(FunctionSettings):
     cost_monitor_arn: str | None = Field(None, alias="COST_MONITOR_ARN")
 
 
+class ModelPromoteSettings(FunctionSettings):
+    """functions/model_promote: approved model package -> the artifact the detector loads."""
+
+    model_bucket: str = Field(alias="MODEL_BUCKET", min_length=1)
+    model_key: str = Field(alias="MODEL_KEY", min_length=1)
+    # Only packages of this group are promoted (the rule filters on it too); None: any group.
+    model_package_group: str | None = Field(None, alias="MODEL_PACKAGE_GROUP")
+    model_kms_key_id: str | None = Field(None, alias="MODEL_KMS_KEY_ID")
+
+
 class SearchIndexerSettings(FunctionSettings):
     """functions/search_indexer: Anomalies table stream -> OpenSearch."""
 

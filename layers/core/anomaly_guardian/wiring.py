@@ -17,6 +17,7 @@ from anomaly_guardian.settings import (
     ApiSettings,
     CostAnomaliesSettings,
     IngestSettings,
+    ModelPromoteSettings,
     ResponseSettings,
     SearchIndexerSettings,
     UsageIngestSettings,
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from anomaly_guardian.api.deps import Services
     from anomaly_guardian.cost.service import CostPorts
     from anomaly_guardian.ingest.service import IngestService
+    from anomaly_guardian.ml.lifecycle import Promoter
     from anomaly_guardian.response.ports import Ports
     from anomaly_guardian.search.indexer import SearchIndexer
     from anomaly_guardian.usage.service import UsageIngest
@@ -71,6 +73,20 @@ def cost_ports(settings: CostAnomaliesSettings | None = None) -> tuple[CostPorts
         dispatch=lambda anomalies: dispatch(anomalies, queue=queue) if queue is not None else 0,
     )
     return ports, s
+
+
+def model_promoter(settings: ModelPromoteSettings | None = None) -> Promoter:
+    """functions/model_promote: the models bucket (SSE-KMS) and the SageMaker model registry."""
+    from anomaly_guardian.adapters.model_registry import S3ArtifactStore, SageMakerRegistry
+    from anomaly_guardian.ml.lifecycle import Promoter
+
+    s = settings or ModelPromoteSettings.from_env()
+    return Promoter(
+        S3ArtifactStore(s.model_bucket, s.model_kms_key_id),
+        SageMakerRegistry(),
+        s.model_key,
+        package_group=s.model_package_group,
+    )
 
 
 def search_indexer(settings: SearchIndexerSettings | None = None) -> SearchIndexer:

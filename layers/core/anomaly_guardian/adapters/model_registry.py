@@ -4,7 +4,6 @@ model registry (describe / list / approve), and the state-change event for emula
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 from anomaly_guardian.adapters.ml_artifacts import _client
@@ -126,15 +125,3 @@ def publish_state_change(event: dict[str, Any], bus: str = "default") -> None:
     )
     if resp.get("FailedEntryCount"):
         raise RuntimeError(f"PutEvents failed: {resp['Entries']}")
-
-
-def promoter_from_env() -> Any:
-    """functions/model_promote wiring: MODEL_BUCKET, MODEL_KEY, MODEL_PACKAGE_GROUP, MODEL_KMS_KEY_ID."""
-    from anomaly_guardian.ml.lifecycle import Promoter
-
-    return Promoter(
-        S3ArtifactStore(os.environ["MODEL_BUCKET"], os.environ.get("MODEL_KMS_KEY_ID") or None),
-        SageMakerRegistry(),
-        os.environ["MODEL_KEY"],
-        package_group=os.environ.get("MODEL_PACKAGE_GROUP") or None,
-    )
