@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import math
 import random
 
 from anomaly_guardian.config import DetectionConfig
-from anomaly_guardian.detection.system import SeriesMonitor, SystemDetector
+from anomaly_guardian.detection.system import (
+    SHORT,
+    SLOTS,
+    SURPRISE_REFRACTORY,
+    SeriesMonitor,
+    SurpriseMonitor,
+    SystemDetector,
+)
 
 
 def series(n, rng, base=100.0, amp=0.3, noise=2.0, start=0):
@@ -155,3 +163,79 @@ def test_given_state_stored_by_the_previous_version_when_updated_then_it_carries
     for i in range(200, 300):
         mon.update(state, i * 300.0, 50.0)
     assert state["ep"] is None and state["n"] == 300
+
+
+# ---- the surprise scorer (likelihood of recent prediction errors + novelty)
+
+
+def surprise_alarms(points):
+    mon, state = SurpriseMonitor(), {}
+    out = []
+    for t, x in points:
+        r = mon.update(state, t, x)
+        if r is not None and r.alarm:
+            out.append((int(t // 300), r))
+    return out, state
+
+
+def test_given_a_noisy_daily_cycle_when_scored_then_no_surprise_alarm():
+    rng = random.Random(21)
+    pts = [(i * 300.0, 50 + 30 * math.sin(2 * math.pi * i / 288) + rng.gauss(0, 2)) for i in range(4000)]
+    found, _ = surprise_alarms(pts)
+    assert len(found) <= 1  # <= 0.25 per 1,000 points, and weak
+    assert all(r.score < 0.6 for _, r in found)
+
+
+def test_given_a_level_shift_to_a_new_range_when_scored_then_an_early_alarm_graded_above_the_rest():
+    rng = random.Random(22)
+    pts = [(i * 300.0, (20.0 if i < 2500 else 60.0) + rng.gauss(0, 2)) for i in range(3500)]
+    found, _ = surprise_alarms(pts)
+    minute, r = max(found, key=lambda f: f[1].score)
+    assert 2500 <= minute <= 2503 and r.score > 0.6 and r.expected < 40
+    assert [m for m, _ in found if m >= 2500] == [minute]  # one alarm for the shift and its plateau
+
+
+def test_given_a_day_whose_peak_is_twice_as_high_when_scored_then_that_day_alone_is_flagged():
+    # Given: 12 days of a daily half-wave cycle with noise; on day 10 the peak is twice as high
+    rng = random.Random(25)
+    pts = [
+        (i * 300.0, 50 + (60 if i // 288 == 10 else 30) * max(0.0, math.sin(2 * math.pi * i / 288)) + rng.gauss(0, 1))
+        for i in range(12 * 288)
+    ]
+    found, _ = surprise_alarms(pts)
+    assert [m // 288 for m, _ in found] == [10]
+
+
+def test_given_a_long_series_when_scored_then_the_state_stays_bounded():
+    rng = random.Random(23)
+    mon, state = SurpriseMonitor(), {}
+    for i in range(20000):
+        mon.update(state, i * 60.0, rng.gauss(0, 1))
+    assert len(state["b"]) == SHORT and len(state["pf"]) == SLOTS
+    assert len(json.dumps(state)) < 4000
+
+
+def test_given_an_alarm_when_the_episode_goes_on_then_no_second_alarm_within_the_refractory_period():
+    rng = random.Random(24)
+    pts = [(i * 300.0, 10.0 + rng.gauss(0, 1) + (rng.gauss(0, 15) if 2000 <= i < 2100 else 0.0)) for i in range(2600)]
+    found, _ = surprise_alarms(pts)
+    assert all(b - a > SURPRISE_REFRACTORY for (a, _), (b, _) in zip(found, found[1:]))
+
+
+def test_given_a_burst_inside_the_scorers_refractory_period_when_detected_then_the_control_chart_still_reports_it(
+    harness,
+):
+    # Given: the scorer's weak crossing at ~1900 silences it until ~2050; a noise burst starts at 2000
+    rng = random.Random(24)
+    vals = [10.0 + rng.gauss(0, 1) + (rng.gauss(0, 15) if 2000 <= i < 2100 else 0.0) for i in range(2600)]
+    h = harness([SystemDetector()])
+    events = [
+        h.event(i * 300.0, userId="system", eventType="metric", service="db", metricName="cpu", metricValue=v)
+        for i, v in enumerate(vals)
+    ]
+    # When
+    found = h.run(events)
+    # Then: the ensemble's other member reports the burst within a few points
+    index = {e.eventId: i for i, e in enumerate(events)}
+    hits = [index[a.originalEvent["eventId"]] for a in found]
+    assert any(2000 <= i < 2010 for i in hits)

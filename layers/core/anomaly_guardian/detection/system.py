@@ -1,4 +1,14 @@
-"""System metrics: statistical process control per service and metric.
+"""System metrics: an ensemble of two streaming members per service and metric, one state item.
+
+1. `SurpriseMonitor` (grades every point, alarms on its own): HTM/NAB-style anomaly likelihood over
+   the prediction errors of two cheap predictors (persistence, time-of-day profile), plus a novelty
+   channel (distance beyond the series' slowly decaying range). Its grade is the finding's score.
+2. `SeriesMonitor` below (statistical process control; the rules tuned on the generator's failure
+   shapes): an alarm of its rules is emitted too, scored by the surprise grade at that point (0.5 when
+   the point is not surprising, so a user's threshold can drop weak rule alarms).
+Measured with NAB's scorer and on the generator: docs/evaluation.md.
+
+The control chart:
 
 Each series keeps a Holt level + trend (so daily cycles and slow drift are followed, not flagged),
 a robust scale (EWMA of absolute one-step residuals, clipped, x1.2533 to a sigma, floored relative
@@ -25,6 +35,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from anomaly_guardian.config import DetectionConfig
 from anomaly_guardian.detection.base import Finding, PreparedEvent
@@ -225,6 +236,119 @@ class SeriesMonitor:
         return False
 
 
+# ---- Surprise: prediction-error likelihood + novelty (the scorer behind the system detector's grades) ----
+SLOTS = 96  # time-of-day profile: 15-minute slots
+SHORT = 10  # points in the short window of prediction errors
+ERR_CAP = 10.0  # a single error counts at most this many MAEs (one outlier cannot dominate the short mean)
+LEVEL_RATE = 0.8  # the "persistence" predictor: an EWMA that is nearly the last value
+SLOT_RATE = 0.2  # the seasonal predictor: each slot's EWMA over past days
+MAE_RATE = 0.01
+ERR_LONG_RATE = 0.002  # horizon (~500 points) of the distribution the short mean is judged against
+SEASON_MIN_POINTS = 288
+NOVELTY_GAIN = 2.0
+NOVELTY_UNIT = 0.05  # an excursion of 5% of the usual range beyond it is worth NOVELTY_GAIN * ln 2
+RANGE_DECAY = 0.0005
+RANGE_MIN_RELATIVE = 0.02
+MEAN_RATE = 0.01
+RECORD_DECAY = 1.0 - 1.0 / 500
+SURPRISE_WARMUP = 300
+SURPRISE_ALARM = 2.75  # -log10 tail probability that opens an alarm
+SURPRISE_REFRACTORY = 150  # points of quiet after an alarm (one alarm per episode)
+ALARM_MIN_GRADE = 0.07  # finding score 0.63: below it a crossing is silent (NAB's best threshold lies above)
+
+
+def _tail(z: float) -> float:
+    return 0.5 * math.erfc(z / math.sqrt(2.0))
+
+
+class Surprise(NamedTuple):
+    alarm: bool  # the surprise crossed the alarm level outside the refractory period
+    score: float  # 0.5..0.99: the grade of this point (0.5 = not surprising)
+    channel: str  # "likelihood" or "novelty"
+    expected: float
+    surprise: float  # -log10 tail probability
+    quiet: bool  # inside the refractory period of an earlier alarm (of either member)
+
+
+class SurpriseMonitor:
+    """HTM/NAB-style anomaly likelihood over an ensemble of cheap predictors, plus a novelty channel.
+
+    Per point: two predictors (persistence EWMA, time-of-day profile); the one with the lower running MAE
+    gives the normalised prediction error e (capped). The mean of the last SHORT errors is judged against
+    the long-run distribution of that mean (EWMA mean/variance): likelihood channel = -log10 of its
+    Gaussian upper tail. The novelty channel measures how far the value leaves the series' slowly
+    decaying range. Surprise = max of both; an alarm opens when it crosses SURPRISE_ALARM outside the
+    refractory period. Its grade is how far the surprise exceeds both the alarm level and the series' own
+    recent record of surprise (a series that is often surprising needs more). Bounded state: ~120 floats;
+    a few microseconds per point in pure Python.
+
+    `update(st, t, x)` returns None or (score 0.5..1, channel, expected, surprise)."""
+
+    __slots__ = ()
+
+    def update(self, st: dict, t: float, x: float) -> Surprise | None:
+        n = st.get("n", 0)
+        slot = int((t % 86400.0) / 86400.0 * SLOTS)
+        if n == 0:
+            pf: list = [None] * SLOTS
+            pf[slot] = x
+            st.update(n=1, L=x, ma=[0.0, 0.0], pf=pf, b=[], mu=0.0, va=0.0, M=x, hi=x, lo=x, rc=0.0, rf=0)
+            return None
+        L, ma, pf = st["L"], st["ma"], st["pf"]
+        season = pf[slot]
+        preds = (L, season if season is not None else L)
+        res = (x - preds[0], x - preds[1])
+        k = 1 if n > SEASON_MIN_POINTS and ma[1] < ma[0] else 0
+        floor = 1e-6 * (abs(L) + 1e-9) + 1e-9
+        e = abs(res[k]) / max(ma[k], floor)
+        for j in (0, 1):
+            a = abs(res[j])
+            ma[j] += MAE_RATE * ((min(a, 6 * ma[j]) if ma[j] > 0 else a) - ma[j])
+        st["L"] = L + LEVEL_RATE * res[0]
+        pf[slot] = x if season is None else season + SLOT_RATE * (x - season)
+        # Novelty: distance beyond the slowly decaying range, in units of the range.
+        hi, lo, mean = st["hi"], st["lo"], st["M"]
+        width = max(hi - lo, floor, RANGE_MIN_RELATIVE * abs(mean))
+        d = max(x - hi, lo - x, 0.0) / width
+        s_novel = NOVELTY_GAIN * math.log1p(d / NOVELTY_UNIT) if d > 0 else 0.0
+        mean += MEAN_RATE * (x - mean)
+        st["M"] = mean
+        st["hi"] = max(x, hi - RANGE_DECAY * (hi - mean))
+        st["lo"] = min(x, lo + RANGE_DECAY * (mean - lo))
+        # Likelihood of the short mean of errors under its own long-run distribution.
+        buf = st["b"]
+        buf.append(min(e, ERR_CAP))
+        if len(buf) > SHORT:
+            del buf[0]
+        m = sum(buf) / len(buf)
+        n += 1
+        mu, va = st["mu"], st["va"]
+        z = (m - mu) / math.sqrt(va) if va > 0 else 0.0
+        rate = ERR_LONG_RATE if n > 500 else 1.0 / n
+        dm = m - mu
+        st["mu"] = mu + rate * dm
+        st["va"] = (1 - rate) * (va + rate * dm * dm)
+        s_like = -math.log10(max(_tail(z), 1e-300)) if z > 0 else 0.0
+        surprise = max(s_like, s_novel)
+        record = st["rc"]
+        st["rc"] = max(surprise, record * RECORD_DECAY)
+        st["n"] = n
+        ratio = surprise / max(record, SURPRISE_ALARM)
+        grade = min(1.0, math.log(ratio + 1.0) / 3.0 * max(0.0, min(1.0, (surprise - SURPRISE_ALARM) / 10.0 + 0.3)))
+        alarm = False
+        quiet = st["rf"] > 0
+        if quiet:
+            st["rf"] -= 1
+        elif n > SURPRISE_WARMUP and surprise > SURPRISE_ALARM:
+            # A crossing opens the refractory period either way; only a graded one is an alarm (a weak
+            # crossing in a series that is often surprising stays silent, and does not re-arm either).
+            st["rf"] = SURPRISE_REFRACTORY
+            alarm = grade >= ALARM_MIN_GRADE
+        return Surprise(
+            alarm, 0.5 + 0.49 * grade, "likelihood" if s_like >= s_novel else "novelty", preds[k], surprise, quiet
+        )
+
+
 class SystemDetector:
     name = "system"
 
@@ -239,40 +363,62 @@ class SystemDetector:
         if e.eventType != "metric":
             return []
         st = states[series_key(ev.tenant, e.service, e.metricName)].state
-        result = SeriesMonitor(config).update(st, ev.epoch, e.metricValue)
-        if result is None:
+        # Two members, one state item: the control chart (top-level keys) says *that* a known failure shape
+        # happened (spike, run, CUSUM shift, flapping); the surprise scorer (st["lk"]) grades *how*
+        # surprising the point is, and alarms on its own when its likelihood or novelty crosses the bar.
+        found = ensemble_update(SeriesMonitor(config), st, ev.epoch, e.metricValue)
+        if found is None:
             return []
-        rule, z, expected, sigma, stat = result
-        cfg = config.system
-        if rule == "spike":
-            score = 0.7 + 0.3 * (1.0 - cfg.spike_sigma / max(abs(z), cfg.spike_sigma))
-        elif rule in ("run", "erratic"):
-            score = 0.65 + 0.3 * min(1.0, abs(z) / (3 * cfg.sigma))
-        else:
-            score = 0.6 + 0.3 * min(1.0, stat / (3 * cfg.cusum_h))
-        direction = "above" if z > 0 else "below"
+        (rule, z, expected, sigma, stat), sur = found
+        score = surprise_score(sur)
         entity = f"{e.service}/{e.metricName}"
+        direction = "above" if e.metricValue > expected else "below"
+        cfg = config.system
         names = {
             "spike": "single-point spike",
             "run": f"{cfg.run_length} points beyond {cfg.sigma:g} sigma",
             "cusum": "sustained shift (CUSUM)",
             "erratic": f"{ERRATIC_COUNT} of the last {ERRATIC_WINDOW} points beyond {ERRATIC_Z:g} sigma, either side",
+            "likelihood": f"prediction errors of the last {SHORT} points unusually large",
+            "novelty": "outside the range the series has kept",
         }
+        if z is not None:
+            detail = f"rule={rule}; robust z={z:.2f}; sigma={sigma:.4g}" + (
+                f"; cusum={stat:.1f} > {cfg.cusum_h:g}" if rule == "cusum" else ""
+            )
+            what = f"{names[rule]}, z={z:.1f}"
+        else:
+            detail = f"rule={rule}; surprise={stat:.1f} (-log10 p) > {SURPRISE_ALARM:g}"
+            what = f"{names[rule]}, surprise {stat:.1f}"
+        if sur is not None:
+            detail += f"; grade={score:.2f}"
         return [
             Finding(
                 AnomalyType.SYSTEM,
                 score,
-                f"{entity} {e.metricValue:g} is {direction} its expected {expected:.4g} ({names[rule]}, z={z:.1f})",
-                [
-                    Explanation(
-                        feature=e.metricName,
-                        observed=e.metricValue,
-                        expected=round(expected, 4),
-                        detail=f"rule={rule}; robust z={z:.2f}; sigma={sigma:.4g}"
-                        + (f"; cusum={stat:.1f} > {cfg.cusum_h:g}" if rule == "cusum" else ""),
-                    )
-                ],
+                f"{entity} {e.metricValue:g} is {direction} its expected {expected:.4g} ({what})",
+                [Explanation(feature=e.metricName, observed=e.metricValue, expected=round(expected, 4), detail=detail)],
                 detector=self.name,
                 entities={"userId": entity, "service": e.service},
             )
         ]
+
+
+def ensemble_update(monitor: SeriesMonitor, st: dict, t: float, x: float):
+    """Both members over one series state; None, or ((rule, z, expected, sigma, stat), surprise). The scorer's
+    own alarms carry z = sigma = None and stat = its surprise. Shared by the detector and `guardian eval`."""
+    result = monitor.update(st, t, x)
+    sur = SurpriseMonitor().update(st.setdefault("lk", {}), t, x)
+    if sur is not None and sur.alarm:
+        return (sur.channel, None, sur.expected, None, sur.surprise), sur
+    if result is not None:
+        return result, sur
+    return None
+
+
+def surprise_score(sur: Surprise | None) -> float:
+    """The finding's score from the surprise grade: 0.5 (a rule fired, nothing surprising) to 0.99. The square
+    root spreads typical alarms over MEDIUM..CRITICAL; it is monotone, so rankings (and NAB) are unchanged."""
+    if sur is None:
+        return 0.5
+    return 0.5 + 0.49 * math.sqrt((sur.score - 0.5) / 0.49)

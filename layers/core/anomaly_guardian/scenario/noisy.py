@@ -6,7 +6,7 @@ piecewise drift, heavy-tailed noise (Student-t, 2.2-6 degrees of freedom) whose 
 NOT labelled, integer counts, collection gaps. Labelled anomalies: persistent level shifts,
 single large spikes, temporary bursts, outages (drop to near zero) and ramps. As in NAB, each
 anomaly has a window; an alarm inside the window detects it, an alarm outside any window is a
-false positive. The same `SeriesMonitor` as the detector is run over each series.
+false positive. The same two members as the detector (`ensemble_update`) are run over each series.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import random
 from dataclasses import dataclass, field
 
 from anomaly_guardian.config import DetectionConfig
-from anomaly_guardian.detection.system import SeriesMonitor
+from anomaly_guardian.detection.system import SeriesMonitor, ensemble_update
 
 STEP = 300.0
 POINTS = 4032  # 14 days of 5-minute samples
@@ -121,8 +121,9 @@ def evaluate_noisy(seed: int = 7, series: int = 40, config: DetectionConfig | No
         state: dict = {}
         alarm_idx: list[int] = []
         for t, x in points:
-            alarm = monitor.update(state, t, x)
-            if alarm is not None:
+            found = ensemble_update(monitor, state, t, x)
+            if found is not None:
+                alarm = found[0]
                 i = int(t // STEP)
                 alarm_idx.append(i)
                 if not any(o <= i < o + WINDOW for o, _ in anomalies):
