@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import random
@@ -219,7 +220,7 @@ def test_given_an_alarm_when_the_episode_goes_on_then_no_second_alarm_within_the
     rng = random.Random(24)
     pts = [(i * 300.0, 10.0 + rng.gauss(0, 1) + (rng.gauss(0, 15) if 2000 <= i < 2100 else 0.0)) for i in range(2600)]
     found, _ = surprise_alarms(pts)
-    assert all(b - a > SURPRISE_REFRACTORY for (a, _), (b, _) in zip(found, found[1:]))
+    assert all(b - a > SURPRISE_REFRACTORY for (a, _), (b, _) in itertools.pairwise(found))
 
 
 def test_given_a_burst_inside_the_scorers_refractory_period_when_detected_then_the_control_chart_still_reports_it(
