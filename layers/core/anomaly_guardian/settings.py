@@ -151,6 +151,11 @@ class ApiSettings(FunctionSettings):
     # KMS key for webhook secrets; required outside the local stack (adapters.secrets says so too).
     secrets_kms_key_id: str | None = Field(None, alias="SECRETS_KMS_KEY_ID")
     anomaly_retention_days: int | None = Field(None, alias="ANOMALY_RETENTION_DAYS", gt=0)
+    # Erasure (DELETE /subjects) also reaches these; unset ones are skipped (unit tests).
+    incidents_table: str | None = Field(None, alias="INCIDENTS_TABLE")
+    idempotency_table: str | None = Field(None, alias="IDEMPOTENCY_TABLE")
+    archive_bucket: str | None = Field(None, alias="ARCHIVE_BUCKET")
+    model_bucket: str | None = Field(None, alias="MODEL_BUCKET")
 
     @model_validator(mode="after")
     def _kms_outside_local(self) -> Self:

@@ -11,7 +11,7 @@ Powertools `Depends()` (see `anomaly_guardian.api.deps`), which tests override w
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from anomaly_guardian.settings import (
     ApiSettings,
@@ -140,12 +140,37 @@ def api_services(settings: ApiSettings | None = None) -> Services:
     from anomaly_guardian.state.dynamodb import DynamoDBStateStore
 
     s = settings or ApiSettings.from_env()
+    anomalies = AnomalyRepository(s.anomalies_table, retention_days=s.anomaly_retention_days)
+    state = DynamoDBStateStore(s.state_table)
+    pseudonymiser = pseudonymiser_from_param(s.pseudonym_key_param)  # same key as ingest and the detector
     return Services(
         config=ConfigRepository(s.config_table),
-        anomalies=AnomalyRepository(s.anomalies_table, retention_days=s.anomaly_retention_days),
+        anomalies=anomalies,
         secrets=secret_box_from_env(),
-        state=DynamoDBStateStore(s.state_table),
-        pseudonymiser=pseudonymiser_from_param(s.pseudonym_key_param),  # same key as ingest and the detector
+        state=state,
+        pseudonymiser=pseudonymiser,
         audit=AuditLog(s.audit_table),
         blocklist=BlockListAdmin(s.blocklist_table),
+        eraser=subject_eraser(s, anomalies, state, pseudonymiser),
+    )
+
+
+def subject_eraser(s: ApiSettings, anomalies: Any, state: Any, pseudonymiser: Any) -> Any:
+    """DELETE /subjects: every table partition, marker and object store the person can be in."""
+    from anomaly_guardian.adapters.erasure_stores import MarkerEraser, ObjectEraser, PartitionEraser
+    from anomaly_guardian.erasure.service import ErasurePorts, SubjectEraser
+
+    tables = {"config": s.config_table, "blocklist": s.blocklist_table, "audit": s.audit_table}
+    if s.incidents_table:
+        tables["incidents"] = s.incidents_table
+    buckets = {"archive": s.archive_bucket, "models": s.model_bucket}
+    return SubjectEraser(
+        ErasurePorts(
+            anomalies=anomalies,
+            state=state,
+            pseudonymiser=pseudonymiser,
+            partitions={name: PartitionEraser(table) for name, table in tables.items()},
+            markers=MarkerEraser(s.idempotency_table) if s.idempotency_table else None,
+            objects={name: ObjectEraser(bucket) for name, bucket in buckets.items() if bucket},
+        )
     )

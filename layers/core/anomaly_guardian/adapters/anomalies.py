@@ -204,6 +204,22 @@ class AnomalyRepository:
             raise AnomalyNotFound(anomaly_id) from None
         return self._public(from_item(resp["Attributes"]))
 
+    def user_anomalies(self, tenant: str, user_pseudonym: str) -> list[dict[str, Any]]:
+        """Every stored anomaly of one (pseudonymised) user (gsi1 projects ALL), for erasure."""
+        out: list[dict[str, Any]] = []
+        args: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": "gsi1",
+            "KeyConditionExpression": "gsi1pk = :p",
+            "ExpressionAttributeValues": {":p": {"S": f"{tenant_pk(tenant)}#U#{user_pseudonym}"}},
+        }
+        while True:
+            resp = self.ddb.query(**args)
+            out.extend(from_item(i) for i in resp.get("Items", []))
+            if "LastEvaluatedKey" not in resp:
+                return out
+            args["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
     def delete_user(self, tenant: str, user_pseudonym: str) -> int:
         """GDPR erasure: delete every anomaly of one (pseudonymised) user; returns how many."""
         keys: list[dict[str, Any]] = []

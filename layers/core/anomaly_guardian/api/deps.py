@@ -33,6 +33,7 @@ class Services:
     pseudonymiser: Pseudonymiser
     audit: Any = None  # adapters.audit.AuditLog; None: changes are not audited (unit tests only)
     blocklist: Any = None  # adapters.blocklist_admin.BlockListAdmin (erasure of a user's blocks and flags)
+    eraser: Any = None  # erasure.service.SubjectEraser (DELETE /subjects); None: tables of this object only
     resolve: Resolver = system_resolver
     detectors: Callable[[], list[Any]] = field(default=lambda: _default_detectors())
 

@@ -1,12 +1,12 @@
-"""DELETE /subjects/{userId}: GDPR erasure of one person within the caller's tenant.
+"""DELETE /subjects/{userId}: GDPR erasure of one person within the caller's tenant, everywhere.
 
-Erased: every anomaly stored under the person's pseudonym (Anomalies table, via the gsi1 user index),
-the detector state keyed by that pseudonym (found by asking every registered detector which
-state keys an event of this user would touch, plus the rule engine's window), and the person's
-user block and step-up/monitoring flags in the BlockList table. Not covered here and
-documented in the response: state keyed by IP/device/session rather than user, incidents and audit
-records that reference the pseudonym, OpenSearch documents and model training snapshots (those age
-out with their TTL/retention).
+`erasure.service.SubjectEraser` does the work (docs/privacy.md): the person's anomalies (and through the
+table stream their OpenSearch documents), detector state keyed by their user, IP and device pseudonyms,
+dedupe markers of their events, every item of the tenant's Incidents / Audit / BlockList / Config
+partitions that names them (deleted, or redacted where the record itself must stay), and every object
+of the event archive and the model bucket holding their records (rewritten without them, older versions
+deleted). The response lists in `notCovered` what is left (nothing stored); the audit record of the
+erasure carries a receipt id and counts, never the person's id or pseudonym.
 """
 
 from __future__ import annotations
@@ -21,25 +21,25 @@ from pydantic import BaseModel
 from anomaly_guardian.api.deps import ServicesDep, TenantDep, record_audit
 from anomaly_guardian.detection.base import PreparedEvent
 from anomaly_guardian.detection.rules import STATE_KIND as RULES_STATE_KIND
+from anomaly_guardian.erasure.service import NOT_COVERED, ErasurePorts, SubjectEraser
+from anomaly_guardian.ids import new_ulid
 from anomaly_guardian.models.event import parse_event
 from anomaly_guardian.state.store import state_key
 
 router = Router()
-NOT_COVERED = [
-    "state keyed by IP address, device or session rather than the user",
-    "incidents and audit records referencing the pseudonym (expire with their TTL)",
-    "model training snapshots (expire with snapshot retention); OpenSearch documents follow the anomaly"
-    " deletions through the table stream (search_indexer)",
-]
 _PROBE_TYPES = ("transaction", "login", "pageview", "api_request")
 
 
 class ErasureResult(BaseModel):
+    erasureId: str
     userPseudonym: str
     anomaliesDeleted: int
     stateItemsDeleted: int
     blockEntriesDeleted: int
     suppressionsDeleted: int = 0
+    itemsDeleted: dict[str, int] = {}
+    itemsRedacted: dict[str, int] = {}
+    objectsRewritten: dict[str, int] = {}
     notCovered: list[str]
 
 
@@ -69,33 +69,39 @@ def user_state_keys(tenant: str, pseudonym: str, detectors: list[Any]) -> set[st
     return {k for k in keys if k.startswith(f"{tenant}#")}
 
 
-@router.delete("/subjects/<userId>", summary="Erase a person's data (GDPR)", tags=["subjects"])
+@router.delete("/subjects/<userId>", summary="Erase a person's data everywhere (GDPR)", tags=["subjects"])
 def erase_subject(
     userId: Annotated[str, Path(min_length=1, max_length=256)], tenant: TenantDep, svc: ServicesDep
 ) -> ErasureResult:
-    pseudonym = svc.pseudonymiser.user(tenant, userId)
-    deleted = svc.anomalies.delete_user(tenant, pseudonym)
-    keys = sorted(user_state_keys(tenant, pseudonym, svc.detectors()))
-    state_deleted = sum(svc.state.delete_prefix(k) for k in keys)
-    blocks_deleted = svc.blocklist.erase_user(tenant, pseudonym) if svc.blocklist is not None else 0
-    suppressions_deleted = svc.config.erase_user_suppressions(tenant, pseudonym)
-    # The audit keeps the pseudonym only: the record of an erasure must not re-identify the person.
+    eraser = svc.eraser or SubjectEraser(
+        ErasurePorts(anomalies=svc.anomalies, state=svc.state, pseudonymiser=svc.pseudonymiser)
+    )
+    report, _subject = eraser.erase(
+        tenant, userId, extra_state_keys=lambda t, pseudonym: user_state_keys(t, pseudonym, svc.detectors())
+    )
+    erasure_id = f"er_{new_ulid()}"
+    # The record of an erasure must not re-identify the person: a receipt id and counts only.
     record_audit(
         svc,
         router.current_event.raw_event,
         tenant,
         "subject.erase",
-        pseudonym,
-        anomaliesDeleted=deleted,
-        stateItemsDeleted=state_deleted,
-        blockEntriesDeleted=blocks_deleted,
-        suppressionsDeleted=suppressions_deleted,
+        erasure_id,
+        anomaliesDeleted=report.anomaliesDeleted,
+        stateItemsDeleted=report.stateItemsDeleted,
+        itemsDeleted=report.itemsDeleted,
+        itemsRedacted=report.itemsRedacted,
+        objectsRewritten=report.objectsRewritten,
     )
     return ErasureResult(
-        userPseudonym=pseudonym,
-        anomaliesDeleted=deleted,
-        stateItemsDeleted=state_deleted,
-        blockEntriesDeleted=blocks_deleted,
-        suppressionsDeleted=suppressions_deleted,
+        erasureId=erasure_id,
+        userPseudonym=report.userPseudonym,
+        anomaliesDeleted=report.anomaliesDeleted,
+        stateItemsDeleted=report.stateItemsDeleted,
+        blockEntriesDeleted=report.blockEntriesDeleted,
+        suppressionsDeleted=report.suppressionsDeleted,
+        itemsDeleted=report.itemsDeleted,
+        itemsRedacted=report.itemsRedacted,
+        objectsRewritten=report.objectsRewritten,
         notCovered=NOT_COVERED,
     )

@@ -1,0 +1,166 @@
+"""Pure pieces of erasure: who the subject is (`Subject`), which stored records are theirs, how a JSON
+document is redacted, and how archive objects (gzip or plain; JSON lines or Firehose's concatenated
+`{...}{...}` records) are read and rewritten without the subject's records.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+REDACTED = "[erased]"
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+@dataclass
+class Subject:
+    """Everything that identifies one person in one tenant, grown while erasing: their raw user id and
+    pseudonym, and the raw and pseudonymised IPs and devices, event ids and anomaly ids found for them."""
+
+    tenant: str
+    user_id: str
+    pseudonym: str
+    ips: set[str] = field(default_factory=set)
+    ip_pseudonyms: set[str] = field(default_factory=set)
+    devices: set[str] = field(default_factory=set)
+    device_pseudonyms: set[str] = field(default_factory=set)
+    event_ids: set[str] = field(default_factory=set)
+    anomaly_ids: set[str] = field(default_factory=set)
+
+    def needles(self) -> list[str]:
+        """Identifier strings that must not survive anywhere (longest first, so redaction is clean)."""
+        values = {self.user_id, self.pseudonym, *self.ips, *self.ip_pseudonyms, *self.devices, *self.device_pseudonyms}
+        return sorted((v for v in values if v), key=len, reverse=True)
+
+    def learn_anomaly(self, anomaly: Mapping[str, Any]) -> None:
+        if anomaly.get("anomalyId"):
+            self.anomaly_ids.add(str(anomaly["anomalyId"]))
+        event_id = (anomaly.get("originalEvent") or {}).get("eventId")
+        if event_id:
+            self.event_ids.add(str(event_id))
+        entities = anomaly.get("entities") or {}
+        if entities.get("ip"):
+            self.ip_pseudonyms.add(str(entities["ip"]))
+        if entities.get("device"):
+            self.device_pseudonyms.add(str(entities["device"]))
+
+    def learn_event(self, event: Mapping[str, Any], pseudonymiser: Any) -> None:
+        if event.get("eventId"):
+            self.event_ids.add(str(event["eventId"]))
+        if event.get("ipAddress"):
+            self.ips.add(str(event["ipAddress"]))
+            self.ip_pseudonyms.add(pseudonymiser.ip(self.tenant, str(event["ipAddress"])))
+        if event.get("deviceId"):
+            self.devices.add(str(event["deviceId"]))
+            self.device_pseudonyms.add(pseudonymiser.device(self.tenant, str(event["deviceId"])))
+
+
+def is_subjects_record(record: Any, subject: Subject) -> bool:
+    """An archived envelope `{tenantId, event: {userId}}` or bare event of this person, or an exported row
+    (feedback, anomaly) naming their pseudonym, one of their anomalies or one of their events."""
+    if not isinstance(record, Mapping):
+        return False
+    tenant = record.get("tenantId")
+    if tenant not in (None, subject.tenant):
+        return False
+    event = record.get("event") if isinstance(record.get("event"), Mapping) else record
+    if event.get("userId") in (subject.user_id, subject.pseudonym):
+        return True
+    if record.get("anomalyId") and str(record["anomalyId"]) in subject.anomaly_ids:
+        return True
+    return tenant == subject.tenant and bool(event.get("eventId")) and str(event["eventId"]) in subject.event_ids
+
+
+def contains_any(text: str, needles: Iterable[str]) -> bool:
+    return any(n and n in text for n in needles)
+
+
+def redact(value: Any, needles: list[str]) -> Any:
+    """A copy of a JSON-like value with every needle inside any string (key or value) replaced."""
+    if isinstance(value, str):
+        for n in needles:
+            if n in value:
+                value = value.replace(n, REDACTED)
+        return value
+    if isinstance(value, Mapping):
+        return {redact(k, needles): redact(v, needles) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact(v, needles) for v in value]
+    if isinstance(value, set):
+        return {redact(v, needles) for v in value}
+    return value
+
+
+@dataclass
+class ParsedObject:
+    records: list[Any]
+    gzipped: bool
+    layout: str  # "lines" (JSON lines) or "concatenated" (Firehose: {...}{...} with no delimiter)
+
+
+def parse_object(data: bytes) -> ParsedObject | None:
+    """The records of a JSON archive object, or None when it is not JSON records (binary, parquet, npz)."""
+    gzipped = data[:2] == _GZIP_MAGIC
+    if gzipped:
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError):
+            return None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    records = list(_records(text))
+    if records is None or any(r is _BAD for r in records):
+        return None
+    layout = "lines" if "\n" in text.strip() or text.endswith("\n") else "concatenated"
+    return ParsedObject(records, gzipped, layout)
+
+
+_BAD = object()
+
+
+def _records(text: str) -> Iterator[Any]:
+    decoder = json.JSONDecoder()
+    i, n = 0, len(text)
+    while i < n:
+        while i < n and text[i] in " \t\r\n":
+            i += 1
+        if i >= n:
+            return
+        try:
+            value, i = decoder.raw_decode(text, i)
+        except json.JSONDecodeError:
+            yield _BAD
+            return
+        yield value
+
+
+def serialise_object(parsed: ParsedObject, records: list[Any]) -> bytes:
+    sep = "\n" if parsed.layout == "lines" else ""
+    text = "".join(json.dumps(r, separators=(",", ":")) + sep for r in records)
+    data = text.encode("utf-8")
+    return gzip.compress(data, mtime=0) if parsed.gzipped else data
+
+
+def without_subject(data: bytes, subject: Subject, pseudonymiser: Any) -> tuple[bytes | None, list[Any]]:
+    """(the object rewritten without the subject's records, the records removed); (None, []) when the
+    object holds none of them. Identifiers found in removed records are added to `subject`. Records that
+    are not the subject's but still mention one of their identifiers (e.g. an exported row naming their
+    pseudonym) are redacted."""
+    parsed = parse_object(data)
+    if parsed is None:
+        return None, []
+    removed = [r for r in parsed.records if is_subjects_record(r, subject)]
+    for r in removed:
+        event = r.get("event") if isinstance(r.get("event"), Mapping) else r
+        subject.learn_event(event, pseudonymiser)
+    kept = [r for r in parsed.records if not is_subjects_record(r, subject)]
+    needles = subject.needles()
+    redacted = [redact(r, needles) if contains_any(json.dumps(r, ensure_ascii=False), needles) else r for r in kept]
+    if not removed and redacted == kept:
+        return None, []
+    return serialise_object(parsed, redacted), removed
