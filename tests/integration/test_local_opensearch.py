@@ -74,14 +74,14 @@ def test_routes_added_later_win_and_unknown_apis_are_400(fake):
         body = req.json()
         if "policy" not in body:
             return 400, error("x_content_parse_exception", "[policy] is required")
-        fake.objects.setdefault("ism", {})[req.params["name"]] = body
+        fake.objects.setdefault("rollups", {})[req.params["name"]] = body
         return 201, {"_id": req.params["name"]}
 
     c = client(fake)
-    with pytest.raises(ValueError, match="no handler"):
-        c.request("PUT", "/_plugins/_ism/policies/p1", b"{}")
-    fake.route("PUT", r"/_plugins/_ism/policies/(?P<name>[^/]+)", put_policy)
+    with pytest.raises(ValueError, match="no handler"):  # an API the fake does not serve (rollups)
+        c.request("PUT", "/_plugins/_rollup/jobs/p1", b"{}")
+    fake.route("PUT", r"/_plugins/_rollup/jobs/(?P<name>[^/]+)", put_policy)
     with pytest.raises(ValueError, match="policy"):
-        c.request("PUT", "/_plugins/_ism/policies/p1", b"{}")
-    assert c.request("PUT", "/_plugins/_ism/policies/p1", b'{"policy": {}}') == {"_id": "p1"}
-    assert fake.objects["ism"] == {"p1": {"policy": {}}}
+        c.request("PUT", "/_plugins/_rollup/jobs/p1", b"{}")
+    assert c.request("PUT", "/_plugins/_rollup/jobs/p1", b'{"policy": {}}') == {"_id": "p1"}
+    assert fake.objects["rollups"] == {"p1": {"policy": {}}}

@@ -31,6 +31,9 @@ the fake's state is yours to keep on `fake.state` (a dict) and the generic `fake
 
     fake.route("PUT", r"/_plugins/_ism/policies/(?P<name>[^/]+)", put_policy)
 
+The plugin APIs (ISM, Notifications, Anomaly Detection, Alerting, Security, Dashboards saved objects)
+are installed from `local/opensearch_plugins.py`, with request-shape checks.
+
 Every request is recorded in `fake.requests` (method, path, status) so tests and `/_local/stats`
 can see what was called; `fake.stats()` summarises it.
 """
@@ -176,6 +179,9 @@ class FakeOpenSearch:
         self._server: QuietHTTPServer | None = None
         self.url = ""
         self._builtin_routes()
+        from anomaly_guardian.local.opensearch_plugins import install  # ISM, AD, alerting, security, Dashboards
+
+        install(self)
 
     # ------------------------------------------------------------------ extension point
     def route(self, method: str, pattern: str, handler: Handler) -> None:

@@ -172,7 +172,11 @@ def resource(record: Mapping[str, Any]) -> str | None:
     """The main thing a call acted on, for the alert's "top resources" (function, bucket, instance type...)."""
     params = record.get("requestParameters") or {}
     if isinstance(params, Mapping):
-        for name in ("functionName", "bucketName", "instanceType", "volumeId", "roleName", "userName", "tableName"):
+        fn = params.get("functionName")
+        if isinstance(fn, str) and fn:  # a name, or arn:aws:lambda:region:account:function:name[:qualifier]
+            parts = fn.split(":")
+            return (parts[6] if len(parts) >= 7 and parts[0] == "arn" else fn)[:256]
+        for name in ("bucketName", "instanceType", "volumeId", "roleName", "userName", "tableName"):
             value = params.get(name)
             if isinstance(value, str) and value:
                 return value[:256]

@@ -1,0 +1,82 @@
+"""OpenSearch administration client for `guardian opensearch sync` (opensearch-py, SigV4 or basic auth).
+
+The CLI's client, not the Lambdas' (they sign with botocore in adapters/opensearch.py): opensearch-py
+with `AWSV4SignerAuth` (service `es`) for an OpenSearch Service domain, or HTTP basic auth for a
+self-managed cluster (the GitHub Actions job's container). Dashboards saved objects go to the
+Dashboards endpoint (`https://<domain>/_dashboards` on OpenSearch Service) with the `osd-xsrf` header.
+`request` returns (status, body) and never raises on an HTTP error status: the sync decides.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+from urllib.parse import urlsplit
+
+
+class OpenSearchAdmin:
+    def __init__(
+        self,
+        endpoint: str,
+        dashboards_url: str | None = None,
+        *,
+        region: str | None = None,
+        auth: str = "sigv4",
+        username: str | None = None,
+        password: str | None = None,
+        verify_certs: bool = True,
+        timeout: float = 30.0,
+    ) -> None:
+        from opensearchpy import AWSV4SignerAuth, OpenSearch, RequestsHttpConnection
+
+        endpoint = (endpoint if "://" in endpoint else f"https://{endpoint}").rstrip("/")
+        self.endpoint = endpoint
+        self.dashboards_url = (dashboards_url or f"{endpoint}/_dashboards").rstrip("/")
+        if auth == "sigv4":
+            import boto3
+
+            session = boto3.Session()
+            credentials = session.get_credentials()
+            if credentials is None:
+                raise RuntimeError("no AWS credentials for SigV4 (aws sso login, AWS_PROFILE, or --auth basic)")
+            region = region or session.region_name or os.environ.get("AWS_REGION") or "us-east-1"
+            http_auth: Any = AWSV4SignerAuth(credentials, region, "es")
+        elif auth == "basic":
+            if not username or password is None:
+                raise RuntimeError("--auth basic needs OPENSEARCH_USERNAME and OPENSEARCH_PASSWORD")
+            http_auth = (username, password)
+        else:
+            raise ValueError(f"unknown auth {auth!r} (sigv4 or basic)")
+
+        def client(url: str) -> Any:
+            return OpenSearch(
+                hosts=[url],
+                http_auth=http_auth,
+                use_ssl=urlsplit(url).scheme == "https",
+                verify_certs=verify_certs,
+                ssl_show_warn=verify_certs,
+                connection_class=RequestsHttpConnection,
+                timeout=timeout,
+                max_retries=3,
+                retry_on_status=(429, 502, 503, 504),
+            )
+
+        self.search = client(endpoint)
+        self.dashboards = client(self.dashboards_url)
+
+    def request(
+        self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None, target: str = "search"
+    ) -> tuple[int, Any]:
+        from opensearchpy.exceptions import ConnectionError as OSConnectionError
+        from opensearchpy.exceptions import TransportError
+
+        client = self.dashboards if target == "dashboards" else self.search
+        headers = {"osd-xsrf": "true"} if target == "dashboards" else None
+        query = {k: str(v).lower() if isinstance(v, bool) else v for k, v in (params or {}).items() if v is not None}
+        try:
+            return 200, client.transport.perform_request(method, path, params=query, body=body, headers=headers)
+        except OSConnectionError as exc:
+            raise RuntimeError(f"{method} {path}: cannot reach {client.transport.hosts[0]}: {exc}") from None
+        except TransportError as exc:
+            status = exc.status_code if isinstance(exc.status_code, int) else 599
+            return status, exc.info
