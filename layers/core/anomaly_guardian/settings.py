@@ -104,6 +104,16 @@ class ModelPromoteSettings(FunctionSettings):
     model_kms_key_id: str | None = Field(None, alias="MODEL_KMS_KEY_ID")
 
 
+class ReportsSettings(FunctionSettings):
+    """functions/reports (and the API's /reports): anomalies, counters, the reports bucket, the alerts topic."""
+
+    anomalies_table: str = Field(alias="ANOMALIES_TABLE", min_length=1)
+    audit_table: str = Field(alias="AUDIT_TABLE", min_length=1)
+    reports_bucket: str = Field(alias="REPORTS_BUCKET", min_length=1)
+    reports_kms_key_id: str | None = Field(None, alias="REPORTS_KMS_KEY_ID")
+    alerts_topic_arn: str | None = Field(None, alias="ALERTS_TOPIC_ARN")
+
+
 class SearchIndexerSettings(FunctionSettings):
     """functions/search_indexer: Anomalies table stream -> OpenSearch."""
 

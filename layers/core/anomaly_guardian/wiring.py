@@ -11,6 +11,7 @@ Powertools `Depends()` (see `anomaly_guardian.api.deps`), which tests override w
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from anomaly_guardian.settings import (
@@ -18,6 +19,7 @@ from anomaly_guardian.settings import (
     CostAnomaliesSettings,
     IngestSettings,
     ModelPromoteSettings,
+    ReportsSettings,
     ResponseSettings,
     SearchIndexerSettings,
     UsageIngestSettings,
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     from anomaly_guardian.cost.service import CostPorts
     from anomaly_guardian.ingest.service import IngestService
     from anomaly_guardian.ml.lifecycle import Promoter
+    from anomaly_guardian.reports.service import ReportPorts
     from anomaly_guardian.response.ports import Ports
     from anomaly_guardian.search.indexer import SearchIndexer
     from anomaly_guardian.usage.service import UsageIngest
@@ -86,6 +89,26 @@ def model_promoter(settings: ModelPromoteSettings | None = None) -> Promoter:
         SageMakerRegistry(),
         s.model_key,
         package_group=s.model_package_group,
+    )
+
+
+def report_ports(
+    settings: ReportsSettings | None = None, emit: Callable[[str, dict[str, Any]], None] | None = None
+) -> ReportPorts:
+    """functions/reports and the API's /reports router."""
+    from anomaly_guardian.adapters.anomalies import AnomalyRepository
+    from anomaly_guardian.adapters.counters import TenantCounters
+    from anomaly_guardian.adapters.reports_store import ReportStore
+    from anomaly_guardian.adapters.sns import AlertTopic
+    from anomaly_guardian.reports.service import ReportPorts
+
+    s = settings or ReportsSettings.from_env()
+    return ReportPorts(
+        anomalies=AnomalyRepository(s.anomalies_table),
+        counters=TenantCounters(s.audit_table),
+        store=ReportStore(s.reports_bucket, kms_key_id=s.reports_kms_key_id or ""),
+        alerts=AlertTopic(s.alerts_topic_arn) if s.alerts_topic_arn else None,
+        emit=emit,
     )
 
 

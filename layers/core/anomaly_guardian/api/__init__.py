@@ -14,4 +14,5 @@ ROUTER_MODULES: tuple[str, ...] = (
     "reviews",
     "enforcement",
     "response_settings",
+    "reports",
 )

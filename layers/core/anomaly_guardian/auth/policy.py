@@ -12,6 +12,7 @@ SCOPE_ROUTES: dict[str, tuple[tuple[str, str], ...]] = {
     "api:read": (("GET", "*"),),
     "api:write": (("POST", "*"), ("PUT", "*"), ("DELETE", "*"), ("PATCH", "*")),
     "events:write": (("POST", "events"),),
+    "admin": (),  # grants no method by itself: widens what api:read/api:write see (GET /reports?scope=all)
 }
 
 

@@ -24,7 +24,7 @@ import jwt
 DEFAULT_ISSUER = "anomaly-guardian"
 DEFAULT_AUDIENCE = "anomaly-guardian-api"
 # read: GET anything; write: POST/PUT/DELETE anything (includes POST /events); events:write: POST /events only.
-SCOPES = ("api:read", "api:write", "events:write")
+SCOPES = ("api:read", "api:write", "events:write", "admin")  # admin: cross-tenant views (reports of all tenants)
 DEFAULT_SCOPES = ("api:read", "api:write")
 MAX_TTL_SECONDS = 7 * 24 * 3600
 MIN_KEY_BYTES = 32

@@ -1,0 +1,120 @@
+"""Generating a report: read the period's anomalies (and the previous period's, for trends) and the
+detector's per-tenant hourly counters, build the JSON and HTML (`reports`), store both in the reports
+bucket, publish a summary with links to SNS, and emit the KPIs as metrics.
+
+Tenant `_all` (ADMIN_TENANT) is the admin roll-up: every tenant active in the period (from the counters'
+daily tenant sets), anomalies and counters summed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from anomaly_guardian.reports import build, period_bounds, render_html
+
+ADMIN_TENANT = "_all"
+MAX_ANOMALIES = 50_000  # per report: beyond this the report says it was truncated
+
+
+@dataclass
+class ReportPorts:
+    anomalies: Any  # AnomalyRepository
+    counters: Any  # TenantCounters
+    store: Any  # ReportStore
+    alerts: Any = None  # AlertTopic
+    emit: Callable[[str, dict[str, Any]], None] | None = None  # (tenant, kpis) -> EMF
+
+
+def _iso(dt: datetime) -> str:
+    return dt.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def collect(repo: Any, tenants: list[str], start: datetime, end: datetime) -> tuple[list[dict[str, Any]], bool]:
+    """Every anomaly of `tenants` in [start, end), paged (1,000 per query); (anomalies, truncated)."""
+    out: list[dict[str, Any]] = []
+    for tenant in tenants:
+        token = None
+        while True:
+            last = _iso(end - timedelta(milliseconds=1))
+            items, token = repo.query(tenant, from_date=_iso(start), to_date=last, limit=1000, next_token=token)
+            out.extend(items)
+            if len(out) >= MAX_ANOMALIES:
+                return out[:MAX_ANOMALIES], True
+            if not token:
+                break
+    return out, False
+
+
+def previous_bounds(period: str, day: date) -> tuple[datetime, datetime]:
+    start, _ = period_bounds(period, day)
+    return period_bounds(period, (start - timedelta(days=1)).date())
+
+
+def generate(ports: ReportPorts, period: str, day: date, tenant: str, notify: bool = True) -> dict[str, Any]:
+    start, end = period_bounds(period, day)
+    tenants = ports.counters.active_tenants(start, end) if tenant == ADMIN_TENANT else [tenant]
+    anomalies, truncated = collect(ports.anomalies, tenants, start, end)
+    previous: list[dict[str, Any]] = []
+    if period != "daily":
+        p_start, p_end = previous_bounds(period, day)
+        previous, _ = collect(ports.anomalies, tenants, p_start, p_end)
+    totals = ports.counters.totals(tenants, start, end)
+    counters: dict[str, Any] = {
+        "eventsProcessed": totals["events"],
+        "eventsSource": "detector per-tenant hourly counters (Audit table CNT#)",
+        "errors": totals["errors"],
+        "healthNotes": [f"anomalies counted by the detector: {totals['anomalies']}"]
+        + (["anomaly list truncated at 50,000"] if truncated else []),
+    }
+    report = build(period, day, tenant, anomalies, previous, counters)
+    if tenant == ADMIN_TENANT:
+        report["tenants"] = tenants
+    html = render_html(report)
+    keys = ports.store.put(tenant, report, html)
+    links = ports.store.links(tenant, report["reportId"])
+    report["links"] = links
+    if ports.emit is not None:
+        ports.emit(tenant, report["kpis"])
+    if notify and ports.alerts is not None:
+        s = report["summary"]
+        message = {
+            "event": "report.generated",
+            "tenantId": tenant,
+            "reportId": report["reportId"],
+            "period": period,
+            "date": report["date"],
+            "summary": {k: s[k] for k in ("total_events_processed", "anomalies_detected", "actions_performed")},
+            "securityPostureScore": report["kpis"]["securityPostureScore"],
+            "topAnomaly": (report["top_anomalies"] or [{}])[0].get("description"),
+            "consoleUrl": links["consoleUrl"],
+            "htmlUrl": links["htmlUrl"],
+            "keys": keys,
+        }
+        subject = (
+            f"Anomaly Guardian {period} report {report['date']}: {s['anomalies_detected']} anomalies, "
+            f"posture {report['kpis']['securityPostureScore']}"
+        )
+        ports.alerts.publish(subject, message, "LOW", tenant, "report.generated")
+    return report
+
+
+def closed_day(period: str, today: date) -> date:
+    """The day a scheduled run reports on: yesterday (daily, weekly: the 7 days ending yesterday), or the
+    last day of the previous month (monthly)."""
+    if period == "monthly":
+        return today.replace(day=1) - timedelta(days=1)
+    return today - timedelta(days=1)
+
+
+def scheduled(ports: ReportPorts, event: dict[str, Any], today: date) -> dict[str, Any]:
+    """One schedule firing: the period's report for every tenant active in it, and the admin roll-up."""
+    period = str((event or {}).get("period", "daily"))
+    day = date.fromisoformat(event["date"]) if (event or {}).get("date") else closed_day(period, today)
+    start, end = period_bounds(period, day)
+    tenants = ports.counters.active_tenants(start, end)
+    written = [generate(ports, period, day, t)["reportId"] for t in tenants]
+    generate(ports, period, day, ADMIN_TENANT)
+    return {"period": period, "date": day.isoformat(), "tenants": tenants, "reports": len(written) + 1}
