@@ -194,6 +194,20 @@ def test_too_few_samples_is_reported_not_guessed(ml_env, training, handler_modul
     assert retrain_rule_runs(ml_env) == []
 
 
+def test_a_fresh_stack_without_a_model_skips_the_check_instead_of_failing_daily(
+    ml_env, handler_module, event_fixture, lambda_context
+):
+    # Given no model promoted yet (nothing at MODEL_BUCKET/MODEL_KEY), when the daily check runs
+    from anomaly_guardian.adapters.dynamodb import client
+
+    client("s3").delete_object(Bucket=BUCKET, Key="models/current/model.npz")
+    app = handler_module("drift_monitor")
+    result = app.lambda_handler(event_fixture("eventbridge_scheduled_drift_check.json"), lambda_context)
+    # Then it reports why it did nothing (no exception, so no retries and no dead-letter message)
+    assert result == {"status": "no_model", "rows": 0}
+    assert _executions() == []
+
+
 def test_weekly_rule_exports_feedback_then_requests_retraining(ml_env, handler_module, event_fixture, lambda_context):
     _feedback()
     app = handler_module("drift_monitor")

@@ -12,8 +12,10 @@ import gzip
 import json
 import subprocess
 import sys
+import time
 import uuid
 
+import boto3
 from botocore.credentials import Credentials
 from local_helpers import wait_for
 
@@ -148,3 +150,64 @@ def test_cloudtrail_send_reports_what_is_not_a_record_and_sends_the_rest(local_s
     assert "sent 1 CloudTrail record(s)" in out.stdout
     missing = guardian("cloudtrail", "send", str(lines), "--state-dir", str(tmp_path / "nothing-here"))
     assert missing.returncode == 2 and "make local" in missing.stderr
+
+
+def test_a_cron_schedule_runs_its_function_when_triggered_on_the_local_clock(local_stack):
+    # Given the daily drift check, cron(15 3 * * ? *) in the template, planned on the local clock
+    listed = guardian("schedules", "list", "--state-dir", str(local_stack.state_dir))
+    assert listed.returncode == 0, listed.stderr
+    assert "anomaly-guardian-local-drift-check" in listed.stdout and "cron(15 3 * * ? *)" in listed.stdout
+    before = local_stack.stats()["deliveries"].get("DriftMonitorFunction.DailyDriftCheck", 0)
+    # When it is run now with the documented command
+    ran = guardian("schedules", "run", "anomaly-guardian-local-drift-check", "--state-dir", str(local_stack.state_dir))
+    # Then the drift monitor ran with the schedule's Input and succeeded
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert json.loads(ran.stdout)["ok"] is True
+    stats = local_stack.stats()
+    assert stats["deliveries"]["DriftMonitorFunction.DailyDriftCheck"] == before + 1
+    # And moving the clock a week on runs every schedule that fell due: daily, weekly and rate ones
+    advanced = guardian("schedules", "advance", "7d", "--state-dir", str(local_stack.state_dir))
+    assert advanced.returncode == 0, advanced.stderr
+    stats = local_stack.stats()
+    assert stats["deliveries"]["DriftMonitorFunction.DailyDriftCheck"] == before + 2
+    assert stats["deliveries"].get("DriftMonitorFunction.WeeklyRetrain", 0) >= 1
+    assert stats["deliveries"].get("BlockExpiryFunction.Every5Minutes", 0) >= 1
+
+
+def test_a_drift_event_on_the_bus_starts_the_retrain_pipeline_through_the_templates_rule(local_stack):
+    aws = {
+        "endpoint_url": local_stack.aws_endpoint_url,
+        "region_name": "us-east-1",
+        "aws_access_key_id": "testing",
+        "aws_secret_access_key": "testing",
+    }
+    sm, events = boto3.client("sagemaker", **aws), boto3.client("events", **aws)
+    pipeline = "anomaly-guardian-retrain-local"
+
+    def executions():
+        return sm.list_pipeline_executions(PipelineName=pipeline)["PipelineExecutionSummaries"]
+
+    before = len(executions())
+    # When a producer (drift monitor, OpenSearch anomaly detection) reports drift on the stack's bus
+    out = events.put_events(
+        Entries=[
+            {
+                "Source": "anomaly-guardian.drift",
+                "DetailType": "ModelDriftDetected",
+                "Detail": json.dumps({"drifted": ["amountZ"], "maxPsi": 0.41}),
+                "EventBusName": "anomaly-guardian-local",
+            },
+            {
+                "Source": "anomaly-guardian.drift",
+                "DetailType": "Other",
+                "Detail": "{}",
+                "EventBusName": "anomaly-guardian-local",
+            },
+        ]
+    )
+    assert out["FailedEntryCount"] == 0
+    # Then RetrainOnDriftRule matches only the drift event and starts the pipeline with its parameters
+    assert wait_for(lambda: len(executions()) == before + 1, timeout=10)
+    time.sleep(1)
+    assert len(executions()) == before + 1
+    assert local_stack.stats()["deliveries"].get("RetrainOnDriftRule.retrain", 0) >= 1

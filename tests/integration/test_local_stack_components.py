@@ -198,6 +198,35 @@ def test_eventbridge_rules_deliver_matching_events_to_their_function(stack, aws)
     assert not [e for e in worker.EVENTS if e.get("detail-type") == "SomethingElse"]
 
 
+def test_approving_a_model_package_emits_sagemakers_state_change_event_to_the_rule(stack, aws):
+    worker = sys.modules["guardian_local_fn_WorkerFunction"]
+    sm = aws("sagemaker")
+    sm.create_model_package_group(ModelPackageGroupName="it-detector")
+    arn = sm.create_model_package(
+        ModelPackageGroupName="it-detector",
+        ModelApprovalStatus="PendingManualApproval",
+        InferenceSpecification={
+            "Containers": [
+                {"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1", "ModelDataUrl": "s3://b/m.tgz"}
+            ],
+            "SupportedContentTypes": ["application/json"],
+            "SupportedResponseMIMETypes": ["application/json"],
+        },
+    )["ModelPackageArn"]
+
+    def approved():
+        return [e for e in worker.EVENTS if e.get("source") == "aws.sagemaker"]
+
+    time.sleep(1.5)
+    assert approved() == []  # the pending package's event does not match the rule's pattern
+    sm.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved")
+    got = wait_for(approved)
+    assert got and got[0]["detail-type"] == "SageMaker Model Package State Change"
+    assert got[0]["detail"]["ModelPackageArn"] == arn and got[0]["detail"]["ModelApprovalStatus"] == "Approved"
+    assert got[0]["resources"] == [arn]
+    assert stack.stats()["deliveries"]["WorkerFunction.ModelApproved"] == 1
+
+
 def test_step_functions_tasks_run_the_real_handler(stack, aws):
     sfn = aws("stepfunctions")
     arn = stack.resources.state_machines["Flow"]
@@ -260,8 +289,24 @@ def test_guardian_local_starts_and_shuts_down_cleanly(tmp_path):
             assert sock.connect_ex((host, int(port))) != 0, f"{url} still listening after shutdown"
 
 
-def test_rate_schedules_invoke_their_function_and_cron_ones_are_reported(stack):
+def test_rate_schedules_run_on_the_local_clock_and_cron_ones_when_it_reaches_them(stack):
     worker = sys.modules["guardian_local_fn_WorkerFunction"]
-    assert wait_for(lambda: {"task": "tick"} in worker.EVENTS, timeout=5)  # rate(1 minute) x 0.01 speed-up
-    assert stack.stats()["schedules"]["WorkerFunction-Tick"] >= 1
-    assert any("Nightly" in n and "cron(15 3 * * ? *)" in n for n in stack.notes)
+    assert wait_for(lambda: {"task": "tick"} in worker.EVENTS, timeout=5)  # rate(1 minute), clock 100x
+    assert stack.stats()["schedules"]["WorkerFunction.Tick"] >= 1
+    nightly = stack.scheduler.find("WorkerFunction.Nightly")
+    assert nightly is not None and nightly.next_at is not None
+    assert (nightly.next_at.hour, nightly.next_at.minute) == (3, 15)  # cron(15 3 * * ? *) in UTC
+    # When the clock is moved past 03:15 over the admin endpoint, the nightly schedule runs once
+    before = [e for e in worker.EVENTS if e.get("detail-type") == "Scheduled Event"]
+    resp = requests.post(stack.api_url + "/_local/clock", json={"advance": "1d"}, timeout=10)
+    assert resp.status_code == 200, resp.text
+    after = [e for e in worker.EVENTS if e.get("detail-type") == "Scheduled Event"]
+    assert len(after) == len(before) + 1 and after[-1]["source"] == "aws.scheduler"
+    assert stack.stats()["deliveries"]["WorkerFunction.Nightly"] == 1
+    # And `run` fires it at once, whatever the clock says; unknown names are 404 with the list
+    ran = requests.post(stack.api_url + "/_local/schedules/WorkerFunction.Nightly/run", timeout=10).json()
+    assert ran["ok"] is True and ran["runs"] == 2
+    missing = requests.post(stack.api_url + "/_local/schedules/nope/run", timeout=10)
+    assert missing.status_code == 404 and "WorkerFunction.Nightly" in missing.json()["message"]
+    bad = requests.post(stack.api_url + "/_local/clock", json={"advance": "soon"}, timeout=10)
+    assert bad.status_code == 400

@@ -45,6 +45,18 @@ def read_s3_bytes(bucket: str, key: str) -> bytes:
     return _client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
 
 
+def read_s3_bytes_if_present(bucket: str, key: str) -> bytes | None:
+    """The object's bytes, or None when there is no such key (e.g. no model promoted yet)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        return read_s3_bytes(bucket, key)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            return None
+        raise
+
+
 def write_s3_bytes(bucket: str, key: str, data: bytes, kms_key_id: str | None = None) -> None:
     extra: dict[str, Any] = {"ServerSideEncryption": "aws:kms"}
     if kms_key_id:

@@ -106,6 +106,8 @@ class ApiGateway:
         self.stage = stage
         self.requests = 0
         self.extra: dict[str, Callable[[], dict[str, Any]]] = {}  # local-only GET endpoints
+        # local-only admin endpoints: (method, path regex, handler(match, body) -> (status, payload))
+        self.admin: list[tuple[str, re.Pattern[str], Callable[[re.Match[str], bytes], tuple[int, Any]]]] = []
         self._server: ThreadingHTTPServer | None = None
 
     # ------------------------------------------------------------------ request -> event
@@ -237,6 +239,10 @@ class ApiGateway:
         path = urlsplit(raw_path).path or "/"
         if method == "GET" and path in self.extra:
             return _json(200, self.extra[path]())
+        for admin_method, pattern, admin in self.admin:
+            m = pattern.match(path)
+            if m is not None and admin_method == method:
+                return _json(*admin(m, body))
         if len(body) > MAX_PAYLOAD:
             return _json(413, {"message": "Request Too Long"})
         found = self.find(method, path)

@@ -16,6 +16,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -24,8 +25,9 @@ from typing import Any
 
 from anomaly_guardian.local.apigw import ApiGateway, Authorizer, Route
 from anomaly_guardian.local.asyncinvoke import AsyncInvoker
-from anomaly_guardian.local.cfn import load_template, resources_of
+from anomaly_guardian.local.cfn import ACCOUNT_ID, load_template, resources_of
 from anomaly_guardian.local.ddbstreams import DynamoDBStreamPoller
+from anomaly_guardian.local.eventbridge import AwsServiceEvents, EventBridgeRouter, collect_rules
 from anomaly_guardian.local.isolation import restore_router_state, thread_local_router_state
 from anomaly_guardian.local.kinesis import KinesisMapping, KinesisPoller
 from anomaly_guardian.local.lambda_service import LambdaEndpoint
@@ -33,7 +35,7 @@ from anomaly_guardian.local.logs import LogSubscription
 from anomaly_guardian.local.opensearch import FakeOpenSearch
 from anomaly_guardian.local.resources import FunctionSpec, LocalResources, ResourceBuilder
 from anomaly_guardian.local.runtime import FunctionPool, LocalFunction, load_function
-from anomaly_guardian.local.schedules import Schedule, rate_seconds
+from anomaly_guardian.local.schedules import LocalClock, Schedule, Scheduler, parse_duration
 from anomaly_guardian.local.server import DUMMY_CREDENTIALS, MotoServer
 from anomaly_guardian.local.sqs import SqsMapping, SqsPoller
 
@@ -110,7 +112,9 @@ class LocalStack:
         self.deliveries: Counter[str] = Counter()
         self._deliveries_lock = threading.Lock()
         self.extra_environments: dict[str, list[LocalFunction]] = {}
-        self.schedules: list[Schedule] = []
+        self.scheduler = Scheduler(LocalClock(speed=1.0 / (self.o.schedule_speedup or 1.0)))
+        self.router: EventBridgeRouter | None = None
+        self.service_events: AwsServiceEvents | None = None
         self.api_url = ""
         self.notes: list[str] = []
         self._saved_env: dict[str, str | None] = {}
@@ -205,8 +209,10 @@ class LocalStack:
         if getattr(self, "lambda_endpoint", None) is not None:
             self.lambda_endpoint.shutdown()
         pollers = [*self.kinesis_pollers, *self.ddb_pollers, *self.log_subscriptions, *self.sqs_pollers]
-        for poller in [*pollers, *self.schedules]:
+        for poller in [*pollers, self.scheduler, *([self.router] if self.router else [])]:
             poller.stop()
+        if self.service_events is not None:
+            self.service_events.stop()
         if self.opensearch is not None:
             self.opensearch.shutdown()
         if self.moto is not None:
@@ -342,6 +348,11 @@ class LocalStack:
             break
         self.gateway = ApiGateway(routes, authorizer, stage="local")
         self.gateway.extra["/_local/stats"] = self.stats
+        self.gateway.extra["/_local/schedules"] = self.scheduler.describe
+        self.gateway.admin += [
+            ("POST", re.compile(r"^/_local/schedules/([^/]+)/run$"), self._admin_run_schedule),
+            ("POST", re.compile(r"^/_local/clock$"), self._admin_clock),
+        ]
         port = self.gateway.serve(self.o.host, self.o.api_port)
         self.api_url = f"http://{self.o.host}:{port}"
 
@@ -421,21 +432,101 @@ class LocalStack:
                     self.sqs_pollers.append(poller)
                 elif kind == "CloudWatchLogs":
                     self._wire_log_subscription(builder, key, props, self._counted(fn, key))
-                elif kind in ("EventBridgeRule", "CloudWatchEvent"):
-                    self._wire_eventbridge(builder, logical, name, props, self._counted(fn, key))  # type: ignore[arg-type]
-                elif kind in ("Schedule", "ScheduleV2") and rate_seconds(str(props.get("ScheduleExpression", ""))):
-                    every = rate_seconds(str(props["ScheduleExpression"])) or 0
-                    schedule = Schedule(
-                        f"{logical}-{name}",
-                        self._counted(fn, key),
-                        every * self.o.schedule_speedup,
-                        props.get("Input"),  # type: ignore[arg-type]
-                    )
-                    schedule.start()
-                    self.schedules.append(schedule)
+                elif kind in ("EventBridgeRule", "CloudWatchEvent") and props.get("Pattern"):
+                    pass  # wired with the template's other rules (_wire_rules)
+                elif kind in ("Schedule", "ScheduleV2"):
+                    expression = str(props.get("ScheduleExpression") or props.get("Schedule"))
+                    self._add_schedule(key, str(props.get("Name") or key), expression, props.get("Input"), fn)
                 elif kind not in ("Api", None):
                     what = f"{kind} {props.get('ScheduleExpression', '')}".strip()
                     self.notes.append(f"{logical}.{name}: {what} events are not emulated locally")
+        self._wire_rules(builder)
+        self.scheduler.start()
+
+    def _add_schedule(self, key: str, name: str, expression: str, payload: Any, fn: Any) -> None:
+        assert self.invoker is not None
+        invoker, counted = self.invoker, self._counted(fn, key)
+
+        def deliver(event: dict[str, Any]) -> bool:
+            return invoker.invoke(counted, event)
+
+        text = payload if payload is None or isinstance(payload, str) else json.dumps(payload)
+        try:
+            self.scheduler.add(Schedule(key=key, name=name, expression=expression, deliver=deliver, payload=text))
+        except ValueError as exc:
+            self.notes.append(f"{key}: {exc}")
+
+    def _wire_rules(self, builder: ResourceBuilder) -> None:
+        """EventBridge rules with patterns (function events and AWS::Events::Rule resources) and the
+        template's other schedules (rules with a ScheduleExpression, AWS::Scheduler::Schedule)."""
+        res = self.resources
+        assert res is not None and self.invoker is not None
+        template = builder.t["Resources"]
+        for logical, raw in template.items():
+            kind = raw.get("Type")
+            if kind not in ("AWS::Events::Rule", "AWS::Scheduler::Schedule"):
+                continue
+            props = res.resolver.resolve(raw.get("Properties") or {})
+            expression = props.get("ScheduleExpression")
+            if not expression:
+                continue
+            targets = props.get("Targets") or ([props["Target"]] if props.get("Target") else [])
+            for t in targets:
+                fn = self._by_arn(t.get("Arn"))
+                key = f"{logical}.{t.get('Id', 'Target')}"
+                if fn is None:
+                    self.notes.append(f"{key}: schedule target {t.get('Arn')} is not a function of the template")
+                    continue
+                self._add_schedule(key, str(props.get("Name") or logical), str(expression), t.get("Input"), fn)
+        rules = collect_rules(template, res.functions, res.resolver.resolve)
+        self._stand_in_pipelines(builder, rules)
+        self.router = EventBridgeRouter(
+            builder.client, self.o.stack_name, self._by_arn, self.invoker, self._count_delivery
+        )
+        self.router.wire(rules)
+        self.service_events = AwsServiceEvents(builder.client, rules)
+        self.service_events.start()
+
+    def _stand_in_pipelines(self, builder: ResourceBuilder, rules: list[Any]) -> None:
+        """SageMaker pipelines the template starts (rule targets) are upserted outside it (`make
+        ml-pipeline`); locally a minimal pipeline of that name stands in, so starting it works."""
+        sm = builder.client("sagemaker")
+        for rule in rules:
+            for target in rule.targets:
+                if ":sagemaker:" not in target.arn or ":pipeline/" not in target.arn:
+                    continue
+                name = target.arn.rsplit("/", 1)[-1]
+                params = [{"Name": p["Name"], "Type": "String", "DefaultValue": ""} for p in target.pipeline_parameters]
+                params.append({"Name": "ChampionPrAuc", "Type": "Float", "DefaultValue": 0.0})
+                definition = {"Version": "2020-12-01", "Parameters": params, "Steps": []}
+                if name in {p["PipelineName"] for p in sm.list_pipelines().get("PipelineSummaries", [])}:
+                    continue  # already upserted (e.g. by the ML tooling against the emulation)
+                sm.create_pipeline(
+                    PipelineName=name,
+                    PipelineDefinition=json.dumps(definition),
+                    RoleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/{self.o.stack_name}-sagemaker",
+                )
+                self.notes.append(f"SageMaker pipeline {name}: a stand-in with no steps (make ml-pipeline upserts it)")
+
+    def _count_delivery(self, key: str) -> None:
+        with self._deliveries_lock:
+            self.deliveries[key] += 1
+
+    # ------------------------------------------------------------------ admin endpoints (local only)
+    def _admin_run_schedule(self, match: Any, body: bytes) -> tuple[int, Any]:
+        try:
+            return 200, self.scheduler.run(match.group(1))
+        except KeyError:
+            names = [s.name for s in self.scheduler.schedules]
+            return 404, {"message": f"no schedule {match.group(1)!r}; schedules: {names}"}
+
+    def _admin_clock(self, match: Any, body: bytes) -> tuple[int, Any]:
+        try:
+            request = json.loads(body or b"{}")
+            self.scheduler.advance(parse_duration(request.get("advance", 0)))
+        except (ValueError, AttributeError) as exc:
+            return 400, {"message": f'{exc}; send {{"advance": "1d"}} (s, m, h, d, w)'}
+        return 200, self.scheduler.describe()
 
     def _wire_log_subscription(self, builder: ResourceBuilder, key: str, props: dict[str, Any], fn: Any) -> None:
         group = str(props.get("LogGroupName") or "")
@@ -450,35 +541,6 @@ class LocalStack:
         sub = LogSubscription(logs, group, key.replace(".", "-"), pattern, fn, self.invoker)
         sub.start()
         self.log_subscriptions.append(sub)
-
-    def _wire_eventbridge(
-        self, builder: ResourceBuilder, logical: str, name: str, props: dict[str, Any], fn: LocalFunction
-    ) -> None:
-        """Rule -> internal SQS queue -> the function, so moto does the pattern matching."""
-        sqs, events = builder.client("sqs"), builder.client("events")
-        queue_name = f"{self.o.stack_name}-eb-{logical}-{name}"[:80]
-        url = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        bus = props.get("EventBusName") or "default"
-        rule = f"{logical}-{name}"[:64]
-        events.put_rule(Name=rule, EventBusName=bus, EventPattern=json.dumps(props.get("Pattern") or {}))
-        events.put_targets(Rule=rule, EventBusName=bus, Targets=[{"Id": "local", "Arn": arn}])
-
-        class Unwrap:
-            """The queue carries EventBridge events: hand the function the event itself."""
-
-            def __init__(self, inner: LocalFunction):
-                self.inner = inner
-                self.spec = inner.spec
-
-            def invoke(self, batch: dict[str, Any]) -> Any:
-                for record in batch["Records"]:
-                    self.inner.invoke(json.loads(record["body"]))
-                return {"batchItemFailures": []}
-
-        poller = SqsPoller(SqsMapping(url, arn, Unwrap(fn), batch_size=1, report_item_failures=True), sqs)  # type: ignore[arg-type]
-        poller.start()
-        self.sqs_pollers.append(poller)
 
     # ------------------------------------------------------------------ introspection
     def stats(self) -> dict[str, Any]:
@@ -500,7 +562,13 @@ class LocalStack:
                 for k, f in ((k, _Totals([f, *self.extra_environments.get(k, [])])) for k, f in self.functions.items())
             },
             "requests": self.gateway.requests if self.gateway else 0,
-            "schedules": {s.name: s.runs for s in self.schedules},
+            "schedules": {s.key: s.runs for s in self.scheduler.schedules},
+            "clock": self.scheduler.describe()["clock"],
+            "eventbridge": {
+                "rules": len(self.router.pollers) if self.router else 0,
+                "target_failures": dict(self.router.failures) if self.router else {},
+                "aws_service_events": self.service_events.emitted if self.service_events else 0,
+            },
             "kinesis_caught_up": self.kinesis_caught_up(),
         }
 
@@ -515,6 +583,7 @@ class LocalStack:
             "aws_endpoint_url": self.moto.url,
             "opensearch_url": self.opensearch.url if self.opensearch else "",
             "log_groups": {s.filter_name: s.log_group for s in self.log_subscriptions},
+            "schedules": {s.name: s.expression for s in self.scheduler.schedules},
             "tables": res.tables,
             "streams": res.streams,
             "queues": {k: v["url"] for k, v in res.queues.items()},

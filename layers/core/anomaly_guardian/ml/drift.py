@@ -49,7 +49,7 @@ class DriftSettings:
 
 @dataclass(slots=True)
 class DriftMonitor:
-    load_bundle: Callable[[], ModelBundle]
+    load_bundle: Callable[[], ModelBundle | None]  # None: no model deployed yet
     load_samples: Callable[[ModelBundle, int], np.ndarray | None]
     collect_feedback: Callable[[datetime, datetime], list[dict[str, Any]]]
     write_feedback: Callable[[list[dict[str, Any]]], str]
@@ -75,6 +75,9 @@ class DriftMonitor:
 
     def check(self, emit: Callable[[str, float, dict[str, str] | None], None], now: datetime) -> dict[str, Any]:
         bundle = self.load_bundle()
+        if bundle is None:  # a fresh stack before the first promoted model: nothing to compare yet
+            log.info("no model at the detector's model location yet: drift check skipped")
+            return {"status": "no_model", "rows": 0}
         rows = self.load_samples(bundle, self.settings.window_hours)
         n = 0 if rows is None else int(rows.shape[0])
         emit("FeatureSampleRows", n, None)
@@ -155,9 +158,12 @@ def from_env() -> DriftMonitor:
     registry = s3.PipelineStarter(pipeline or "")  # champion lookups; the rule starts the pipeline
     cache: dict[str, ModelBundle] = {}
 
-    def load_bundle() -> ModelBundle:
+    def load_bundle() -> ModelBundle | None:
         if "b" not in cache:
-            cache["b"] = ModelBundle.from_bytes(s3.read_s3_bytes(model_bucket, model_key))
+            data = s3.read_s3_bytes_if_present(model_bucket, model_key)
+            if data is None:
+                return None  # not cached: the next check sees a model promoted meanwhile
+            cache["b"] = ModelBundle.from_bytes(data)
         return cache["b"]
 
     def load_samples(bundle: ModelBundle, hours: int) -> np.ndarray | None:
