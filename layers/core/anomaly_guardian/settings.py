@@ -81,6 +81,9 @@ class UsageIngestSettings(FunctionSettings):
 
     events_stream_name: str = Field(alias="EVENTS_STREAM_NAME", min_length=1)
     usage_tenant_id: str = Field(alias="USAGE_TENANT_ID", min_length=1)
+    # The trail's daily OpenSearch indexes (search, dashboards, Anomaly Detection); empty: not indexed.
+    opensearch_endpoint: str = Field("", alias="OPENSEARCH_ENDPOINT")
+    trail_index_prefix: str = Field("cloudtrail", alias="TRAIL_INDEX_PREFIX", pattern=r"^[a-z][a-z0-9-]{0,40}$")
 
 
 class CostAnomaliesSettings(FunctionSettings):

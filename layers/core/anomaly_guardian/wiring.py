@@ -55,7 +55,14 @@ def usage_ingest_service(settings: UsageIngestSettings | None = None) -> UsageIn
     from anomaly_guardian.usage.service import UsageIngest
 
     s = settings or UsageIngestSettings.from_env()
-    return UsageIngest(KinesisSink(s.events_stream_name), s.usage_tenant_id)
+    search = None
+    if s.opensearch_endpoint:
+        from anomaly_guardian.adapters.opensearch import OpenSearchClient
+
+        search = OpenSearchClient(s.opensearch_endpoint)
+    return UsageIngest(
+        KinesisSink(s.events_stream_name), s.usage_tenant_id, search=search, trail_prefix=s.trail_index_prefix
+    )
 
 
 def cost_ports(settings: CostAnomaliesSettings | None = None) -> tuple[CostPorts, CostAnomaliesSettings]:

@@ -70,6 +70,18 @@ module "cost_anomaly" {
   tags                       = local.tags
 }
 
+module "cloudtrail" {
+  source                  = "../cloudtrail"
+  name                    = local.name
+  enabled                 = var.cloudtrail_enabled
+  existing_log_group_name = var.cloudtrail_existing_log_group_name
+  organization_trail      = var.cloudtrail_organization_trail
+  s3_data_event_arns      = var.cloudtrail_s3_data_event_arns
+  key_admin_arns          = var.key_admin_arns
+  force_destroy           = var.force_destroy
+  tags                    = local.tags
+}
+
 # FGAC master: an IAM role operators assume to map OpenSearch roles (e.g. the detector role to a writer).
 data "aws_iam_policy_document" "opensearch_admin_trust" {
   statement {
@@ -283,6 +295,7 @@ module "contract" {
     "ml/training-data-uri"            = "s3://${module.storage.bucket_names["archive"]}/events/"
     "cost/service-monitor-arn"        = module.cost_anomaly.service_monitor_arn
     "cost/alerts-topic-arn"           = module.cost_anomaly.topic_arn
+    "cloudtrail/log-group-name"       = module.cloudtrail.log_group_name
   }
 
   list_values = {

@@ -108,3 +108,27 @@ variable "cost_digest_emails" {
   type        = list(string)
   default     = []
 }
+
+variable "cloudtrail_enabled" {
+  description = "Create (or adopt) the usage trail; false disables usage monitoring."
+  type        = bool
+  default     = true
+}
+
+variable "cloudtrail_existing_log_group_name" {
+  description = "Adopt an existing trail by its CloudWatch Logs group (nothing is created then)."
+  type        = string
+  default     = ""
+}
+
+variable "cloudtrail_organization_trail" {
+  description = "Organization trail (apply from the Organizations management or delegated-admin account)."
+  type        = bool
+  default     = false
+}
+
+variable "cloudtrail_s3_data_event_arns" {
+  description = "Optional S3 object data events for these ARN prefixes (billed per event)."
+  type        = list(string)
+  default     = []
+}

@@ -215,6 +215,8 @@ class ResourceBuilder:
 
     def _local_value_for(self, param: str, path: str) -> str:
         key = f"{param} {path}".lower().replace("_", "-")
+        if param.endswith("LogGroupName"):  # e.g. the CloudTrail group: a local log group, subscription enabled
+            return f"/aws/local/{self.stack}/{param.removesuffix('Name')}"
         if key.endswith("key-param") or "key-param " in key or "keyparam " in key:
             return self._secret_param(key)
         if "stream" in key:
