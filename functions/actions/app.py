@@ -2,10 +2,13 @@
 statemachines/remediation.asl.json with {"op": ...}. Errors keep their class name as the Lambda
 errorType, which the workflow's Retry (TransientActionError) and Catch match on."""
 
+import time
+
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
 from anomaly_guardian import wiring
+from anomaly_guardian.response.kpi_metrics import action_metrics
 from anomaly_guardian.response.workflow import handle
 
 logger = Logger()
@@ -19,6 +22,8 @@ def run(event: dict) -> dict:
     # One count per step; for actions also by outcome (done, dry_run, skipped) for the dashboard.
     name = f"Remediation_{event.get('op')}" + (f"_{result.get('status')}" if event.get("op") == "execute" else "")
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+    for metric, unit, value in action_metrics(event, result, time.time()):  # Users Blocked, Rate Limited, ...
+        metrics.add_metric(name=metric, unit=MetricUnit(unit), value=value)
     return result
 
 

@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from anomaly_guardian import wiring
 from anomaly_guardian.response.correlator import handle_message
+from anomaly_guardian.response.kpi_metrics import correlation_metrics
 
 logger = Logger()
 tracer = Tracer()
@@ -23,6 +24,8 @@ def record_handler(record: SQSRecord) -> dict:
     metrics.add_metric(name="AnomaliesCorrelated", unit=MetricUnit.Count, value=1)
     if result["opened"]:
         metrics.add_metric(name="IncidentsOpened", unit=MetricUnit.Count, value=1)
+    for metric, unit, value in correlation_metrics(result):  # the seed's "Incidents Created"
+        metrics.add_metric(name=metric, unit=MetricUnit(unit), value=value)
     return result
 
 
