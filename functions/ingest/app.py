@@ -26,7 +26,9 @@ def post_events():  # returns Response (annotation omitted: the validating resol
     if result.rejected_code:
         metrics.add_metric(name="RequestsRejected", unit=MetricUnit.Count, value=1)
         logger.info("request rejected", extra={"status": result.status, "code": result.rejected_code})
-    return Response(status_code=result.status, content_type="application/json", body=result.body)
+    return Response(
+        status_code=result.status, content_type="application/json", body=result.body, headers=result.headers
+    )
 
 
 @logger.inject_lambda_context

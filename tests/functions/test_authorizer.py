@@ -14,6 +14,7 @@ import pytest
 from api_helpers import EVENTS, load_handler
 
 from anomaly_guardian.adapters.dynamodb import client
+from anomaly_guardian.auth.keys import DEV_TOKEN_KEY
 from anomaly_guardian.auth.tokens import sign_token
 from anomaly_guardian.cli import main as guardian
 
@@ -22,7 +23,16 @@ SSM_KEY = "k" * 48
 
 
 def fixture(name):
-    return json.loads((EVENTS / f"{name}.json").read_text())
+    """The committed event, with its token re-signed now with the development key: a committed token
+    cannot be valid for ever (tokens live at most 7 days, and verification enforces it)."""
+    event = json.loads((EVENTS / f"{name}.json").read_text())
+    fresh = sign_token(DEV_TOKEN_KEY, "acme", subject="cli:acme", scopes=["api:read", "api:write"])
+    if "authorizationToken" in event:
+        event["authorizationToken"] = f"Bearer {fresh}"
+    for header in ("Authorization", "authorization"):
+        if header in (event.get("headers") or {}):
+            event["headers"][header] = f"Bearer {fresh}"
+    return event
 
 
 @pytest.fixture
@@ -95,3 +105,9 @@ def test_no_key_outside_local_fails_closed(authorizer, lambda_context, monkeypat
     authorizer._settings_for_period.cache_clear()
     with pytest.raises(Exception, match="Unauthorized"):
         authorizer.lambda_handler(fixture("apigw_authorizer_token"), lambda_context)
+
+
+def test_the_committed_fixture_token_with_a_75_year_expiry_is_refused(authorizer, lambda_context):
+    event = json.loads((EVENTS / "apigw_authorizer_token.json").read_text())  # exp 2100, dev key
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
+        authorizer.lambda_handler(event, lambda_context)

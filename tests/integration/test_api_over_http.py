@@ -143,7 +143,8 @@ def test_bad_query_parameters_on_get_anomalies_are_400_with_the_parameter_named(
 def test_no_token_is_401(api, path):
     method = "POST" if path == "/events" else "GET"
     resp = api(method, path, tenant=None, json=event())
-    assert resp.status_code == 401 and resp.json() == {"message": "Unauthorized"}
+    assert resp.status_code == 401
+    assert resp.json() == {"status": "error", "code": "UNAUTHORIZED", "message": "Unauthorized"}
 
 
 def test_a_forged_token_is_401(api, token_for):

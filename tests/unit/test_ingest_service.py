@@ -237,3 +237,42 @@ def test_text_that_is_not_valid_unicode_is_400_not_a_crash(body):
     sink = FakeSink()
     out = service(sink).handle(req(body))
     assert out.status == 400 and out.body["code"] == "INVALID_PAYLOAD" and sink.calls == []
+
+
+class ReadTimeoutError(Exception):
+    """Named like botocore's: the emulation (or AWS) stalled past the client's read timeout."""
+
+
+def test_a_stalled_block_list_is_a_503_with_retry_after_and_nothing_accepted():
+    class Stalled:
+        def blocked(self, *_a):
+            raise ReadTimeoutError("read timeout")
+
+    sink = FakeSink()
+    resp = service(sink, Stalled()).handle(req({"events": [ev(1), ev(2)]}))
+    assert resp.status == 503 and resp.headers == {"Retry-After": "5"}
+    assert resp.body["accepted"] == 0 and resp.body["notAccepted"] == ["e1", "e2"] and sink.landed == []
+
+
+def test_a_stream_timeout_mid_request_is_a_503_naming_what_was_and_was_not_accepted():
+    class TimesOutOnSecondCall(FakeSink):
+        def put(self, entries):
+            if len(self.calls) >= 1:
+                self.calls.append(list(entries))
+                raise ReadTimeoutError("read timeout")
+            return super().put(entries)
+
+    sink = TimesOutOnSecondCall(fail={"e2"})
+    resp = service(sink).handle(req({"events": [ev(1), ev(2), ev(3)]}))
+    assert resp.status == 503 and resp.headers["Retry-After"] == "5"
+    assert resp.body["acceptedEventIds"] == ["e1", "e3"] and resp.body["notAccepted"] == ["e2"]
+    assert resp.accepted == 2
+
+
+def test_a_non_transient_stream_error_is_not_reported_as_unavailable():
+    class Broken(FakeSink):
+        def put(self, entries):
+            raise KeyError("bug")
+
+    with pytest.raises(KeyError):
+        service(Broken()).handle(req(ev(1)))

@@ -38,14 +38,16 @@ if TYPE_CHECKING:
 
 def ingest_service(settings: IngestSettings | None = None) -> IngestService:
     from anomaly_guardian.adapters.blocklist import DynamoDBBlockList
+    from anomaly_guardian.adapters.dynamodb import interactive_client
     from anomaly_guardian.adapters.keys import pseudonymiser_from_param
     from anomaly_guardian.adapters.kinesis import KinesisSink
     from anomaly_guardian.ingest.service import IngestService
 
     s = settings or IngestSettings.from_env()
+    # Fast-failing clients: a stalled AWS endpoint becomes a 503 within the function's 10 s.
     return IngestService(
-        KinesisSink(s.events_stream_name),
-        DynamoDBBlockList(s.blocklist_table),
+        KinesisSink(s.events_stream_name, kinesis=interactive_client("kinesis")),
+        DynamoDBBlockList(s.blocklist_table, ddb=interactive_client("dynamodb")),
         pseudonymiser_from_param(s.pseudonym_key_param),
     )
 
@@ -164,23 +166,25 @@ def api_services(settings: ApiSettings | None = None) -> Services:
     from anomaly_guardian.adapters.audit import AuditLog
     from anomaly_guardian.adapters.blocklist_admin import BlockListAdmin
     from anomaly_guardian.adapters.config_repo import ConfigRepository
+    from anomaly_guardian.adapters.dynamodb import interactive_client
     from anomaly_guardian.adapters.keys import pseudonymiser_from_param
     from anomaly_guardian.adapters.secrets import secret_box_from_env
     from anomaly_guardian.api.deps import Services
     from anomaly_guardian.state.dynamodb import DynamoDBStateStore
 
     s = settings or ApiSettings.from_env()
-    anomalies = AnomalyRepository(s.anomalies_table, retention_days=s.anomaly_retention_days)
-    state = DynamoDBStateStore(s.state_table)
+    ddb = interactive_client("dynamodb")  # fails fast: a stalled AWS endpoint is a 503 with Retry-After
+    anomalies = AnomalyRepository(s.anomalies_table, ddb=ddb, retention_days=s.anomaly_retention_days)
+    state = DynamoDBStateStore(s.state_table, ddb=ddb)
     pseudonymiser = pseudonymiser_from_param(s.pseudonym_key_param)  # same key as ingest and the detector
     return Services(
-        config=ConfigRepository(s.config_table),
+        config=ConfigRepository(s.config_table, ddb=ddb),
         anomalies=anomalies,
         secrets=secret_box_from_env(),
         state=state,
         pseudonymiser=pseudonymiser,
-        audit=AuditLog(s.audit_table),
-        blocklist=BlockListAdmin(s.blocklist_table),
+        audit=AuditLog(s.audit_table, ddb=ddb),
+        blocklist=BlockListAdmin(s.blocklist_table, ddb=ddb),
         eraser=subject_eraser(s, anomalies, state, pseudonymiser),
     )
 

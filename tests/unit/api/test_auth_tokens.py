@@ -103,3 +103,26 @@ class TestAuthorizer:
     def test_bad_method_arn_is_refused(self):
         with pytest.raises(Unauthorized):
             authorize({"type": "TOKEN", "authorizationToken": f"Bearer {token()}", "methodArn": "x"}, SETTINGS)
+
+
+def _claims(**extra):
+    return {"iss": "anomaly-guardian", "aud": "anomaly-guardian-api", "sub": "x", "tenantId": "acme"} | extra
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        _claims(exp=NOW + 10 * 365 * 86400),  # ten years out, properly signed
+        _claims(exp=NOW + 8 * 86400, iat=NOW),
+        _claims(exp=NOW + 3600, iat=NOW - 30 * 86400),  # issued a month ago for 30 days
+    ],
+)
+def test_a_token_that_claims_to_live_longer_than_7_days_is_refused(claims):
+    with pytest.raises(TokenError, match="lifetime exceeds 7 days"):
+        verify_token(jwt.encode(claims, KEY, algorithm="HS256"), SETTINGS, now=NOW)
+
+
+def test_a_7_day_token_is_accepted_for_its_whole_life():
+    seven_days = token(ttl_seconds=7 * 86400)
+    assert verify_token(seven_days, SETTINGS, now=NOW).tenant == "acme"
+    assert verify_token(seven_days, SETTINGS, now=NOW + 7 * 86400 - 1).tenant == "acme"

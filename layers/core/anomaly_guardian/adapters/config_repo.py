@@ -20,7 +20,17 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from anomaly_guardian.adapters.dynamodb import batch_get, client, from_item, to_attr, to_item
+from pydantic import ValidationError
+
+from anomaly_guardian.adapters.dynamodb import (
+    UNREADABLE_RESPONSE,
+    batch_get,
+    client,
+    from_item,
+    report_unreadable,
+    to_attr,
+    to_item,
+)
 from anomaly_guardian.config import DetectionConfig
 from anomaly_guardian.detection.builtin import BUILTIN_IDS, Override, effective_config
 from anomaly_guardian.detection.rules import MAX_RULE_TTL_SECONDS, CachedRuleProvider, Rule, RuleSpec
@@ -75,12 +85,27 @@ class ConfigRepository:
             "ConsistentRead": True,
         }
         while True:
-            resp = self.ddb.query(**kwargs)
-            for raw in resp.get("Items", []):
-                yield from_item(raw)
+            try:
+                resp = self.ddb.query(**kwargs)
+                items = resp.get("Items", [])
+            except UNREADABLE_RESPONSE:  # an item in this page cannot be parsed: read the page item by item
+                resp = self.ddb.query(**kwargs, ProjectionExpression="pk, sk")
+                items = [i for i in (self._get_raw(k) for k in resp.get("Items", [])) if i is not None]
+            for raw in items:
+                try:
+                    yield from_item(raw)
+                except ValueError as exc:
+                    report_unreadable(self.table, {"pk": raw.get("pk"), "sk": raw.get("sk")}, exc)
             if "LastEvaluatedKey" not in resp:
                 return
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    def _get_raw(self, key: Mapping[str, Any]) -> dict[str, Any] | None:
+        try:
+            return self.ddb.get_item(TableName=self.table, Key=dict(key), ConsistentRead=True).get("Item")
+        except UNREADABLE_RESPONSE as exc:
+            report_unreadable(self.table, key, exc)
+            return None
 
     def _get(self, tenant: str, sk: str) -> dict[str, Any] | None:
         resp = self.ddb.get_item(
@@ -102,17 +127,34 @@ class ConfigRepository:
         return rule
 
     def list_rules(self, tenant: str, include_deleted: bool = False) -> list[Rule]:
-        return [self._rule(i) for i in self._query(tenant, RULE) if include_deleted or not i.get("deleted")]
+        """A stored rule that no longer validates is skipped and reported, never a failure of every read."""
+        out = []
+        for item in self._query(tenant, RULE):
+            if not include_deleted and item.get("deleted"):
+                continue
+            try:
+                out.append(self._rule(item))
+            except ValidationError as exc:
+                report_unreadable(self.table, {"pk": item.get("pk"), "sk": item.get("sk")}, exc)
+        return out
 
     def enabled_rules(self, tenant: str) -> list[Rule]:
         """The detector's loader: enabled, not deleted rules of one tenant."""
         return [r for r in self.list_rules(tenant) if r.enabled]
 
     def get_rule(self, tenant: str, rule_id: str) -> Rule:
-        item = self._get(tenant, RULE + rule_id)
+        try:
+            item = self._get(tenant, RULE + rule_id)
+        except UNREADABLE_RESPONSE as exc:
+            report_unreadable(self.table, {"pk": tenant_pk(tenant), "sk": RULE + rule_id}, exc)
+            item = None
         if item is None or item.get("deleted"):
             raise ConfigNotFound(rule_id)
-        return self._rule(item)
+        try:
+            return self._rule(item)
+        except ValidationError as exc:
+            report_unreadable(self.table, {"pk": tenant_pk(tenant), "sk": RULE + rule_id}, exc)
+            raise ConfigNotFound(rule_id) from None
 
     def replace_rule(self, tenant: str, rule_id: str, spec: RuleSpec) -> Rule:
         body = spec.model_dump(mode="json")

@@ -18,6 +18,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.parsers import ResponseParserError
 
 _RETRY_CONFIG = Config(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=3, read_timeout=10)
 MAX_BATCH_WRITE = 25
@@ -39,9 +40,27 @@ def client(service: str, region: str | None = None) -> Any:
     )
 
 
+# Request paths (the API, POST /events) answer within API Gateway's 29 s and the function's timeout:
+# short timeouts and one retry, so a stalled or unreachable AWS endpoint becomes a documented 503 with
+# Retry-After (and, for POST /events, what was and was not accepted) instead of a gateway timeout.
+_INTERACTIVE_CONFIG = Config(retries={"total_max_attempts": 2, "mode": "standard"}, connect_timeout=1, read_timeout=3)
+
+
+@cache
+def interactive_client(service: str, region: str | None = None) -> Any:
+    """A client for request paths: fails fast (about 8 s at worst) instead of retrying for a minute."""
+    return boto3.client(
+        service,
+        endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
+        region_name=region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+        config=_INTERACTIVE_CONFIG,
+    )
+
+
 def reset_clients() -> None:
     """Forget cached clients (tests switch endpoints and credentials between cases)."""
     client.cache_clear()
+    interactive_client.cache_clear()
 
 
 # ---- JSON <-> DynamoDB attribute values ---------------------------------------------------------
@@ -127,6 +146,37 @@ def from_attr(attr: Mapping[str, Any]) -> Any:
 
 def from_item(item: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     return {k: from_attr(v) for k, v in item.items()}
+
+
+# A response botocore cannot parse (an item DynamoDB or an emulator wrote that its parser chokes on, such
+# as an empty map key): the reader falls back to item-by-item reads and skips what still fails.
+UNREADABLE_RESPONSE: tuple[type[BaseException], ...] = (ResponseParserError, AttributeError, TypeError)
+
+# ---- items that cannot be read -----------------------------------------------------------------
+
+
+def report_unreadable(table: str, key: Mapping[str, Any], error: BaseException) -> None:
+    """A stored item a reader cannot decode is skipped, never a tenant-wide outage: logged (key and error
+    type only, no content) and counted as the EMF metric `StoredItemsUnreadable` (alarmed in the template)."""
+    import logging
+
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+    shown = {k: (v.get("S") if isinstance(v, Mapping) else v) for k, v in key.items()}
+    logging.getLogger("anomaly_guardian").error(
+        "stored item skipped: it cannot be read", extra={"table": table, "key": shown, "error": type(error).__name__}
+    )
+    try:
+        with single_metric(
+            name="StoredItemsUnreadable",
+            unit=MetricUnit.Count,
+            value=1,
+            namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "AnomalyGuardian",
+            default_dimensions={"service": os.environ.get("POWERTOOLS_SERVICE_NAME") or "anomaly-guardian"},
+        ):
+            pass
+    except Exception:  # a metric must never turn a skipped item into a failed request
+        logging.getLogger("anomaly_guardian").exception("could not emit StoredItemsUnreadable")
 
 
 # ---- batched operations ---------------------------------------------------------------------------

@@ -11,7 +11,8 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from anomaly_guardian.adapters.dynamodb import client
 
@@ -53,6 +54,10 @@ class KinesisSink:
                 if code not in RETRYABLE_CALL_ERRORS:
                     raise
                 out.extend([code] * len(chunk))
+                continue
+            except (BotoConnectionError, HTTPClientError) as exc:  # timeouts, endpoint unreachable
+                # this chunk did not (knowably) land; earlier chunks did: report per entry, never all-or-nothing
+                out.extend([type(exc).__name__] * len(chunk))
                 continue
             out.extend(r.get("ErrorCode") for r in resp["Records"])
         return out

@@ -4,9 +4,14 @@ and errors in the contract shape. `functions/api/app.py` only calls `create_app(
 
 from __future__ import annotations
 
+import base64
+import binascii
 import importlib
 import json
+from collections.abc import Mapping
 from http import HTTPStatus
+from typing import Any
+from urllib.parse import unquote
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, DependencyResolutionError, Response
@@ -17,13 +22,87 @@ from anomaly_guardian import __version__
 from anomaly_guardian.api import ROUTER_MODULES
 from anomaly_guardian.api.body import decode_body
 from anomaly_guardian.api.errors import ApiError, describe_validation_errors, error_response
+from anomaly_guardian.transient import RETRY_AFTER_SECONDS, is_transient
 
 logger = Logger(child=True)
 TITLE = "Anomaly Guardian API"
 
 
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def _proxy_error(status: int, code: str, message: str) -> dict[str, Any]:
+    return {
+        "statusCode": int(status),
+        "headers": {"Content-Type": "application/json"},
+        "multiValueHeaders": {},
+        "body": json.dumps({"status": "error", "code": code, "message": message}),
+        "isBase64Encoded": False,
+    }
+
+
+def _header(event: Mapping[str, Any], name: str) -> str | None:
+    for key, value in (event.get("headers") or {}).items():
+        if str(key).lower() == name:
+            return str(value)
+    return None
+
+
+def precheck(event: Mapping[str, Any]) -> tuple[dict[str, Any] | None, Mapping[str, Any]]:
+    """Before routing: the path must be valid percent-encoded UTF-8 (400), a body must be JSON by its
+    Content-Type (415) and UTF-8 text (400). Returns (error response, None) or (None, the event with a
+    base64 body decoded to text)."""
+    path = str(event.get("path") or "/")
+    try:
+        unquote(path, errors="strict")
+    except UnicodeDecodeError:
+        return _proxy_error(400, "INVALID_PARAMETER", "The path is not valid percent-encoded UTF-8"), event
+    body = event.get("body")
+    if str(event.get("httpMethod") or "").upper() not in BODY_METHODS or body in (None, ""):
+        return None, event
+    content_type = _header(event, "content-type") or ""
+    media, _, params = content_type.partition(";")
+    media = media.strip().lower()
+    if media != "application/json" and not (media.startswith("application/") and media.endswith("+json")):
+        shown = media or "none"
+        return _proxy_error(415, "UNSUPPORTED_MEDIA_TYPE", f"Content-Type must be application/json, got {shown}"), event
+    charset = next(
+        (
+            p.split("=", 1)[1].strip().strip('"').lower()
+            for p in params.split(";")
+            if p.strip().lower().startswith("charset=")
+        ),
+        "utf-8",
+    )
+    if charset not in ("utf-8", "utf8"):
+        return _proxy_error(
+            415, "UNSUPPORTED_MEDIA_TYPE", f"Only UTF-8 JSON bodies are accepted, got charset={charset}"
+        ), event
+    if event.get("isBase64Encoded"):
+        try:
+            text = base64.b64decode(str(body), validate=True).decode("utf-8")
+        except (binascii.Error, ValueError):
+            return _proxy_error(400, "INVALID_PAYLOAD", "Request body is not valid UTF-8 text"), event
+        event = {**event, "body": text, "isBase64Encoded": False}
+    return None, event
+
+
+class GuardianResolver(APIGatewayRestResolver):
+    """The REST resolver with the input rules every route shares: `precheck` before routing, and path
+    parameters percent-decoded once (API Gateway passes them encoded: `m%C3%BCller`, `a%2Fb`)."""
+
+    def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        error, event = precheck(event)
+        if error is not None:
+            return error
+        return super().resolve(dict(event), context)
+
+    def _convert_matches_into_route_keys(self, match: Any) -> dict[str, str]:
+        return {key: unquote(value) for key, value in match.groupdict().items()}
+
+
 def create_app() -> APIGatewayRestResolver:
-    app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=decode_body, strip_prefixes=None)
+    app = GuardianResolver(enable_validation=True, json_body_deserializer=decode_body, strip_prefixes=None)
     for name in ROUTER_MODULES:
         app.include_router(importlib.import_module(f"anomaly_guardian.api.{name}").router)
 
@@ -52,6 +131,16 @@ def create_app() -> APIGatewayRestResolver:
 
     @app.exception_handler(Exception)
     def _unexpected(exc: Exception) -> Response:
+        if is_transient(exc):  # AWS timed out, was unreachable or throttled: the documented 503
+            logger.warning("AWS unavailable", extra={"error": type(exc).__name__})
+            response = error_response(
+                HTTPStatus.SERVICE_UNAVAILABLE,
+                "UNAVAILABLE",
+                f"A backing service did not answer in time ({type(exc).__name__}); nothing was changed "
+                f"unless a later GET shows it, retry after {RETRY_AFTER_SECONDS} s",
+            )
+            response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+            return response
         logger.exception("unhandled error")  # stack trace to the logs, nothing internal to the caller
         return error_response(
             HTTPStatus.INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "Internal error; see the request id in the logs"

@@ -184,6 +184,15 @@ def _decode_at(token: str, key: Any, alg: str, settings: TokenSettings, now: flo
             raise jwt.InvalidTokenError(f"{claim} is not a number")
     if now > payload["exp"] + settings.leeway_seconds:
         raise jwt.ExpiredSignatureError("expired")
+    # Tokens live at most 7 days: one that claims a longer life (exp far out, or exp - iat too long)
+    # was not issued by us under this contract, whatever its signature says.
+    issued = payload.get("iat")
+    if isinstance(issued, bool) or (issued is not None and not isinstance(issued, (int, float))):
+        raise jwt.InvalidTokenError("iat is not a number")
+    if payload["exp"] - now > MAX_TTL_SECONDS + settings.leeway_seconds or (
+        issued is not None and payload["exp"] - issued > MAX_TTL_SECONDS + settings.leeway_seconds
+    ):
+        raise TokenError("token lifetime exceeds 7 days")
     if "nbf" in payload and now < payload["nbf"] - settings.leeway_seconds:
         raise jwt.ImmatureSignatureError("not yet valid")
     return payload

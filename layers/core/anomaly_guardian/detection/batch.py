@@ -56,6 +56,7 @@ from anomaly_guardian.ingest.envelope import decode_record
 from anomaly_guardian.models.anomaly import AnomaliesRejected, Anomaly
 from anomaly_guardian.models.event import Event, InvalidEvent
 from anomaly_guardian.state.store import StateConflict, StateItem, StateStore
+from anomaly_guardian.transient import is_transient
 
 MAX_CONFLICT_RETRIES = 3
 # Response hooks: (tenant, new anomalies, the tenant's events of this batch) after the anomalies are stored.
@@ -158,54 +159,6 @@ class StateConflictsExhausted(RuntimeError):
 
 class PipelineFailed(Exception):
     """The pipeline raised something that is not transient: retrying the same events will not help."""
-
-
-TRANSIENT_ERRORS = frozenset(
-    {
-        "StateConflictsExhausted",
-        "UnprocessedItems",
-        "EndpointConnectionError",
-        "ConnectionClosedError",
-        "ConnectTimeoutError",
-        "ReadTimeoutError",
-        "HTTPClientError",
-        "ConnectionError",
-        "TimeoutError",
-    }
-)
-TRANSIENT_CODES = frozenset(
-    {
-        "ThrottlingException",
-        "ProvisionedThroughputExceededException",
-        "RequestLimitExceeded",
-        "InternalServerError",
-        "ServiceUnavailable",
-        "TransactionConflictException",
-        "TransactionCanceledException",
-        "Throttling",
-        "RequestTimeout",
-        "SlowDown",
-    }
-)
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Throttling, timeouts, connection failures, 5xx answers and lost races: worth a retry by Kinesis.
-    Judged by type and error code (no botocore import: this module stays free of AWS)."""
-    seen = 0
-    current: BaseException | None = exc
-    while current is not None and seen < 5:
-        if type(current).__name__ in TRANSIENT_ERRORS or isinstance(current, StateConflict):
-            return True
-        response = getattr(current, "response", None)
-        if isinstance(response, Mapping):
-            code = str((response.get("Error") or {}).get("Code") or "")
-            status = int((response.get("ResponseMetadata") or {}).get("HTTPStatusCode") or 0)
-            if code in TRANSIENT_CODES or status >= 500:
-                return True
-        current = current.__cause__ or current.__context__
-        seen += 1
-    return False
 
 
 class _BatchStore:

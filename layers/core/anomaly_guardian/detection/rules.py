@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from anomaly_guardian.config import DetectionConfig
 from anomaly_guardian.detection.base import Finding, PreparedEvent
 from anomaly_guardian.models.anomaly import AnomalyType, Explanation, Severity
+from anomaly_guardian.models.event import storable_problem
 from anomaly_guardian.state.store import StateItem, state_key
 from anomaly_guardian.usage.cloudtrail import EVENT_TYPE as USAGE_EVENT_TYPE
 
@@ -101,6 +102,9 @@ def parse_window(value: Any) -> int | None:
     return seconds
 
 
+PARAMETER_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
+
+
 class RuleConditions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -127,6 +131,21 @@ class RuleAction(BaseModel):
 
     type: ActionType
     parameters: dict[str, str | int | float | bool | None] = Field(default_factory=dict, max_length=20)
+
+    @field_validator("parameters")
+    @classmethod
+    def _storable(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # Stored as a DynamoDB map and read back by GET /rules and the detector: keys must be non-empty
+        # names and numbers within DynamoDB's range, or the stored rule could never be read again.
+        for key, item in value.items():
+            if not PARAMETER_NAME.fullmatch(key):
+                raise ValueError(f"parameter names must be 1-64 letters, digits, '_', '-' or '.', got {key!r}")
+            if isinstance(item, str) and len(item) > 1000:
+                raise ValueError(f"parameter {key} is longer than 1000 characters")
+            problem = storable_problem(item)
+            if problem:
+                raise ValueError(f"parameter {key}: {problem}")
+        return value
 
 
 class RuleSpec(BaseModel):

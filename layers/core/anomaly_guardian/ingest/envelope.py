@@ -73,6 +73,16 @@ def decode_record(data: bytes | str, within: str | None = None) -> Envelope:
     return env
 
 
+def _utf8(value: Any) -> bool:
+    try:
+        json.dumps(value, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return False
+    except (ValueError, TypeError):
+        return True
+    return True
+
+
 def admit(tenant: str, event: dict[str, Any], received_at: str) -> tuple[bytes, Envelope]:
     """The one gate for what may enter the stream: the record exactly as it will be written, checked by
     exactly the parser (and limits) the detector decodes it with. Raises InvalidEvent naming the problem."""
@@ -82,7 +92,9 @@ def admit(tenant: str, event: dict[str, Any], received_at: str) -> tuple[bytes, 
     try:
         data = encode_record(tenant, event, received_at)
     except UnicodeEncodeError:  # JSON "\ud800" escapes decode to unpaired surrogates
-        raise InvalidEvent("contains an unpaired UTF-16 surrogate; send valid Unicode text") from None
+        field = next((k for k, v in event.items() if not _utf8(k) or not _utf8(v)), None)
+        where = f"Invalid field {field}: " if field else ""
+        raise InvalidEvent(f"{where}contains an unpaired UTF-16 surrogate; send valid Unicode text", field) from None
     except (ValueError, RecursionError):  # NaN, Infinity, a number too large for a double (1e400), too deep
         raise InvalidEvent("contains NaN, Infinity, an out-of-range number or too deep nesting") from None
     return data, decode_record(data, within="event")

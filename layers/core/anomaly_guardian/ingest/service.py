@@ -35,10 +35,12 @@ from typing import Any, Protocol
 from anomaly_guardian.ingest.envelope import admit, now_iso, partition_key, valid_tenant
 from anomaly_guardian.models.event import Event, InvalidEvent, split_body
 from anomaly_guardian.privacy import Pseudonymiser
+from anomaly_guardian.transient import RETRY_AFTER_SECONDS, is_transient
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_EVENT_BYTES = 64 * 1024
 PUT_ATTEMPTS = 4
+PUT_BUDGET_S = 5.0  # no new PutRecords attempt starts after this (the function has 10 s, API Gateway 29 s)
 MAX_NAMED = 10  # at most this many indexes/ids named in one error message
 
 
@@ -67,6 +69,7 @@ class IngestResponse:
     body: dict[str, Any]
     accepted: int = 0
     rejected_code: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -78,7 +81,9 @@ class IngestError(Exception):
 
     def response(self) -> IngestResponse:
         body = {"status": "error", "code": self.code, "message": self.message, **self.extra}
-        return IngestResponse(self.status, body, rejected_code=self.code)
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if self.status == 503 else {}
+        accepted = int(self.extra.get("accepted") or 0)
+        return IngestResponse(self.status, body, accepted=accepted, rejected_code=self.code, headers=headers)
 
 
 def _names(items: Sequence[Any]) -> str:
@@ -178,7 +183,9 @@ class IngestService:
         clock: Callable[[], str] = now_iso,
         sleep: Callable[[float], None] = time.sleep,
         attempts: int = PUT_ATTEMPTS,
+        budget_s: float = PUT_BUDGET_S,
     ) -> None:
+        self.budget_s = budget_s
         self.sink = sink
         self.blocklist = blocklist
         self.pseudonymiser = pseudonymiser or Pseudonymiser()
@@ -202,10 +209,20 @@ class IngestService:
         received_at = self.clock()
         admitted = admit_events(tenant, events, is_batch, received_at)
         entries = [(data, key) for data, key, _ in admitted]
-        self._check_blocklist(tenant, request.source_ip, events, is_batch)
-
-        failed = put_with_retry(self.sink, entries, self.attempts, self.sleep)
         ids = [str(e["eventId"]).strip() for e in events]
+        try:
+            self._check_blocklist(tenant, request.source_ip, events, is_batch)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            raise IngestError(
+                503,
+                "UNAVAILABLE",
+                f"The block list could not be read ({type(exc).__name__}); nothing was accepted, retry the request",
+                {"accepted": 0, "acceptedEventIds": [], "notAccepted": ids},
+            ) from None
+
+        failed = put_with_retry(self.sink, entries, self.attempts, self.sleep, budget_s=self.budget_s)
         if failed:
             not_accepted = [ids[i] for i in sorted(failed)]
             accepted = [ids[i] for i in range(len(ids)) if i not in failed]
@@ -274,14 +291,26 @@ def put_with_retry(
     entries: Sequence[tuple[bytes, str]],
     attempts: int = PUT_ATTEMPTS,
     sleep: Callable[[float], None] = time.sleep,
+    budget_s: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> set[int]:
-    """Indexes of entries that never landed after bounded retries of only the failed ones (jittered backoff)."""
+    """Indexes of entries that never landed after bounded retries of only the failed ones (jittered backoff).
+    A transient exception of a call (timeout, connection error, throttling) counts as that call's entries
+    not landing; no new attempt starts once `budget_s` has passed."""
     pending = list(range(len(entries)))
+    started = clock()
     for attempt in range(attempts):
-        results = sink.put([entries[i] for i in pending])
+        try:
+            results = sink.put([entries[i] for i in pending])
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            results = ["Unavailable"] * len(pending)
         pending = [i for i, err in zip(pending, results, strict=True) if err is not None]
         if not pending:
             return set()
+        if budget_s is not None and clock() - started >= budget_s:
+            break
         if attempt + 1 < attempts:
             sleep(0.05 * (2**attempt) * (0.5 + random.random() / 2))
     return set(pending)

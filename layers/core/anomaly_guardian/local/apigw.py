@@ -2,9 +2,12 @@
 
 Turns an HTTP request into the exact proxy event API Gateway sends, runs the template's Lambda
 authorizer first (TOKEN or REQUEST), puts its context into `requestContext.authorizer`, and maps
-the handler's proxy response back to HTTP. Failures look like API Gateway's: 401 Unauthorized
-when there is no token or the authorizer says "Unauthorized", 403 on a Deny policy, 403 "Missing
-Authentication Token" for an unknown route, 413 over 10 MB, 502 when the function fails.
+the handler's proxy response back to HTTP. Failures look like API Gateway's with the template's
+`GatewayResponses` applied, so every error body is `{"status": "error", "code", "message"}`: 401
+UNAUTHORIZED when there is no token or the authorizer says "Unauthorized", 403 ACCESS_DENIED on a Deny
+policy, 404 NOT_FOUND for an unknown route (MISSING_AUTHENTICATION_TOKEN), 413 over 10 MB, 400 for a bad
+or short Content-Length, 502 when the function fails. Path parameters are passed percent-encoded, as
+API Gateway does.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from anomaly_guardian.local.cfn import ACCOUNT_ID, REGION
 from anomaly_guardian.local.runtime import FunctionError, LocalFunction
@@ -32,6 +35,24 @@ log = logging.getLogger(__name__)
 
 MAX_PAYLOAD = 10 * 1024 * 1024  # API Gateway's hard limit
 API_ID = "local"
+BODY_TIMEOUT_S = 10  # a body shorter than its Content-Length is answered with 400 after this long
+
+# The template's GatewayResponses (sam/template.yaml): status and code per API Gateway response type.
+GATEWAY_RESPONSES = {
+    "UNAUTHORIZED": (401, "UNAUTHORIZED"),
+    "ACCESS_DENIED": (403, "FORBIDDEN"),
+    "MISSING_AUTHENTICATION_TOKEN": (404, "NOT_FOUND"),
+    "REQUEST_TOO_LARGE": (413, "PAYLOAD_TOO_LARGE"),
+    "BAD_REQUEST_BODY": (400, "INVALID_PAYLOAD"),
+    "THROTTLED": (429, "THROTTLED"),
+    "AUTHORIZER_FAILURE": (500, "AUTHORIZER_FAILURE"),
+    "DEFAULT_5XX": (502, "INTERNAL_ERROR"),
+}
+
+
+def gateway_response(kind: str, message: str) -> tuple[int, dict[str, Any]]:
+    status, code = GATEWAY_RESPONSES[kind]
+    return status, {"status": "error", "code": code, "message": message}
 
 
 @dataclass
@@ -69,7 +90,7 @@ class Route:
         m = self._regex.match(path)
         if not m:
             return None
-        return {p: unquote(m.group(_group(p))) for p in self._params}
+        return {p: m.group(_group(p)) for p in self._params}  # still percent-encoded, as API Gateway passes them
 
 
 def _group(name: str) -> str:
@@ -201,7 +222,7 @@ class ApiGateway:
         headers = {k.lower(): v for k, v in (event["headers"] or {}).items()}
         token = headers.get(auth.header.lower())
         if not token:
-            return 401, {"message": "Unauthorized"}
+            return gateway_response("UNAUTHORIZED", "Unauthorized")
         method_arn = self.method_arn(event["httpMethod"], event["path"])
         result = auth.cached(token)
         if result is None:
@@ -213,20 +234,22 @@ class ApiGateway:
                 result = auth.function.invoke(auth_event)
             except FunctionError as exc:
                 if str(exc.__cause__) == "Unauthorized":
-                    return 401, {"message": "Unauthorized"}
-                return 500, {"message": None}
+                    return gateway_response("UNAUTHORIZED", "Unauthorized")
+                return gateway_response("AUTHORIZER_FAILURE", "The authorizer failed")
             if not isinstance(result, dict):
-                return 500, {"message": None}
+                return gateway_response("AUTHORIZER_FAILURE", "The authorizer failed")
             auth.remember(token, result)
         if "isAuthorized" in result:  # simple response format
             if not result["isAuthorized"]:
-                return 403, {"message": "Forbidden"}
+                return gateway_response("ACCESS_DENIED", "Forbidden")
             return dict(result.get("context") or {})
         effect = _policy_effect(result.get("policyDocument") or {}, method_arn)
         if effect == "Deny":
-            return 403, {"message": "User is not authorized to access this resource with an explicit deny"}
+            return gateway_response(
+                "ACCESS_DENIED", "User is not authorized to access this resource with an explicit deny"
+            )
         if effect != "Allow":
-            return 403, {"message": "User is not authorized to access this resource"}
+            return gateway_response("ACCESS_DENIED", "User is not authorized to access this resource")
         context = {k: v for k, v in (result.get("context") or {}).items()}
         context["principalId"] = result.get("principalId")
         return context
@@ -244,10 +267,10 @@ class ApiGateway:
             if m is not None and admin_method == method:
                 return _json(*admin(m, body))
         if len(body) > MAX_PAYLOAD:
-            return _json(413, {"message": "Request Too Long"})
+            return _json(*gateway_response("REQUEST_TOO_LARGE", "Request Too Long"))
         found = self.find(method, path)
         if found is None:
-            return _json(403, {"message": "Missing Authentication Token"})
+            return _json(*gateway_response("MISSING_AUTHENTICATION_TOKEN", f"No route {method} {path}"))
         route, params = found
         event = self.build_event(method, raw_path, headers, body, source_ip, route, params)
         if route.auth and self.authorizer is not None:
@@ -258,7 +281,7 @@ class ApiGateway:
         try:
             result = route.function.invoke(event)
         except FunctionError:
-            return _json(502, {"message": "Internal server error"})
+            return _json(*gateway_response("DEFAULT_5XX", "Internal server error"))
         return _proxy_response(result)
 
     # ------------------------------------------------------------------ HTTP server
@@ -269,20 +292,60 @@ class ApiGateway:
             protocol_version = "HTTP/1.1"
             server_version = "AnomalyGuardianLocal/1.0"
 
-            def _do(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                if length > MAX_PAYLOAD:
-                    status, headers, body = _json(413, {"message": "Request Too Long"})
+            timeout = BODY_TIMEOUT_S  # socket timeout: a short body can never hold a thread forever
+
+            def _read_body(self) -> bytes | tuple[int, list[tuple[str, str]], bytes]:
+                """The body, or the error to answer (bad/short Content-Length, too large, chunked framing)."""
+                if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+                    return self._read_chunked()
+                declared = (self.headers.get("Content-Length") or "0").strip()
+                if not declared.isdigit():
                     self.close_connection = True
-                else:
+                    return _json(*gateway_response("BAD_REQUEST_BODY", "Content-Length must be a number of bytes"))
+                length = int(declared)
+                if length > MAX_PAYLOAD:
+                    self.close_connection = True
+                    return _json(*gateway_response("REQUEST_TOO_LARGE", "Request Too Long"))
+                try:
                     raw = self.rfile.read(length) if length else b""
+                except TimeoutError:
+                    raw = b""
+                if len(raw) < length:
+                    self.close_connection = True
+                    return _json(
+                        *gateway_response("BAD_REQUEST_BODY", "Request body is shorter than its Content-Length")
+                    )
+                return raw
+
+            def _read_chunked(self) -> bytes | tuple[int, list[tuple[str, str]], bytes]:
+                out = b""
+                try:
+                    while True:
+                        size = int(self.rfile.readline(64).split(b";", 1)[0].strip() or b"x", 16)
+                        if size == 0:
+                            self.rfile.readline(64)
+                            return out
+                        out += self.rfile.read(size)
+                        self.rfile.readline(64)
+                        if len(out) > MAX_PAYLOAD:
+                            self.close_connection = True
+                            return _json(*gateway_response("REQUEST_TOO_LARGE", "Request Too Long"))
+                except (ValueError, TimeoutError):
+                    self.close_connection = True
+                    return _json(*gateway_response("BAD_REQUEST_BODY", "Malformed chunked request body"))
+
+            def _do(self) -> None:
+                raw = self._read_body()
+                if isinstance(raw, tuple):
+                    status, headers, body = raw
+                else:
                     try:
                         status, headers, body = gateway.handle(
                             self.command, self.path, list(self.headers.items()), raw, self.client_address[0]
                         )
                     except Exception:
                         log.exception("local API gateway failed")
-                        status, headers, body = _json(500, {"message": "Internal server error"})
+                        status, headers, body = _json(*gateway_response("DEFAULT_5XX", "Internal server error"))
                 self.send_response(status)
                 for name, value in headers:
                     if name.lower() not in ("content-length", "connection", "transfer-encoding"):
@@ -332,7 +395,7 @@ def _json(status: int, body: Any) -> tuple[int, list[tuple[str, str]], bytes]:
 def _proxy_response(result: Any) -> tuple[int, list[tuple[str, str]], bytes]:
     if not isinstance(result, dict) or not isinstance(result.get("statusCode"), int):
         log.error("function returned a malformed proxy response: %r", type(result).__name__)
-        return _json(502, {"message": "Internal server error"})
+        return _json(*gateway_response("DEFAULT_5XX", "Internal server error"))
     headers: list[tuple[str, str]] = []
     multi = result.get("multiValueHeaders") or {}
     for name, value in (result.get("headers") or {}).items():
