@@ -15,13 +15,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from anomaly_guardian.adapters.dynamodb import client, from_item, to_item
-from anomaly_guardian.erasure.records import Subject, contains_any, redact, without_subject
+from anomaly_guardian.erasure.records import Subject, contains_any, mentions, redact, without_subject
 
 MAX_OBJECT_BYTES = 256 * 1024 * 1024  # Firehose writes at most 128 MiB per object
 
@@ -59,14 +58,17 @@ class PartitionEraser:
     def erase(self, tenant: str, subject: Subject, extra_partitions: Iterable[str] = ()) -> StoreResult:
         needles = subject.needles()
         result = StoreResult()
-        for pk in dict.fromkeys([f"T#{tenant}", *extra_partitions]):
+        tenant_pk = f"T#{tenant}"
+        for pk in dict.fromkeys([tenant_pk, *extra_partitions]):
             for item in list(self._items(pk)):
                 key = {"pk": {"S": str(item["pk"])}, "sk": {"S": str(item["sk"])}}
-                if contains_any(f"{item['pk']}\x1f{item['sk']}", needles):
+                # The tenant partition's pk is the tenant, never the person; extra partitions are theirs.
+                named = str(item["sk"]) if pk == tenant_pk else f"{item['pk']}\x1f{item['sk']}"
+                body = {k: v for k, v in item.items() if k not in ("pk", "sk")}
+                if contains_any(named, needles):
                     self.ddb.delete_item(TableName=self.table, Key=key)
                     result.deleted += 1
-                elif contains_any(json.dumps(item, default=str, ensure_ascii=False), needles):
-                    body = {k: v for k, v in item.items() if k not in ("pk", "sk")}
+                elif mentions(body, needles):
                     clean = {"pk": item["pk"], "sk": item["sk"]} | redact(body, needles)
                     self.ddb.put_item(TableName=self.table, Item=to_item(clean))
                     result.rewritten += 1

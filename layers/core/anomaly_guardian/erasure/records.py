@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 REDACTED = "[erased]"
+KEEP = frozenset({"tenantId"})  # fields never redacted
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -74,23 +77,37 @@ def is_subjects_record(record: Any, subject: Subject) -> bool:
     return tenant == subject.tenant and bool(event.get("eventId")) and str(event["eventId"]) in subject.event_ids
 
 
+_WORD = r"[\w.@:-]"
+
+
+@lru_cache(maxsize=64)
+def _pattern(needles: tuple[str, ...]) -> re.Pattern[str] | None:
+    """A needle matches as a whole token only: `1.2.3.4` in `IP#1.2.3.4`, not in `11.2.3.45`; `alice`
+    in `"alice"`, not in `malice`."""
+    alternatives = "|".join(re.escape(n) for n in sorted({n for n in needles if n}, key=len, reverse=True))
+    return re.compile(rf"(?<!{_WORD})(?:{alternatives})(?!{_WORD})") if alternatives else None
+
+
 def contains_any(text: str, needles: Iterable[str]) -> bool:
-    return any(n and n in text for n in needles)
+    pattern = _pattern(tuple(needles))
+    return bool(pattern and pattern.search(text))
 
 
 def redact(value: Any, needles: list[str]) -> Any:
-    """A copy of a JSON-like value with every needle inside any string (key or value) replaced."""
+    """A copy of a JSON-like value with every needle (as a whole token) inside any string replaced."""
+    pattern = _pattern(tuple(needles))
+    return _redact(value, pattern) if pattern else value
+
+
+def _redact(value: Any, pattern: re.Pattern[str]) -> Any:
     if isinstance(value, str):
-        for n in needles:
-            if n in value:
-                value = value.replace(n, REDACTED)
-        return value
-    if isinstance(value, Mapping):
-        return {redact(k, needles): redact(v, needles) for k, v in value.items()}
+        return pattern.sub(REDACTED, value)
+    if isinstance(value, Mapping):  # the tenant is not the person (even if a user id equals it)
+        return {_redact(k, pattern): v if k in KEEP else _redact(v, pattern) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [redact(v, needles) for v in value]
+        return [_redact(v, pattern) for v in value]
     if isinstance(value, set):
-        return {redact(v, needles) for v in value}
+        return {_redact(v, pattern) for v in value}
     return value
 
 
@@ -139,6 +156,17 @@ def _records(text: str) -> Iterator[Any]:
         yield value
 
 
+def mentions(record: Mapping[str, Any], needles: list[str]) -> bool:
+    """Whether any field other than the tenant holds one of the needles."""
+    body = {k: v for k, v in record.items() if k not in KEEP}
+    return contains_any(json.dumps(body, default=str, ensure_ascii=False), needles)
+
+
+def _same_tenant(record: Any, subject: Subject) -> bool:
+    """Identifiers are per tenant: another tenant's `alice` is another person."""
+    return not isinstance(record, Mapping) or record.get("tenantId") in (None, subject.tenant)
+
+
 def serialise_object(parsed: ParsedObject, records: list[Any]) -> bytes:
     sep = "\n" if parsed.layout == "lines" else ""
     text = "".join(json.dumps(r, separators=(",", ":")) + sep for r in records)
@@ -160,7 +188,11 @@ def without_subject(data: bytes, subject: Subject, pseudonymiser: Any) -> tuple[
         subject.learn_event(event, pseudonymiser)
     kept = [r for r in parsed.records if not is_subjects_record(r, subject)]
     needles = subject.needles()
-    redacted = [redact(r, needles) if contains_any(json.dumps(r, ensure_ascii=False), needles) else r for r in kept]
+
+    redacted = [
+        redact(r, needles) if _same_tenant(r, subject) and isinstance(r, Mapping) and mentions(r, needles) else r
+        for r in kept
+    ]
     if not removed and redacted == kept:
         return None, []
     return serialise_object(parsed, redacted), removed
