@@ -189,3 +189,12 @@ def test_erasure_leaves_no_raw_id_and_no_pseudonym_in_any_table_or_object(stack,
     records = audit.records(TENANT)
     assert [r["action"] for r in records].count("subject.erase") == 1
     assert any(r["action"] == "rate_limit" and r["detail"]["ip"] == "[erased]" for r in records)
+
+
+def test_a_user_id_with_reserved_characters_is_decoded_once(stack, lambda_context):
+    # "100%41" sent as 100%2541: erased must be the person "100%41", not "100A".
+    p = Pseudonymiser(b"test-pseudonym-key")
+    api = stack("api")
+    event = apigw_event("apigw_delete_subject", tenant=TENANT, path_params={"userId": "100%2541"})
+    status, body = parse(api.lambda_handler(event, lambda_context))
+    assert status == 200 and body["userPseudonym"] == p.user(TENANT, "100%41")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated, Any
-from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path
@@ -77,11 +76,9 @@ def erase_subject(
     eraser = svc.eraser or SubjectEraser(
         ErasurePorts(anomalies=svc.anomalies, state=svc.state, pseudonymiser=svc.pseudonymiser)
     )
-    # API Gateway REST hands the path over still percent-encoded and the resolver does not decode it:
-    # `alice%40example.com` must erase `alice@example.com`, not a pseudonym nobody has.
-    user_id = unquote(userId)
+    # `userId` is already percent-decoded once by the resolver (api.app), as API Gateway REST passes it encoded.
     report, _subject = eraser.erase(
-        tenant, user_id, extra_state_keys=lambda t, pseudonym: user_state_keys(t, pseudonym, svc.detectors())
+        tenant, userId, extra_state_keys=lambda t, pseudonym: user_state_keys(t, pseudonym, svc.detectors())
     )
     erasure_id = f"er_{new_ulid()}"
     # The record of an erasure must not re-identify the person: a receipt id and counts only.
