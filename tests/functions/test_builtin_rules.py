@@ -146,6 +146,8 @@ def test_tenant_rules_put_with_an_old_version_is_409(call):
     assert status == 200 and v2["version"] == 2 and v2["ruleName"] == "bigger"
     status, body = call("PUT", f"/rules/{created['ruleId']}", body={**got, "ruleName": "stale"})
     assert status == 409 and body["code"] == "VERSION_CONFLICT"
+    updates = [r for r in audit_records("acme") if r["action"] == "rule.update"]
+    assert [(u["old"], u["new"], u["version"]) for u in updates] == [({"ruleName": "big"}, {"ruleName": "bigger"}, 2)]
 
 
 def parse_post(call, rule):

@@ -19,7 +19,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from anomaly_guardian.adapters.config_repo import ConfigNotFound, VersionConflict
-from anomaly_guardian.api.deps import actor_of, audit, services, tenant_of
+from anomaly_guardian.api.deps import ServicesDep, TenantDep, actor_of, record_audit
 from anomaly_guardian.api.errors import ApiError, describe_validation_errors, not_found
 from anomaly_guardian.detection.builtin import BUILTIN_IDS, BuiltinRule, InvalidSetting, parse_update, render
 from anomaly_guardian.detection.rules import Rule, RuleSpec
@@ -72,12 +72,8 @@ class RuleHistory(BaseModel):
     changes: list[RuleChange]
 
 
-def _tenant() -> str:
-    return tenant_of(router.current_event.raw_event)
-
-
-def _builtin(tenant: str, rule_id: str) -> BuiltinRule:
-    return render(rule_id, services().config.builtin_overrides(tenant).get(rule_id))
+def _builtin(svc: Any, tenant: str, rule_id: str) -> BuiltinRule:
+    return render(rule_id, svc.config.builtin_overrides(tenant).get(rule_id))
 
 
 def _conflict(rule_id: str, sent: int | None, current: int) -> ApiError:
@@ -90,13 +86,12 @@ def _conflict(rule_id: str, sent: int | None, current: int) -> ApiError:
 
 
 @router.post("/rules", status_code=201, summary="Create a rule", tags=["rules"])
-def create_rule(body: RuleSpec) -> Rule:
-    tenant = _tenant()
-    repo = services().config
+def create_rule(body: RuleSpec, tenant: TenantDep, svc: ServicesDep) -> Rule:
+    repo = svc.config
     if len(repo.list_rules(tenant)) >= MAX_RULES_PER_TENANT:
         raise ApiError(HTTPStatus.CONFLICT, "LIMIT_EXCEEDED", f"At most {MAX_RULES_PER_TENANT} rules per tenant")
     rule = repo.create_rule(tenant, body)
-    audit(router.current_event.raw_event, tenant, "rule.create", rule.ruleId, version=rule.version)
+    record_audit(svc, router.current_event.raw_event, tenant, "rule.create", rule.ruleId, version=rule.version)
     return rule
 
 
@@ -104,9 +99,11 @@ def create_rule(body: RuleSpec) -> Rule:
 def list_rules(
     includeDeleted: Annotated[bool, Query(description="also list soft-deleted rules")] = False,
     builtIn: Annotated[bool | None, Query(description="true: built-ins only; false: tenant rules only")] = None,
+    *,
+    tenant: TenantDep,
+    svc: ServicesDep,
 ) -> RuleList:
-    tenant = _tenant()
-    repo = services().config
+    repo = svc.config
     rules: list[BuiltinRule | Rule] = []
     if builtIn is not False:
         overrides = repo.builtin_overrides(tenant)
@@ -117,32 +114,30 @@ def list_rules(
 
 
 @router.get("/rules/<ruleId>", summary="Get a rule", tags=["rules"])
-def get_rule(ruleId: RuleId) -> BuiltinRule | Rule:
-    tenant = _tenant()
+def get_rule(ruleId: RuleId, tenant: TenantDep, svc: ServicesDep) -> BuiltinRule | Rule:
     if ruleId in BUILTIN_IDS:
-        return _builtin(tenant, ruleId)
+        return _builtin(svc, tenant, ruleId)
     try:
-        return services().config.get_rule(tenant, ruleId)
+        return svc.config.get_rule(tenant, ruleId)
     except ConfigNotFound:
         raise not_found("Rule", ruleId) from None
 
 
 @router.get("/rules/<ruleId>/history", summary="Changes of a built-in rule's setting", tags=["rules"])
-def rule_history(ruleId: RuleId) -> RuleHistory:
+def rule_history(ruleId: RuleId, tenant: TenantDep, svc: ServicesDep) -> RuleHistory:
     if ruleId not in BUILTIN_IDS:
         raise not_found("History of rule", ruleId)  # tenant rule changes are in the audit trail
-    changes = services().config.builtin_history(_tenant(), ruleId)
+    changes = svc.config.builtin_history(tenant, ruleId)
     return RuleHistory(ruleId=ruleId, changes=[RuleChange.model_validate(c) for c in changes])
 
 
 @router.put("/rules/<ruleId>", summary="Replace a rule, or change a built-in rule's threshold/enabled", tags=["rules"])
-def put_rule(ruleId: RuleId, body: RuleUpdate) -> BuiltinRule | Rule:
-    tenant = _tenant()
+def put_rule(ruleId: RuleId, body: RuleUpdate, tenant: TenantDep, svc: ServicesDep) -> BuiltinRule | Rule:
     sent = body.model_dump(exclude_unset=True)
     if sent.get("ruleId", ruleId) != ruleId:
         raise ApiError(HTTPStatus.BAD_REQUEST, "INVALID_PAYLOAD", f"ruleId in the body is not {ruleId}")
     if ruleId in BUILTIN_IDS:
-        return _put_builtin(tenant, ruleId, sent)
+        return _put_builtin(svc, tenant, ruleId, sent)
     spec_fields = {k: v for k, v in sent.items() if k not in _READ_BACK}
     try:
         spec = RuleSpec.model_validate(spec_fields)
@@ -151,22 +146,34 @@ def put_rule(ruleId: RuleId, body: RuleUpdate) -> BuiltinRule | Rule:
         code, message = describe_validation_errors(errors)
         raise ApiError(HTTPStatus.BAD_REQUEST, code, message) from None
     try:
-        rule = services().config.replace_rule_checked(tenant, ruleId, spec, body.version)
+        before = svc.config.get_rule(tenant, ruleId).model_dump(mode="json")
+        rule = svc.config.replace_rule_checked(tenant, ruleId, spec, body.version)
     except ConfigNotFound:
         raise not_found("Rule", ruleId) from None
     except VersionConflict as exc:
         raise _conflict(ruleId, body.version, exc.current) from None
-    audit(router.current_event.raw_event, tenant, "rule.update", ruleId, version=rule.version)
+    after = rule.model_dump(mode="json")
+    changed = sorted(k for k in spec.model_fields_set | set(RuleSpec.model_fields) if before.get(k) != after.get(k))
+    record_audit(
+        svc,
+        router.current_event.raw_event,
+        tenant,
+        "rule.update",
+        ruleId,
+        version=rule.version,
+        old={k: before.get(k) for k in changed},
+        new={k: after.get(k) for k in changed},
+    )
     return rule
 
 
-def _put_builtin(tenant: str, rule_id: str, sent: dict[str, Any]) -> BuiltinRule:
+def _put_builtin(svc: Any, tenant: str, rule_id: str, sent: dict[str, Any]) -> BuiltinRule:
     unknown = sorted(set(sent) - set(BuiltinRule.model_fields))
     if unknown:
         raise ApiError(
             HTTPStatus.BAD_REQUEST, "INVALID_PAYLOAD", f"Unknown field: {unknown[0]} (not a setting of {rule_id})"
         )
-    current = _builtin(tenant, rule_id)
+    current = _builtin(svc, tenant, rule_id)
     if sent.get("version") is not None and sent["version"] != current.version:
         raise _conflict(rule_id, sent["version"], current.version)
     try:
@@ -179,7 +186,7 @@ def _put_builtin(tenant: str, rule_id: str, sent: dict[str, Any]) -> BuiltinRule
         return current  # nothing changes: no new version, nothing to audit
     raw = router.current_event.raw_event
     try:
-        stored = services().config.put_builtin(
+        stored = svc.config.put_builtin(
             tenant,
             rule_id,
             threshold=threshold,
@@ -190,13 +197,12 @@ def _put_builtin(tenant: str, rule_id: str, sent: dict[str, Any]) -> BuiltinRule
         )
     except VersionConflict as exc:
         raise _conflict(rule_id, current.version, exc.current) from None
-    audit(raw, tenant, "rule.builtin.update", rule_id, version=stored.version, old=old, new=new)
+    record_audit(svc, raw, tenant, "rule.builtin.update", rule_id, version=stored.version, old=old, new=new)
     return render(rule_id, stored)
 
 
 @router.delete("/rules/<ruleId>", status_code=204, summary="Delete a rule (soft)", tags=["rules"])
-def delete_rule(ruleId: RuleId) -> Response[None]:
-    tenant = _tenant()
+def delete_rule(ruleId: RuleId, tenant: TenantDep, svc: ServicesDep) -> Response[None]:
     if ruleId in BUILTIN_IDS:
         raise ApiError(
             HTTPStatus.BAD_REQUEST,
@@ -205,8 +211,8 @@ def delete_rule(ruleId: RuleId) -> Response[None]:
             ' and "enabled": false',
         )
     try:
-        services().config.delete_rule(tenant, ruleId)
+        svc.config.delete_rule(tenant, ruleId)
     except ConfigNotFound:
         raise not_found("Rule", ruleId) from None
-    audit(router.current_event.raw_event, tenant, "rule.delete", ruleId)
+    record_audit(svc, router.current_event.raw_event, tenant, "rule.delete", ruleId)
     return Response(status_code=204)
