@@ -150,6 +150,11 @@ class ResponseSettings(FunctionSettings):
     webhook_queue_url: str | None = Field(None, alias="WEBHOOK_QUEUE_URL")
     webhook_dlq_url: str | None = Field(None, alias="WEBHOOK_DLQ_URL")
     event_bus_name: str | None = Field(None, alias="EVENT_BUS_NAME")
+    # Usage alerts: where the signed one-click links point (the API's base URL) and the Dashboards link.
+    alert_links_api_url: str | None = Field(None, alias="ALERT_LINKS_API_URL")
+    alert_links_api_url_param: str | None = Field(None, alias="ALERT_LINKS_API_URL_PARAM")  # SSM name of it
+    opensearch_dashboards_url: str | None = Field(None, alias="OPENSEARCH_DASHBOARDS_URL")
+    alert_link_ttl_hours: float = Field(72, alias="ALERT_LINK_TTL_HOURS", gt=0, le=24 * 14)
 
 
 class ApiSettings(FunctionSettings):

@@ -157,6 +157,29 @@ def response_ports(settings: ResponseSettings | None = None) -> Ports:
         webhook_queue=Queue(s.webhook_queue_url) if s.webhook_queue_url else None,
         webhook_dlq=Queue(s.webhook_dlq_url) if s.webhook_dlq_url else None,
         bus=EventBus(s.event_bus_name) if s.event_bus_name else None,
+        alert_links=_alert_links(s),
+    )
+
+
+def _alert_links(s: ResponseSettings):
+    """Usage alerts' links; the signing key is read on first use (one SSM read per container)."""
+    from anomaly_guardian.auth.action_links import link_key
+    from anomaly_guardian.usage.alerts import LinkSettings
+
+    api_url = s.alert_links_api_url
+    if not api_url and s.alert_links_api_url_param:
+        param = s.alert_links_api_url_param
+
+        def api_url() -> str:
+            from aws_lambda_powertools.utilities import parameters
+
+            return str(parameters.get_parameter(param, max_age=3600))
+
+    return LinkSettings(
+        api_url=api_url,
+        dashboards_url=s.opensearch_dashboards_url,
+        key=link_key if api_url else None,
+        ttl_hours=s.alert_link_ttl_hours,
     )
 
 

@@ -15,4 +15,5 @@ ROUTER_MODULES: tuple[str, ...] = (
     "enforcement",
     "response_settings",
     "reports",
+    "alert_actions",
 )

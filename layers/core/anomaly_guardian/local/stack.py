@@ -355,6 +355,18 @@ class LocalStack:
         ]
         port = self.gateway.serve(self.o.host, self.o.api_port)
         self.api_url = f"http://{self.o.host}:{port}"
+        self._publish_api_url(template)
+
+    def _publish_api_url(self, template: dict[str, Any]) -> None:
+        """SSM parameters the template fills with the API's URL (`${Api}` in the Value) get the local one."""
+        for raw in template["Resources"].values():
+            props = raw.get("Properties") or {}
+            if raw.get("Type") != "AWS::SSM::Parameter" or "${Api}" not in json.dumps(props.get("Value")):
+                continue
+            name = self.resources.resolver.resolve(props.get("Name"))
+            self.session.client("ssm", endpoint_url=self.moto.url).put_parameter(
+                Name=str(name), Value=self.api_url, Type="String", Overwrite=True
+            )
 
     def _counted(self, fn: Any, key: str) -> Delivered:
         return Delivered(fn, self.deliveries, key, self._deliveries_lock)

@@ -25,6 +25,7 @@ from anomaly_guardian.privacy import truncate_ip
 from anomaly_guardian.response.notify import alert, anomaly_view, fan_out
 from anomaly_guardian.response.planning import ACTION_TYPES
 from anomaly_guardian.response.safety import ResponseSettings
+from anomaly_guardian.usage.alerts import alert_context
 
 log = Logger(child=True)
 
@@ -204,7 +205,18 @@ def _notify(ports: Any, req: Request, now: float, live: bool) -> dict[str, Any]:
     if isinstance(estimate, dict) and estimate.get("text"):  # usage spikes priced by the detector
         data["costEstimate"] = estimate
         subject = f"{subject}: {estimate['text']}"
-    detail["snsMessageId"] = alert(ports, req.tenant, "anomaly.detected", severity, subject, data)
+    message = data
+    links = getattr(ports, "alert_links", None)
+    usage = alert_context(req.anomaly | {"anomalyId": req.subject_id}, links) if links is not None else {}
+    if usage:  # enriched usage alert: who, where, the calls behind it, links, signed one-click actions
+        message = data | usage
+        principal = str((usage["usage"].get("principal") or {}).get("arn") or "")
+        if principal:  # "[HIGH] usage anomaly by deploy-bot: about $72 per hour..." (SNS subjects: 100 chars)
+            who = principal.rsplit("/", 1)[-1] if "/" in principal else principal
+            cost = f": {estimate['text']}" if isinstance(estimate, dict) and estimate.get("text") else ""
+            subject = f"[{severity}] usage anomaly by {who}{cost}"
+        data = data | {"links": usage["links"]}  # webhooks: the links, not the signed actions
+    detail["snsMessageId"] = alert(ports, req.tenant, "anomaly.detected", severity, subject[:100], message)
     detail["webhooksQueued"] = fan_out(ports, req.tenant, "anomaly.detected", data, severity, req.subject_id)
     return detail
 

@@ -24,3 +24,4 @@ class Ports:
     webhook_queue: Any = None  # adapters.queues.Queue
     webhook_dlq: Any = None  # adapters.queues.Queue
     bus: Any = None  # adapters.events.EventBus
+    alert_links: Any = None  # usage.alerts.LinkSettings: links and signed actions in usage alerts
