@@ -66,7 +66,11 @@ def firehose_object(envelopes):
 def stack(tables, detector_dlq, monkeypatch, handler_module):
     monkeypatch.setenv("GUARDIAN_PSEUDONYM_KEY", "test-pseudonym-key")
     s3 = client("s3")
-    for name, env in (("test-archive", "ARCHIVE_BUCKET"), ("test-models", "MODEL_BUCKET")):
+    for name, env in (
+        ("test-archive", "ARCHIVE_BUCKET"),
+        ("test-models", "MODEL_BUCKET"),
+        ("test-reports", "REPORTS_BUCKET"),
+    ):
         s3.create_bucket(Bucket=name)
         s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
         monkeypatch.setenv(env, name)
@@ -161,6 +165,12 @@ def test_erasure_leaves_no_raw_id_and_no_pseudonym_in_any_table_or_object(stack,
     buf = io.BytesIO()
     np.savez_compressed(buf, X=np.zeros((3, 4)), event_id=np.array(["e1", "e2", "e3"]))
     s3.put_object(Bucket="test-models", Key="pipelines/run-1/train/features.npz", Body=buf.getvalue())
+
+    # A daily report (JSON and HTML) listing the top anomalies with their users' pseudonyms.
+    report = {"tenantId": TENANT, "topAnomalies": [{"anomalyId": a["anomalyId"], "userId": a["userId"]} for a in mine]}
+    s3.put_object(Bucket="test-reports", Key=f"reports/{TENANT}/daily/2026-03-01.json", Body=json.dumps(report))
+    html = f"<html><body><table><tr><td>{alice_pseudo}</td><td>value</td></tr></table></body></html>"
+    s3.put_object(Bucket="test-reports", Key=f"reports/{TENANT}/daily/2026-03-01.html", Body=html.encode())
 
     before_tables, before_objects = scan_tables(), scan_buckets()
     for what, needle in needles.items():

@@ -174,6 +174,7 @@ class ApiSettings(FunctionSettings):
     idempotency_table: str | None = Field(None, alias="IDEMPOTENCY_TABLE")
     archive_bucket: str | None = Field(None, alias="ARCHIVE_BUCKET")
     model_bucket: str | None = Field(None, alias="MODEL_BUCKET")
+    reports_bucket: str | None = Field(None, alias="REPORTS_BUCKET")  # reports list top anomalies' users
 
     @model_validator(mode="after")
     def _kms_outside_local(self) -> Self:

@@ -220,7 +220,7 @@ def subject_eraser(s: ApiSettings, anomalies: Any, state: Any, pseudonymiser: An
     tables = {"config": s.config_table, "blocklist": s.blocklist_table, "audit": s.audit_table}
     if s.incidents_table:
         tables["incidents"] = s.incidents_table
-    buckets = {"archive": s.archive_bucket, "models": s.model_bucket}
+    buckets = {"archive": s.archive_bucket, "models": s.model_bucket, "reports": s.reports_bucket}
     return SubjectEraser(
         ErasurePorts(
             anomalies=anomalies,

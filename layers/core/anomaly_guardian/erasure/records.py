@@ -167,6 +167,22 @@ def _same_tenant(record: Any, subject: Subject) -> bool:
     return not isinstance(record, Mapping) or record.get("tenantId") in (None, subject.tenant)
 
 
+def _redacted_text(data: bytes, subject: Subject) -> bytes | None:
+    """A text object that is not JSON records (an HTML or CSV report): the identifiers redacted in place;
+    None for binary data (NUL bytes, not UTF-8) or text that names nobody."""
+    gzipped = data[:2] == _GZIP_MAGIC
+    try:
+        raw = gzip.decompress(data) if gzipped else data
+        text = raw.decode("utf-8")
+    except (OSError, EOFError, UnicodeDecodeError):
+        return None
+    pattern = _pattern(tuple(subject.needles()))
+    if "\x00" in text or pattern is None or not pattern.search(text):
+        return None
+    out = pattern.sub(REDACTED, text).encode("utf-8")
+    return gzip.compress(out, mtime=0) if gzipped else out
+
+
 def serialise_object(parsed: ParsedObject, records: list[Any]) -> bytes:
     sep = "\n" if parsed.layout == "lines" else ""
     text = "".join(json.dumps(r, separators=(",", ":")) + sep for r in records)
@@ -181,7 +197,7 @@ def without_subject(data: bytes, subject: Subject, pseudonymiser: Any) -> tuple[
     pseudonym) are redacted."""
     parsed = parse_object(data)
     if parsed is None:
-        return None, []
+        return _redacted_text(data, subject), []
     removed = [r for r in parsed.records if is_subjects_record(r, subject)]
     for r in removed:
         event = r.get("event") if isinstance(r.get("event"), Mapping) else r
