@@ -148,4 +148,7 @@ class DetectionConfig(BaseModel):
     cost: CostConfig = Field(default_factory=CostConfig)
     # Anomalies below this score are not emitted at all.
     min_score: float = Field(default=0.5, ge=0, le=1)
+    # Per detector (finding.detector), a higher floor set from the tenant's alert budget
+    # (PUT /detectors/{id}/budget; stored on the built-in rule's item, see detection.builtin).
+    score_floors: dict[str, float] = Field(default_factory=dict)
     state_ttl_days: int = Field(default=90, ge=1)

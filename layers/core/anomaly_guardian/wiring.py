@@ -189,6 +189,7 @@ def api_services(settings: ApiSettings | None = None) -> Services:
     from anomaly_guardian.adapters.audit import AuditLog
     from anomaly_guardian.adapters.blocklist_admin import BlockListAdmin
     from anomaly_guardian.adapters.config_repo import ConfigRepository
+    from anomaly_guardian.adapters.counters import TenantCounters
     from anomaly_guardian.adapters.dynamodb import interactive_client
     from anomaly_guardian.adapters.keys import pseudonymiser_from_param
     from anomaly_guardian.adapters.secrets import secret_box_from_env
@@ -209,6 +210,7 @@ def api_services(settings: ApiSettings | None = None) -> Services:
         audit=AuditLog(s.audit_table, ddb=ddb),
         blocklist=BlockListAdmin(s.blocklist_table, ddb=ddb),
         eraser=subject_eraser(s, anomalies, state, pseudonymiser),
+        counters=TenantCounters(s.audit_table, ddb=ddb),
     )
 
 

@@ -44,6 +44,7 @@ SETTINGS = "SETTINGS"
 BUILTIN = "BUILTIN#"
 BUILTIN_HISTORY = "BUILTINV#"
 _KEY_ATTRS = ("pk", "sk", "kind", "deleted", "deletedAt")
+_SETTING_FIELDS = ("kind", "threshold", "enabled", "version", "updatedAt", "updatedBy")
 
 
 class ConfigNotFound(KeyError):
@@ -271,7 +272,18 @@ class ConfigRepository:
         try:
             self.ddb.transact_write_items(
                 TransactItems=[
-                    {"Put": {"TableName": self.table, "Item": to_item(setting), **condition}},
+                    # An update, not a put: the item's other attributes (the alert budget) stay.
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": {"pk": {"S": setting["pk"]}, "sk": {"S": setting["sk"]}},
+                            "UpdateExpression": "SET " + ", ".join(f"#{k} = :{k}" for k in _SETTING_FIELDS),
+                            **condition,
+                            "ExpressionAttributeNames": {f"#{k}": k for k in _SETTING_FIELDS},
+                            "ExpressionAttributeValues": {f":{k}": to_attr(setting[k]) for k in _SETTING_FIELDS}
+                            | {":v": {"N": str(expected_version)}},
+                        }
+                    },
                     {
                         "Put": {
                             "TableName": self.table,
@@ -283,7 +295,45 @@ class ConfigRepository:
             )
         except self.ddb.exceptions.TransactionCanceledException:
             raise VersionConflict(self.builtin_overrides(tenant).get(rule_id, Override()).version) from None
-        return Override.model_validate(setting)
+        return self.builtin_overrides(tenant).get(rule_id) or Override.model_validate(setting)
+
+    def put_budget(
+        self, tenant: str, rule_id: str, *, alert_budget: float | None, score_floor: float | None, actor: str
+    ) -> Override:
+        """Set (or with None, clear) the alert budget and its calibrated score floor on a built-in rule's item.
+        Leaves the threshold, switch and version alone (the budget is not a threshold change)."""
+        key = {"pk": {"S": tenant_pk(tenant)}, "sk": {"S": BUILTIN + rule_id}}
+        names = {
+            "#b": "alertBudget",
+            "#f": "scoreFloor",
+            "#k": "kind",
+            "#at": "budgetUpdatedAt",
+            "#by": "budgetUpdatedBy",
+            "#v": "version",
+            "#e": "enabled",
+        }
+        values = {":k": {"S": "builtin"}, ":at": {"S": _now()}, ":by": {"S": actor}, ":one": {"N": "1"}}
+        values[":t"] = {"BOOL": True}
+        # A first budget creates the item as the defaults at version 1 (what an absent item means).
+        common = "SET #k = :k, #at = :at, #by = :by, #v = if_not_exists(#v, :one), #e = if_not_exists(#e, :t)"
+        if alert_budget is None:
+            expr = common + " REMOVE #b, #f"
+        else:
+            values[":b"] = to_attr(float(alert_budget))
+            expr = common + ", #b = :b"
+            if score_floor is None:
+                expr += " REMOVE #f"
+            else:
+                expr += ", #f = :f"
+                values[":f"] = to_attr(float(score_floor))
+        self.ddb.update_item(
+            TableName=self.table,
+            Key=key,
+            UpdateExpression=expr,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+        return self.builtin_overrides(tenant).get(rule_id) or Override()
 
     def builtin_history(self, tenant: str, rule_id: str) -> list[dict[str, Any]]:
         """Every change of one built-in rule for this tenant, oldest first."""

@@ -16,4 +16,5 @@ ROUTER_MODULES: tuple[str, ...] = (
     "response_settings",
     "reports",
     "alert_actions",
+    "detectors",
 )

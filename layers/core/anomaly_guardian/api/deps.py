@@ -34,6 +34,7 @@ class Services:
     audit: Any = None  # adapters.audit.AuditLog; None: changes are not audited (unit tests only)
     blocklist: Any = None  # adapters.blocklist_admin.BlockListAdmin (erasure of a user's blocks and flags)
     eraser: Any = None  # erasure.service.SubjectEraser (DELETE /subjects); None: tables of this object only
+    counters: Any = None  # adapters.counters.TenantCounters (events per tenant and hour: GET /detectors)
     resolve: Resolver = system_resolver
     detectors: Callable[[], list[Any]] = field(default=lambda: _default_detectors())
 

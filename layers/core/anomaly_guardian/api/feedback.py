@@ -71,6 +71,7 @@ def post_feedback(anomalyId: AnomalyId, body: FeedbackBody) -> FeedbackResult:
         anomaly = svc.anomalies.set_feedback(tenant, anomalyId, feedback)
     except AnomalyNotFound:
         raise not_found("Anomaly", anomalyId) from None
+    _verdict_metric(anomaly, body.label)
     pattern = pattern_of(anomaly)
     if pattern is not None and pattern[0] in NEVER_SUPPRESSED:  # rule hits always fire: nothing to suppress
         pattern = None
@@ -85,3 +86,16 @@ def post_feedback(anomalyId: AnomalyId, body: FeedbackBody) -> FeedbackResult:
         suppression = Suppression(status="lifted", anomalyType=pattern[0], entity=pattern[1])
     audit(raw, tenant, "anomaly.feedback", anomalyId, label=body.label, suppression=suppression.status)
     return FeedbackResult(anomalyId=anomalyId, feedback=feedback, suppression=suppression)
+
+
+def _verdict_metric(anomaly: dict[str, Any], label: str) -> None:
+    """EMF `Verdicts` (count 1) by detector, severity and label: CloudWatch metric math gives each detector's
+    precision, TP / (TP + FP), per severity (GET /detectors shows the same from the table)."""
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+    from anomaly_guardian.detection.quality import detector_of
+
+    with single_metric(name="Verdicts", unit=MetricUnit.Count, value=1, namespace="AnomalyGuardian") as metric:
+        metric.add_dimension(name="detector", value=detector_of(anomaly))
+        metric.add_dimension(name="severity", value=str(anomaly.get("severity") or "LOW"))
+        metric.add_dimension(name="label", value=label)

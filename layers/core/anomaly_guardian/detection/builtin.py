@@ -173,6 +173,10 @@ class Override(BaseModel):
     version: int = 1
     updatedAt: str | None = None
     updatedBy: str | None = None
+    # Alert budget (PUT /detectors/{id}/budget): at most `alertBudget` MEDIUM+ alerts per 10k events, met
+    # by findings scoring at least `scoreFloor` (calibrated on the stored scores of the last day).
+    alertBudget: float | None = None
+    scoreFloor: float | None = None
 
 
 def validate_threshold(rule_id: str, value: Any) -> float | int:
@@ -222,7 +226,15 @@ def effective_config(overrides: Mapping[str, Override], base: DetectionConfig | 
                 changes.update(dict.fromkeys(spec.fields, value))
         if changes:
             update[spec.section] = getattr(base, spec.section).model_copy(update=changes)
+        if override.scoreFloor is not None and 0 <= override.scoreFloor <= 1:
+            floors = update.setdefault("score_floors", dict(base.score_floors))
+            floors[spec.section] = float(override.scoreFloor)
     return base.model_copy(update=update) if update else base
+
+
+def detector_rule(detector: str) -> str | None:
+    """The built-in rule id whose item holds this detector's settings (the detector names are the sections)."""
+    return next((s.rule_id for s in BUILTINS.values() if s.section == detector), None)
 
 
 def disabled_sections(config: DetectionConfig) -> frozenset[str]:
@@ -333,6 +345,7 @@ __all__ = [
     "InvalidSetting",
     "Override",
     "default_threshold",
+    "detector_rule",
     "disabled_sections",
     "effective_config",
     "parse_update",

@@ -114,13 +114,18 @@ class DetectionPipeline:
         anomalies: list[Anomaly] = []
         detects = [d.detect for d in self._event_detectors if not off or getattr(d, "name", "") not in off]
         usage_detects = [d.detect for d in self._usage_detectors if not off or getattr(d, "name", "") not in off]
+        floors = config.score_floors  # alert budgets: a higher floor per detector
         for pe in prepared:
             cfg = per_user.get(pe.user, config) if per_user else config
             floor = cfg.min_score
             for detect in usage_detects if pe.event.eventType == USAGE_EVENT_TYPE else detects:
                 findings = detect(pe, states, cfg)
                 if findings:
-                    anomalies.extend(self._anomaly(pe, f) for f in findings if f.score >= floor)
+                    anomalies.extend(
+                        self._anomaly(pe, f)
+                        for f in findings
+                        if f.score >= floor and (not floors or f.score >= floors.get(f.detector, 0.0))
+                    )
         for det in self._batch_detectors:
             if off and getattr(det, "name", "") in off:
                 continue
@@ -128,6 +133,8 @@ class DetectionPipeline:
             for index, finding in det.detect_batch(seen, states, config):
                 pe = seen[index]
                 floor = per_user[pe.user].min_score if pe.user in per_user else min_score
+                if floors:
+                    floor = max(floor, floors.get(finding.detector, 0.0))
                 if finding.score >= floor:
                     anomalies.append(self._anomaly(pe, finding))
         if prepared:
