@@ -105,6 +105,9 @@ def test_erasing_a_subject_leaves_nothing_in_tables_buckets_or_the_search_index(
     assert wait_for(lambda: len({a["originalEvent"]["eventId"] for a in anomalies()}) >= 2, timeout=20)
     assert wait_for(lambda: len(search_all(local_stack, tenant)) >= 2, timeout=20), "no search documents"
 
+    # Once the local stack runs the Kinesis -> Firehose -> S3 archive, make it deliver what it buffered
+    # (a 404 until then); its objects are then swept and scanned like the one written below.
+    api("POST", "/_local/archive/flush", tenant=None)
     # The archive as Firehose delivers it, and a training snapshot in the model bucket.
     s3 = aws(local_stack, "s3")
     envelopes = [{"tenantId": tenant, "receivedAt": e["timestamp"], "event": e} for e in sent["alice"] + sent["bob"]]
