@@ -5,7 +5,7 @@ demo: install ## run the whole pipeline locally (no AWS account)
 	$(VENV)/bin/guardian demo
 
 eval: install ## per-type recall/precision and false-positive rate on a labelled stream
-	$(VENV)/bin/guardian eval --events 60000
+	$(VENV)/bin/guardian eval --events 60000 --variants --no-progress
 
 eval-usage: install ## usage path on generated CloudTrail trails: episodes found, false alarms per day (3 shapes x 3 seeds)
 	$(VENV)/bin/guardian eval-usage --seeds 1,2,3 --shapes small,busy,org --days 5 --compare-velocity

@@ -66,3 +66,37 @@ def test_given_noisy_series_when_evaluated_then_figures_are_sane():
     r = evaluate_noisy(seed=3, series=4)
     assert r.points > 10_000 and sum(r.windows.values()) > 0
     assert r.recall >= 0.6 and r.false_alarms_per_1000 < 1.0
+
+
+def _gap_cv_median(scenario):
+    import itertools
+    import statistics
+    from collections import defaultdict
+    from datetime import datetime
+
+    sessions = defaultdict(list)
+    for e in scenario.events:
+        if e.get("eventType") == "pageview" and e.get("sessionId"):
+            sessions[e["sessionId"]].append(datetime.fromisoformat(e["timestamp"].replace("Z", "+00:00")).timestamp())
+    cvs = []
+    for ts in sessions.values():
+        gaps = [b - a for a, b in itertools.pairwise(ts)]
+        if len(gaps) >= 4 and statistics.mean(gaps) > 0:
+            cvs.append(statistics.pstdev(gaps) / statistics.mean(gaps))
+    return statistics.median(cvs)
+
+
+def test_given_populations_when_generated_then_they_differ_as_named():
+    from anomaly_guardian.scenario.generator import POPULATIONS
+
+    regular = generate(6000, seed=3, population=POPULATIONS["regular-browsing"])
+    irregular = generate(6000, seed=3, population=POPULATIONS["irregular-browsing"])
+    assert _gap_cv_median(regular) < _gap_cv_median(generate(6000, seed=3)) < _gap_cv_median(irregular)
+
+    def median_amount(sc):
+        amounts = sorted(e["transactionAmount"] for e in sc.events if e.get("eventType") == "transaction")
+        return amounts[len(amounts) // 2]
+
+    heavy = generate(6000, seed=3, population=POPULATIONS["heavy-spenders"])
+    light = generate(6000, seed=3, population=POPULATIONS["light-spenders"])
+    assert median_amount(heavy) > 4 * median_amount(light)
