@@ -70,3 +70,10 @@ def test_a_user_id_equal_to_the_tenant_name_never_erases_the_tenant():
     clean, removed = without_subject("".join(json.dumps(r) + "\n" for r in rows).encode(), s, P)
     assert len(removed) == 1
     assert parse_object(clean).records == [{"tenantId": "acme", "event": {"userId": "bob", "note": REDACTED}}]
+
+
+def test_binary_heads_are_told_from_records_and_text():
+    from anomaly_guardian.erasure.records import looks_binary
+
+    assert looks_binary(b"PK\x03\x04\x14\x00\x00\x00") and looks_binary(b"\x93NUMPY\x01\x00{'descr'")
+    assert not looks_binary(gzip.compress(b"{}")[:64]) and not looks_binary('{"userId": "müller"}'.encode()[:-1])

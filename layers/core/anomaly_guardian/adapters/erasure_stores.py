@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from anomaly_guardian.adapters.dynamodb import client, from_item, to_item
-from anomaly_guardian.erasure.records import Subject, contains_any, mentions, redact, without_subject
+from anomaly_guardian.erasure.records import Subject, contains_any, looks_binary, mentions, redact, without_subject
 
 MAX_OBJECT_BYTES = 256 * 1024 * 1024  # Firehose writes at most 128 MiB per object
+SNIFF_BYTES = 4096
 
 
 @dataclass
@@ -116,8 +117,6 @@ class ObjectEraser:
             versions = list(self._versions(prefix))
             # Latest versions first: identifiers learnt from them (IPs, devices) also clean the older ones.
             for v in sorted(versions, key=lambda v: not v.get("IsLatest")):
-                if v.get("Size", 0) > MAX_OBJECT_BYTES:
-                    raise RuntimeError(f"s3://{self.bucket}/{v['Key']} is too large to rewrite in one pass")
                 args = {"Bucket": self.bucket, "Key": v["Key"]}
                 version_id = v.get("VersionId")
                 if version_id and version_id != "null":
@@ -126,6 +125,12 @@ class ObjectEraser:
                     self._delete(args, versioned)
                     result.deleted += 1
                     continue
+                if v.get("Size", 0) > SNIFF_BYTES:  # large binaries (models, feature matrices) hold no records
+                    head = self.s3.get_object(**args, Range=f"bytes=0-{SNIFF_BYTES - 1}")["Body"].read()
+                    if looks_binary(head):
+                        continue
+                    if v.get("Size", 0) > MAX_OBJECT_BYTES:
+                        raise RuntimeError(f"s3://{self.bucket}/{v['Key']} is too large to rewrite in one pass")
                 obj = self.s3.get_object(**args)
                 clean, _removed = without_subject(obj["Body"].read(), subject, pseudonymiser)
                 if clean is None:

@@ -167,6 +167,14 @@ def _same_tenant(record: Any, subject: Subject) -> bool:
     return not isinstance(record, Mapping) or record.get("tenantId") in (None, subject.tenant)
 
 
+def looks_binary(head: bytes) -> bool:
+    """Not records or text: neither GZIP nor UTF-8 without NUL bytes (a zip/npz, NumPy, parquet, ...)."""
+    if head[:2] == _GZIP_MAGIC:
+        return False
+    text = head.decode("utf-8", errors="ignore")
+    return b"\x00" in head or len(text.encode()) < len(head) - 4  # allow a multi-byte char cut at the end
+
+
 def _redacted_text(data: bytes, subject: Subject) -> bytes | None:
     """A text object that is not JSON records (an HTML or CSV report): the identifiers redacted in place;
     None for binary data (NUL bytes, not UTF-8) or text that names nobody."""
