@@ -80,3 +80,43 @@ def test_given_history_when_new_device_with_bot_timing_then_combined_score_fires
     assert len(found) == 1
     features = {x.feature for x in found[0].explanation}
     assert {"new_device", "interval_cv"} <= features
+
+
+def test_given_a_tenant_of_regular_readers_when_calibrated_then_their_sessions_stop_firing_and_scripts_still_do(
+    harness,
+):
+    import random as _random
+
+    from anomaly_guardian.detection.behavioral import BehavioralDetector
+    from anomaly_guardian.detection.calibration import InMemoryCalibration, histogram
+
+    rng = _random.Random(5)
+
+    def session(h, sid, start, gaps):
+        t, evs = start, []
+        for i, g in enumerate(gaps):
+            t += g
+            evs.append(
+                h.event(
+                    t, userId=f"u{sid}", sessionId=f"s{sid}", eventType="pageview", metadata={"page": f"/p/{sid}/{i}"}
+                )
+            )
+        return evs
+
+    # A reader whose 10 gaps have CV ~0.15 (regular, but a person: the seed cut-off 0.2 flags it)
+    reader_gaps = [25 * (1 + 0.15 * g) for g in (1, -1, 0.5, -0.5, 1, -1, 0.8, -0.8, 0.2, -0.2)]
+    script_gaps = [5.0 * rng.uniform(0.97, 1.03) for _ in range(10)]
+
+    def run(calibration):
+        h = harness([BehavioralDetector()])
+        h.pipeline.calibration = calibration
+        a = h.run(session(h, 1, 0.0, reader_gaps))
+        b = h.run(session(h, 2, 10_000.0, script_gaps))
+        return len(a), len(b)
+
+    # Uncalibrated (a new tenant): the reader is flagged
+    assert run(InMemoryCalibration()) == (1, 1)
+    # A tenant whose sessions have a median CV of 0.3 (1,000 of them): the reader passes, the script does not
+    cal = InMemoryCalibration()
+    cal.add("t1", "session_cv", histogram([0.3 * rng.lognormvariate(0, 0.3) for _ in range(1000)]))
+    assert run(cal) == (0, 1)

@@ -56,6 +56,11 @@ def _tag(value: str) -> int:
 class BehavioralDetector:
     name = "behavioral"
 
+    def __init__(self) -> None:
+        # Timing regularity of every session when it first becomes judgeable (`min_intervals` gaps): the
+        # pipeline drains it into the tenant's calibration histogram (detection.calibration).
+        self.observed: dict[str, list[float]] = {"session_cv": []}
+
     def state_keys(self, ev: PreparedEvent) -> Iterable[str]:
         if ev.event.eventType == "metric":
             return ()
@@ -128,6 +133,8 @@ class BehavioralDetector:
                 mean = st["s1"] / k
                 var = max(0.0, st["s2"] / k - mean * mean)
                 cv = math.sqrt(var) / mean if mean > 0 else 0.0
+                if k == cfg.min_intervals:
+                    self.observed["session_cv"].append(cv)
                 npages = st["np"]
                 diversity = len(st["pg"]) / npages if npages else 0.0
                 if cv < cfg.regular_cv and (mean < MACHINE_PACE_S or diversity > 0.8):

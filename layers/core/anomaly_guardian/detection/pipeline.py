@@ -30,6 +30,7 @@ from operator import attrgetter
 from anomaly_guardian.config import DetectionConfig
 from anomaly_guardian.detection.base import Detector, Finding, PreparedEvent
 from anomaly_guardian.detection.builtin import disabled_sections
+from anomaly_guardian.detection.calibration import CalibrationStore, InMemoryCalibration, calibrated_cut, histogram
 from anomaly_guardian.detection.sensitivity import SensitivityProvider, configs_for_users
 from anomaly_guardian.models.anomaly import Anomaly, severity_for
 from anomaly_guardian.models.event import Event
@@ -55,7 +56,11 @@ class DetectionPipeline:
         detectors: Sequence[Detector] | None = None,
         pseudonymiser: Pseudonymiser | None = None,
         sensitivity: SensitivityProvider | None = None,
+        calibration: CalibrationStore | None = None,
     ) -> None:
+        # Per-tenant calibration of fixed cut-offs (detection.calibration); in memory unless the caller
+        # passes the DynamoDB store (the detector Lambda).
+        self.calibration = calibration if calibration is not None else InMemoryCalibration()
         self.store = store
         self.config_for = config_for or (lambda _tenant: DetectionConfig())
         self.detectors = list(detectors) if detectors is not None else default_detectors()
@@ -92,7 +97,7 @@ class DetectionPipeline:
             for e in events
         ]
         prepared.sort(key=_EPOCH)
-        config = self.config_for(tenant)
+        config = self._calibrated(tenant, self.config_for(tenant))
         off = disabled_sections(config)  # built-in detectors this tenant switched off (`enabled: false`)
         detectors = [d for d in self.detectors if getattr(d, "name", "") not in off] if off else self.detectors
         usage_events = {i for i, pe in enumerate(prepared) if pe.event.eventType == USAGE_EVENT_TYPE}
@@ -137,6 +142,7 @@ class DetectionPipeline:
                     floor = max(floor, floors.get(finding.detector, 0.0))
                 if finding.score >= floor:
                     anomalies.append(self._anomaly(pe, finding))
+        self._drain_observations(tenant, detectors)
         if prepared:
             horizon = int(prepared[-1].epoch) + config.state_ttl_days * 86400
             for key in managed:
@@ -147,6 +153,25 @@ class DetectionPipeline:
         # Detectors only ask for keys they update, so "loaded" is "changed"; empty items are skipped.
         self.store.save({k: v for k, v in states.items() if v.state or v.version})
         return anomalies
+
+    def _calibrated(self, tenant: str, config: DetectionConfig) -> DetectionConfig:
+        """The tenant's config with cut-offs calibrated on its own recent traffic (only ever stricter)."""
+        hist = self.calibration.histograms(tenant).get("session_cv")
+        seed = config.behavioral.regular_cv
+        cut = calibrated_cut(hist, seed)
+        if cut >= seed:
+            return config
+        return config.model_copy(update={"behavioral": config.behavioral.model_copy(update={"regular_cv": cut})})
+
+    def _drain_observations(self, tenant: str, detectors: Sequence[Detector]) -> None:
+        for det in detectors:
+            observed = getattr(det, "observed", None)
+            if not observed:
+                continue
+            for statistic, values in observed.items():
+                if values:
+                    self.calibration.add(tenant, statistic, histogram(values))
+                    values.clear()
 
     @staticmethod
     def _anomaly(pe: PreparedEvent, f: Finding) -> Anomaly:
