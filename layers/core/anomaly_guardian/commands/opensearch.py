@@ -27,6 +27,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--endpoint", default=os.environ.get("OPENSEARCH_ENDPOINT"), help="domain endpoint (env OPENSEARCH_ENDPOINT)"
     )
     s.add_argument(
+        "--env",
+        help="a deployment (dev, staging, prod): endpoint from the SSM contract, alerts topic and writer roles "
+        "from the stack anomaly-guardian-ENV's outputs; --context adds analysts and tenants",
+    )
+    s.add_argument(
         "--dashboards-url",
         default=os.environ.get("OPENSEARCH_DASHBOARDS_URL"),
         help="Dashboards base URL (default ENDPOINT/_dashboards)",
@@ -58,10 +63,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 def context_from(args: argparse.Namespace):
     from anomaly_guardian.search.declared import SyncContext
 
-    data: dict = {}
+    data: dict = dict(getattr(args, "deployed_context", None) or {})
     if args.context:
         with open(args.context, encoding="utf-8") as f:
-            data = json.load(f)
+            extra = json.load(f)
+        for key, value in extra.items():  # lists add up (roles), everything else overrides
+            data[key] = sorted({*data.get(key, []), *value}) if isinstance(value, list) else value
     ctx = SyncContext.from_dict(data)
     if args.sns_topic_arn:
         ctx.sns_topic_arn = args.sns_topic_arn
@@ -85,8 +92,18 @@ def run_sync(args: argparse.Namespace) -> int:
     from anomaly_guardian.search.declared import build
     from anomaly_guardian.search.sync import SyncError, sync
 
+    if args.env:
+        from anomaly_guardian.adapters.opensearch_admin import deployment_context
+
+        try:
+            found = deployment_context(args.env, args.region)
+        except Exception as exc:  # botocore errors: no credentials, no stack, no parameter
+            print(f"guardian opensearch sync: cannot read deployment {args.env}: {exc}", file=sys.stderr)
+            return 1
+        args.endpoint = args.endpoint or found["endpoint"]
+        args.deployed_context = {k: v for k, v in found["context"].items() if v}
     if not args.endpoint:
-        print("guardian opensearch sync: --endpoint (or OPENSEARCH_ENDPOINT) is required", file=sys.stderr)
+        print("guardian opensearch sync: --endpoint (or OPENSEARCH_ENDPOINT, or --env) is required", file=sys.stderr)
         return 2
     try:
         ctx = context_from(args)
