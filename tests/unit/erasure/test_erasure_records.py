@@ -77,3 +77,12 @@ def test_binary_heads_are_told_from_records_and_text():
 
     assert looks_binary(b"PK\x03\x04\x14\x00\x00\x00") and looks_binary(b"\x93NUMPY\x01\x00{'descr'")
     assert not looks_binary(gzip.compress(b"{}")[:64]) and not looks_binary('{"userId": "müller"}'.encode()[:-1])
+
+
+def test_record_boundaries_survive_braces_and_quotes_inside_strings():
+    tricky = {"tenantId": "t", "event": {"userId": "bob", "note": 'a}{"b" and }{ and \\"}{'}}
+    records = [tricky, env("alice", 1), {"tenantId": "t", "event": {"userId": "carol", "n": {"x": {}}}}]
+    data = "".join(json.dumps(r, separators=(",", ":")) for r in records).encode()
+    clean, removed = without_subject(data, subject(), P)
+    assert [r["event"]["userId"] for r in removed] == ["alice"]
+    assert parse_object(clean).records == [records[0], records[2]]

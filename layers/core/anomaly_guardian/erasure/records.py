@@ -8,7 +8,8 @@ from __future__ import annotations
 import gzip
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from bisect import bisect_right
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -118,42 +119,45 @@ class ParsedObject:
     layout: str  # "lines" (JSON lines) or "concatenated" (Firehose: {...}{...} with no delimiter)
 
 
+def _decode(data: bytes) -> tuple[str, bool] | None:
+    gzipped = data[:2] == _GZIP_MAGIC
+    try:
+        raw = gzip.decompress(data) if gzipped else data
+        return raw.decode("utf-8"), gzipped
+    except (OSError, EOFError, UnicodeDecodeError):
+        return None
+
+
+def _layout(text: str) -> str:
+    return "lines" if "\n" in text.strip() or text.endswith("\n") else "concatenated"
+
+
 def parse_object(data: bytes) -> ParsedObject | None:
     """The records of a JSON archive object, or None when it is not JSON records (binary, parquet, npz)."""
-    gzipped = data[:2] == _GZIP_MAGIC
-    if gzipped:
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError):
-            return None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
+    decoded = _decode(data)
+    spans = _spans(decoded[0]) if decoded else None
+    if decoded is None or spans is None:
         return None
-    records = list(_records(text))
-    if records is None or any(r is _BAD for r in records):
-        return None
-    layout = "lines" if "\n" in text.strip() or text.endswith("\n") else "concatenated"
-    return ParsedObject(records, gzipped, layout)
+    return ParsedObject([r for r, _, _ in spans], decoded[1], _layout(decoded[0]))
 
 
-_BAD = object()
-
-
-def _records(text: str) -> Iterator[Any]:
+def _spans(text: str) -> list[tuple[Any, int, int]] | None:
+    """Every JSON value of the text with its [start, end) offsets; None when the text is not JSON values."""
     decoder = json.JSONDecoder()
+    out: list[tuple[Any, int, int]] = []
     i, n = 0, len(text)
     while i < n:
         while i < n and text[i] in " \t\r\n":
             i += 1
         if i >= n:
-            return
+            break
         try:
-            value, i = decoder.raw_decode(text, i)
+            value, end = decoder.raw_decode(text, i)
         except json.JSONDecodeError:
-            yield _BAD
-            return
-        yield value
+            return None
+        out.append((value, i, end))
+        i = end
+    return out
 
 
 def mentions(record: Mapping[str, Any], needles: list[str]) -> bool:
@@ -175,15 +179,9 @@ def looks_binary(head: bytes) -> bool:
     return b"\x00" in head or len(text.encode()) < len(head) - 4  # allow a multi-byte char cut at the end
 
 
-def _redacted_text(data: bytes, subject: Subject) -> bytes | None:
+def _redacted_text(text: str, gzipped: bool, subject: Subject) -> bytes | None:
     """A text object that is not JSON records (an HTML or CSV report): the identifiers redacted in place;
-    None for binary data (NUL bytes, not UTF-8) or text that names nobody."""
-    gzipped = data[:2] == _GZIP_MAGIC
-    try:
-        raw = gzip.decompress(data) if gzipped else data
-        text = raw.decode("utf-8")
-    except (OSError, EOFError, UnicodeDecodeError):
-        return None
+    None for text that names nobody (or with NUL bytes: binary)."""
     pattern = _pattern(tuple(subject.needles()))
     if "\x00" in text or pattern is None or not pattern.search(text):
         return None
@@ -195,28 +193,95 @@ def serialise_object(parsed: ParsedObject, records: list[Any]) -> bytes:
     sep = "\n" if parsed.layout == "lines" else ""
     text = "".join(json.dumps(r, separators=(",", ":")) + sep for r in records)
     data = text.encode("utf-8")
-    return gzip.compress(data, mtime=0) if parsed.gzipped else data
+    return gzip.compress(data, compresslevel=6, mtime=0) if parsed.gzipped else data
 
 
 def without_subject(data: bytes, subject: Subject, pseudonymiser: Any) -> tuple[bytes | None, list[Any]]:
     """(the object rewritten without the subject's records, the records removed); (None, []) when the
     object holds none of them. Identifiers found in removed records are added to `subject`. Records that
     are not the subject's but still mention one of their identifiers (e.g. an exported row naming their
-    pseudonym) are redacted."""
-    parsed = parse_object(data)
-    if parsed is None:
-        return _redacted_text(data, subject), []
-    removed = [r for r in parsed.records if is_subjects_record(r, subject)]
-    for r in removed:
-        event = r.get("event") if isinstance(r.get("event"), Mapping) else r
-        subject.learn_event(event, pseudonymiser)
-    kept = [r for r in parsed.records if not is_subjects_record(r, subject)]
-    needles = subject.needles()
-
-    redacted = [
-        redact(r, needles) if _same_tenant(r, subject) and isinstance(r, Mapping) and mentions(r, needles) else r
-        for r in kept
-    ]
-    if not removed and redacted == kept:
+    pseudonym) are redacted. Objects that name none of the identifiers (nor, for exported rows, an
+    anomaly id) are passed over after one substring scan, without parsing."""
+    decoded = _decode(data)
+    if decoded is None:
         return None, []
-    return serialise_object(parsed, redacted), removed
+    text, gzipped = decoded
+    needles = subject.needles()
+    if not any(n in text for n in needles) and not (subject.anomaly_ids and '"anomalyId"' in text):
+        return None, []
+    layout = _layout(text)
+    pieces, starts = _pieces(text, layout)
+    removed: list[Any] = []
+    records: dict[int, Any] = {}  # piece index -> parsed record (only pieces that name someone we erase)
+    gone: set[int] = set()
+    for i in sorted(_hits(text, starts, [*needles, *subject.anomaly_ids])):
+        try:
+            record = json.loads(pieces[i])
+        except ValueError:  # not JSON records after all (pretty-printed JSON, HTML, CSV)
+            return _redacted_text(text, gzipped, subject), []
+        if is_subjects_record(record, subject):
+            removed.append(record)
+            gone.add(i)
+            event = record.get("event") if isinstance(record.get("event"), Mapping) else record
+            subject.learn_event(event, pseudonymiser)
+        else:
+            records[i] = record
+    needles = subject.needles()  # now with the IPs and devices of the removed records
+    changed = bool(removed)
+    for i in sorted(_hits(text, starts, needles) - gone):
+        record = records.get(i, _UNPARSED)
+        if record is _UNPARSED:
+            try:
+                record = json.loads(pieces[i])
+            except ValueError:
+                return _redacted_text(text, gzipped, subject), []
+        if isinstance(record, Mapping) and _same_tenant(record, subject) and mentions(record, needles):
+            pieces[i] = json.dumps(redact(record, needles), separators=(",", ":"), ensure_ascii=False)
+            changed = True
+    if not changed:
+        return None, []
+    out = [p for i, p in enumerate(pieces) if i not in gone]
+    body = "".join(p + "\n" for p in out) if layout == "lines" else "".join(out)
+    data = body.encode("utf-8")
+    return (gzip.compress(data, compresslevel=6, mtime=0) if gzipped else data), removed
+
+
+def _hits(text: str, starts: list[int], needles: Iterable[str]) -> set[int]:
+    """Indexes of the pieces holding any of the needles (str.find over the whole text, no per-piece loop)."""
+    out: set[int] = set()
+    for n in needles:
+        if not n:
+            continue
+        at = text.find(n)
+        while at != -1:
+            out.add(bisect_right(starts, at) - 1)
+            at = text.find(n, at + 1)
+    return out
+
+
+_UNPARSED = object()
+
+
+# Between two concatenated records `}{"` can only be a record boundary: inside a JSON string the quote
+# would be escaped, and inside one value objects are separated by commas.
+_BOUNDARY = re.compile(r'(?<=\})\s*(?=\{")')
+
+
+def _pieces(text: str, layout: str) -> tuple[list[str], list[int]]:
+    """The object's records as text (lines, or concatenated records cut at `}{"`) and their offsets.
+    Between two concatenated records `}{"` can only be a boundary: inside a JSON string the quote would
+    be escaped, and inside one value objects are separated by commas."""
+    if layout == "lines":
+        raw = text.split("\n")
+        sep = 1
+    else:
+        parts = text.split('}{"')
+        raw = [("" if i == 0 else '{"') + p + ("" if i == len(parts) - 1 else "}") for i, p in enumerate(parts)]
+        sep = 0
+    pieces, starts, at = [], [], 0
+    for piece in raw:
+        if piece.strip():
+            pieces.append(piece)
+            starts.append(at)
+        at += len(piece) + sep
+    return pieces, starts
