@@ -20,6 +20,9 @@ SEVERITY_ORDER = {"CRITICAL": 3, "HIGH": 2, "MEDIUM": 1, "LOW": 0}
 NOISY_MIN_VERDICTS = 3
 NOISY_FP_SHARE = 0.5
 DETECT_TARGET_S = 900.0  # timeliness: detected within 15 minutes of the event counts fully
+# Events stamped more than this before their detection are backfills or replays (old timestamps sent
+# today), not live detection: they are left out of MTTD and the latency percentiles, and counted.
+MAX_LIVE_LAG_S = 86400.0
 
 
 def period_bounds(period: str, day: date) -> tuple[datetime, datetime]:
@@ -56,13 +59,13 @@ def _pct(values: Sequence[float], q: float) -> float | None:
 
 def detection_latencies(anomalies: Sequence[Mapping[str, Any]]) -> list[float]:
     """Seconds from the event's own time to detectedAt (MTTD's samples); cost anomalies excluded (their
-    'event' is a day of spend)."""
+    'event' is a day of spend), and backfilled events (older than MAX_LIVE_LAG_S at detection)."""
     out = []
     for a in anomalies:
         if a.get("anomalyType") == "cost":
             continue
         t, d = _epoch((a.get("originalEvent") or {}).get("timestamp")), _epoch(a.get("detectedAt"))
-        if t is not None and d is not None and d >= t:
+        if t is not None and d is not None and 0 <= d - t <= MAX_LIVE_LAG_S:
             out.append(d - t)
     return out
 
@@ -218,6 +221,9 @@ def build(
                 "detection_latency_p95_s": _pct(latencies, 0.95),
                 "errors": counters.get("errors"),
                 "throughput_events_per_s": round(events / seconds, 6) if isinstance(events, int | float) else None,
+                "latency_samples": len(latencies),
+                "latency_samples_excluded": sum(1 for a in anomalies if a.get("anomalyType") != "cost")
+                - len(latencies),
             },
         },
         "by_type": dict(sorted(types.items())),

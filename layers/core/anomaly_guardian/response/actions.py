@@ -197,14 +197,16 @@ def _notify(ports: Any, req: Request, now: float, live: bool) -> dict[str, Any]:
     severity = req.severity
     hooks = [h for h in ports.config.list_webhooks(req.tenant) if h.get("enabled", True)]
     detail: dict[str, Any] = {"severity": severity, "sns": ports.alerts is not None, "webhooksConsidered": len(hooks)}
-    if not live:
-        return detail
-    data = anomaly_view(req.anomaly) | ({"incidentId": req.incident_id} if req.incident_id else {})
     subject = f"[{severity}] {req.anomaly.get('anomalyType', 'anomaly')} anomaly"
     estimate = req.anomaly.get("costEstimate")
     if isinstance(estimate, dict) and estimate.get("text"):  # usage spikes priced by the detector
-        data["costEstimate"] = estimate
         subject = f"{subject}: {estimate['text']}"
+    detail["subject"] = subject[:100]  # what the alert says (a dry run records what it would have said)
+    if not live:
+        return detail
+    data = anomaly_view(req.anomaly) | ({"incidentId": req.incident_id} if req.incident_id else {})
+    if isinstance(estimate, dict) and estimate.get("text"):
+        data["costEstimate"] = estimate
     message = data
     links = getattr(ports, "alert_links", None)
     usage = alert_context(req.anomaly | {"anomalyId": req.subject_id}, links) if links is not None else {}
@@ -216,6 +218,7 @@ def _notify(ports: Any, req: Request, now: float, live: bool) -> dict[str, Any]:
             cost = f": {estimate['text']}" if isinstance(estimate, dict) and estimate.get("text") else ""
             subject = f"[{severity}] usage anomaly by {who}{cost}"
         data = data | {"links": usage["links"]}  # webhooks: the links, not the signed actions
+    detail["subject"] = subject[:100]
     detail["snsMessageId"] = alert(ports, req.tenant, "anomaly.detected", severity, subject[:100], message)
     detail["webhooksQueued"] = fan_out(ports, req.tenant, "anomaly.detected", data, severity, req.subject_id)
     return detail
