@@ -151,15 +151,29 @@ destroy: install sam-tools ## delete the SAM stack, then Terraform, for ENV (pro
 	terraform -chdir=$(TF_DIR) destroy -input=false
 
 # make invoke FN=ingest EVENT=tests/events/apigw_post_event.json
-invoke: sam-tools ## sam local invoke FN=<function dir> EVENT=<file> (needs Docker/Finch/Podman)
-	@if [ -z "$(FN)" ] || [ -z "$(EVENT)" ]; then echo "usage: make invoke FN=<name under functions/> EVENT=<tests/events/*.json>" >&2; exit 2; fi
+# Against the local stack's emulation (start `make local` first; it writes .local/env.json with the
+# resource names and LOCAL_AWS_ENDPOINT_URL), with dummy credentials: never a real account, unless REAL_AWS=1.
+LOCAL_ENV_FILE := .local/env.json
+invoke: sam-tools ## sam local invoke FN=<function dir> EVENT=<file> against the local stack (REAL_AWS=1: your account)
+	@if [ -z "$(FN)" ] || [ -z "$(EVENT)" ]; then echo "usage: make invoke FN=<name under functions/> EVENT=<tests/events/*.json> [REAL_AWS=1]" >&2; exit 2; fi
 	@test -f functions/$(FN)/app.py || { echo "functions/$(FN)/app.py does not exist" >&2; exit 2; }
 	@test -f "$(EVENT)" || { echo "event file $(EVENT) does not exist" >&2; exit 2; }
+	@if [ "$(REAL_AWS)" != "1" ] && [ ! -f "$(LOCAL_ENV_FILE)" ]; then \
+		echo "make invoke runs against the local stack: start it first (make local, another shell) so $(LOCAL_ENV_FILE) exists." >&2; \
+		echo "To invoke with your shell's AWS credentials against a real account instead: make invoke ... REAL_AWS=1" >&2; \
+		exit 2; fi
 	@if ! { command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; } && \
 		! { command -v finch >/dev/null 2>&1 && finch info >/dev/null 2>&1; }; then \
 		echo "sam local invoke needs a container runtime (Docker, Finch or Podman's docker socket) and none is running here." >&2; \
 		echo "Without one, the same event runs through the real handler in-process: .venv/bin/python -m pytest tests/functions -k $(FN)" >&2; \
 		exit 2; fi
-	cd sam && SAM_CLI_TELEMETRY=0 $(SAM) build --cached && SAM_CLI_TELEMETRY=0 $(SAM) local invoke \
-		$$($(PY) -c "import sys; print(''.join(p.title() for p in sys.argv[1].split('_')) + 'Function')" $(FN)) \
-		--event $(abspath $(EVENT))
+	cd sam && SAM_CLI_TELEMETRY=0 $(SAM) build --cached
+	cd sam && if [ "$(REAL_AWS)" = "1" ]; then \
+		SAM_CLI_TELEMETRY=0 $(SAM) local invoke $$($(PY) -c "import sys; print(''.join(p.title() for p in sys.argv[1].split('_')) + 'Function')" $(FN)) \
+			--event $(abspath $(EVENT)); \
+	else \
+		env -u AWS_PROFILE AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN=testing \
+			AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1 SAM_CLI_TELEMETRY=0 \
+			$(SAM) local invoke $$($(PY) -c "import sys; print(''.join(p.title() for p in sys.argv[1].split('_')) + 'Function')" $(FN)) \
+			--event $(abspath $(EVENT)) --env-vars $(abspath $(LOCAL_ENV_FILE)) --docker-network host; \
+	fi

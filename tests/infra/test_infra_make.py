@@ -54,8 +54,19 @@ def test_given_no_credentials_when_plan_runs_then_it_says_so_before_terraform():
     assert "terraform -chdir" not in result.stdout
 
 
+def test_given_no_local_stack_when_invoke_runs_then_it_refuses_instead_of_reaching_a_real_account(tmp_path):
+    result = make(
+        "invoke", "FN=ingest", "EVENT=tests/events/apigw_post_event.json", f"LOCAL_ENV_FILE={tmp_path}/env.json"
+    )
+    assert result.returncode == 2
+    assert "start it first (make local" in result.stderr and "REAL_AWS=1" in result.stderr
+    assert "sam local invoke" not in result.stdout
+
+
 def test_given_no_container_runtime_when_invoke_runs_then_it_points_to_the_in_process_route():
-    result = make("invoke", "FN=ingest", "EVENT=tests/events/apigw_post_event.json", env={"PATH": "/usr/bin:/bin"})
+    result = make(
+        "invoke", "FN=ingest", "EVENT=tests/events/apigw_post_event.json", "REAL_AWS=1", env={"PATH": "/usr/bin:/bin"}
+    )
     if result.returncode == 0:
         pytest.skip("a container runtime is available here: sam local invoke ran")
     assert "needs a container runtime" in result.stderr

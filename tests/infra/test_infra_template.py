@@ -161,3 +161,29 @@ def test_given_the_sam_expansion_when_roles_are_read_then_no_generated_policy_al
         # the KMS key policy lets tagged project roles use the application key directly
         assert role["tags"].get("project") == "anomaly-guardian", name
         assert not [m for m in role["managed"] if m.endswith(("FullAccess", "AdministratorAccess"))], name
+
+
+def test_given_the_functions_when_read_then_each_logs_to_a_declared_group_with_retention_and_kms(template):
+    groups = iac_rules.resources_of(template, "AWS::Logs::LogGroup")
+    for name, res in template["Resources"].items():
+        if res["Type"] != "AWS::Serverless::Function":
+            continue
+        ref = (res["Properties"].get("LoggingConfig") or {}).get("LogGroup")
+        assert isinstance(ref, dict) and "Ref" in ref, f"{name}: LoggingConfig.LogGroup must reference a declared group"
+        group = template["Resources"][ref["Ref"]]
+        assert ref["Ref"] in groups and group.get("Condition") == res.get("Condition"), name
+        props = group["Properties"]
+        assert props["RetentionInDays"] == {"Ref": "LogRetentionDays"} and props["KmsKeyId"] == {"Ref": "AppKeyArn"}
+        assert props["LogGroupName"]["Fn::Sub"].startswith("/aws/lambda/anomaly-guardian-${Environment}-")
+
+
+def test_given_the_app_key_when_read_then_cloudwatch_logs_may_use_it_for_this_accounts_log_groups():
+    from iac_rules import TERRAFORM, load_hcl_dir, tf_data
+
+    policy = tf_data(load_hcl_dir(TERRAFORM / "modules/kms"), "aws_iam_policy_document")["app"]
+    statements = policy["statement"] if isinstance(policy["statement"], list) else [policy["statement"]]
+    logs = [s for s in statements if s.get("sid") == "CloudWatchLogsEncryption"]
+    assert logs, "the app key policy must let CloudWatch Logs encrypt the Lambda log groups"
+    principal = logs[0]["principals"][0] if isinstance(logs[0]["principals"], list) else logs[0]["principals"]
+    assert principal["identifiers"] == ["logs.${local.region}.amazonaws.com"]
+    assert "kms:GenerateDataKey*" in logs[0]["actions"]

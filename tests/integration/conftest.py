@@ -89,3 +89,8 @@ def stream_reader(local_stack):
         return out
 
     return read
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The template-coverage check reads what the other tests exercised: it runs last."""
+    items.sort(key=lambda item: item.fspath.basename == "test_zz_template_coverage.py")

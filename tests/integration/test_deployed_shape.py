@@ -8,18 +8,27 @@ clock, EventBridge rules and the Kinesis -> Firehose -> S3 archive.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
+import re
 import subprocess
 import sys
+import threading
 import time
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import boto3
 from botocore.credentials import Credentials
 from local_helpers import wait_for
 
 from anomaly_guardian.adapters.opensearch import OpenSearchClient
+from anomaly_guardian.local.cfn import load_template
+from anomaly_guardian.response.webhooks import sign
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def search(local_stack, query: dict) -> list[dict]:
@@ -165,13 +174,14 @@ def test_a_cron_schedule_runs_its_function_when_triggered_on_the_local_clock(loc
     assert json.loads(ran.stdout)["ok"] is True
     stats = local_stack.stats()
     assert stats["deliveries"]["DriftMonitorFunction.DailyDriftCheck"] == before + 1
-    # And moving the clock a week on runs every schedule that fell due: daily, weekly and rate ones
-    advanced = guardian("schedules", "advance", "7d", "--state-dir", str(local_stack.state_dir))
+    # And moving the clock a month on runs every schedule that fell due (each once): daily, weekly, monthly, rate
+    advanced = guardian("schedules", "advance", "32d", "--state-dir", str(local_stack.state_dir))
     assert advanced.returncode == 0, advanced.stderr
     stats = local_stack.stats()
     assert stats["deliveries"]["DriftMonitorFunction.DailyDriftCheck"] == before + 2
     assert stats["deliveries"].get("DriftMonitorFunction.WeeklyRetrain", 0) >= 1
     assert stats["deliveries"].get("BlockExpiryFunction.Every5Minutes", 0) >= 1
+    assert stats["deliveries"].get("ReportsFunction.Monthly", 0) >= 1
 
 
 def test_a_drift_event_on_the_bus_starts_the_retrain_pipeline_through_the_templates_rule(local_stack):
@@ -212,3 +222,153 @@ def test_a_drift_event_on_the_bus_starts_the_retrain_pipeline_through_the_templa
     time.sleep(1)
     assert len(executions()) == before + 1
     assert local_stack.stats()["deliveries"].get("RetrainOnDriftRule.retrain", 0) >= 1
+
+
+def _template() -> dict:
+    return load_template(ROOT / "sam" / "template.yaml")
+
+
+def test_every_route_of_the_template_answers_through_its_function(api, local_stack):
+    """Each Api event of the template, called as a client would (valid token, placeholder ids,
+    empty bodies): the request reaches the route's function, which answers without a server error."""
+    routes = [
+        (str(e["Properties"]["Method"]).upper(), str(e["Properties"]["Path"]), f"{logical}.{name}")
+        for logical, res in _template()["Resources"].items()
+        if res.get("Type") == "AWS::Serverless::Function"
+        for name, e in (res["Properties"].get("Events") or {}).items()
+        if e.get("Type") == "Api"
+    ]
+    assert len(routes) > 20
+    before = local_stack.stats()["deliveries"]
+    failures = []
+    for method, path, _key in routes:
+        url = re.sub(r"\{[^}]+\}", "it-sweep-missing", path)
+        body = {} if method in ("POST", "PUT", "PATCH") else None
+        resp = api(method, url, tenant="sweep", json=body)
+        if resp.status_code >= 500 or resp.json().get("message") == "Missing Authentication Token":
+            failures.append(f"{method} {path}: {resp.status_code} {resp.text[:200]}")
+    assert failures == []
+    after = local_stack.stats()["deliveries"]
+    assert [key for _, _, key in routes if after.get(key, 0) <= before.get(key, 0)] == []
+
+
+def test_approving_a_model_package_delivers_sagemakers_event_to_the_promote_function(local_stack):
+    aws = {
+        "endpoint_url": local_stack.aws_endpoint_url,
+        "region_name": "us-east-1",
+        "aws_access_key_id": "testing",
+        "aws_secret_access_key": "testing",
+    }
+    sm, ssm = boto3.client("sagemaker", **aws), boto3.client("ssm", **aws)
+    # The package group the template's rule filters on comes from the SSM contract, as deployed.
+    path = _template()["Parameters"]["ModelPackageGroupName"]["Default"]
+    group = ssm.get_parameter(Name=path)["Parameter"]["Value"]
+    with contextlib.suppress(sm.exceptions.ClientError):  # created by an earlier journey
+        sm.create_model_package_group(ModelPackageGroupName=group)
+    arn = sm.create_model_package(
+        ModelPackageGroupName=group,
+        ModelApprovalStatus="PendingManualApproval",
+        InferenceSpecification={
+            "Containers": [
+                {"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/j:1", "ModelDataUrl": "s3://x/m.tgz"}
+            ],
+            "SupportedContentTypes": ["application/json"],
+            "SupportedResponseMIMETypes": ["application/json"],
+        },
+    )["ModelPackageArn"]
+    before = local_stack.stats()["deliveries"].get("ModelPromoteFunction.ModelApproved", 0)
+    sm.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved")
+    # SageMaker's "Model Package State Change" event reaches the promote function through the rule
+    delivered = wait_for(
+        lambda: local_stack.stats()["deliveries"].get("ModelPromoteFunction.ModelApproved", 0) > before, timeout=15
+    )
+    assert delivered, local_stack.stats()["eventbridge"]
+
+
+def test_accepted_events_reach_the_archive_through_kinesis_and_firehose(api, local_stack):
+    # Given the archive Terraform declares (Kinesis -> Firehose -> S3 under events/dt=YYYY-MM-DD/, GZIP)
+    (stream, location) = next(iter(local_stack.info["archive"].items()))
+    bucket = location.removeprefix("s3://").split("/", 1)[0]
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=local_stack.aws_endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    marker = f"it-archive-{uuid.uuid4().hex[:8]}"
+    events = [
+        {"eventId": f"{marker}-{i}", "userId": marker, "timestamp": "2026-03-02T10:00:00Z", "eventType": "login"}
+        for i in range(3)
+    ]
+    # When events are accepted by the API
+    assert api("POST", "/events", json={"events": events}, tenant="archive-co").status_code == 202
+
+    def archived() -> list[dict]:
+        rows = []
+        for obj in s3.list_objects_v2(Bucket=bucket, Prefix="events/dt=").get("Contents", []):
+            key = obj["Key"]
+            if f"/{stream}-1-" not in key or not key.endswith(".gz"):
+                continue
+            data = gzip.decompress(s3.get_object(Bucket=bucket, Key=key)["Body"].read()).decode()
+            decoder, pos = json.JSONDecoder(), 0
+            while pos < len(data):  # Firehose concatenates records without a delimiter
+                row, pos = decoder.raw_decode(data, pos)
+                rows.append(row | {"_key": key})
+        return [r for r in rows if str(r.get("event", {}).get("eventId", "")).startswith(marker)]
+
+    # Then within the (locally shortened) buffering interval they are in a GZIP object under the
+    # declared prefix, as the ingest function wrote them to the stream, KMS-encrypted
+    rows = wait_for(lambda: len(archived()) == 3 and archived(), timeout=20)
+    assert rows, local_stack.stats()["archive"]
+    assert {r["tenantId"] for r in rows} == {"archive-co"}
+    assert re.match(r"^events/dt=\d{4}-\d{2}-\d{2}/", rows[0]["_key"])
+    head = s3.head_object(Bucket=bucket, Key=rows[0]["_key"])
+    assert head["ServerSideEncryption"] == "aws:kms"
+
+
+def test_a_tenants_webhook_receives_a_signed_delivery_for_a_new_incident(api, local_stack):
+    # Given a receiver on this machine (the local stack lets webhooks target 127.0.0.1) and a tenant's webhook
+    got: list[tuple[dict, bytes]] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            got.append(({k.lower(): v for k, v in self.headers.items()}, body))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    secret = "whsec_0123456789abcdef"
+    try:
+        hook = {
+            "url": f"http://127.0.0.1:{server.server_address[1]}/hook",
+            "events": ["incident.opened"],
+            "severityFilter": ["CRITICAL", "HIGH"],
+            "secret": secret,
+        }
+        created = api("POST", "/webhooks", tenant="hooked", json=hook)
+        assert created.status_code == 201, created.text
+        # When a critical anomaly opens an incident
+        user = f"it-hook-{uuid.uuid4().hex[:6]}"
+        big = {
+            "eventId": f"{user}-big",
+            "userId": user,
+            "timestamp": "2026-03-02T10:00:00Z",
+            "eventType": "transaction",
+            "transactionAmount": 9_900,
+        }
+        assert api("POST", "/events", json=big, tenant="hooked").status_code == 202
+        # Then the webhook queue feeds the dispatcher, which POSTs the incident, signed with the secret
+        assert wait_for(lambda: got, timeout=30), local_stack.stats()["sqs"]
+    finally:
+        server.shutdown()
+    headers, body = got[0]
+    timestamp = int(headers["x-guardian-signature"].split(",")[0].removeprefix("t="))
+    assert headers["x-guardian-signature"] == sign(secret.encode(), timestamp, body)
+    assert json.loads(body)["event"] == "incident.opened" and json.loads(body)["tenantId"] == "hooked"
+    assert local_stack.stats()["deliveries"].get("WebhookDispatcherFunction.Deliveries", 0) >= 1

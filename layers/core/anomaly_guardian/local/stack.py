@@ -28,6 +28,7 @@ from anomaly_guardian.local.asyncinvoke import AsyncInvoker
 from anomaly_guardian.local.cfn import ACCOUNT_ID, load_template, resources_of
 from anomaly_guardian.local.ddbstreams import DynamoDBStreamPoller
 from anomaly_guardian.local.eventbridge import AwsServiceEvents, EventBridgeRouter, collect_rules
+from anomaly_guardian.local.firehose import FirehoseArchiver, firehose_specs
 from anomaly_guardian.local.isolation import restore_router_state, thread_local_router_state
 from anomaly_guardian.local.kinesis import KinesisMapping, KinesisPoller
 from anomaly_guardian.local.lambda_service import LambdaEndpoint
@@ -92,6 +93,7 @@ class StackOptions:
     api_concurrency: int = 3  # execution environments per API function
     moto_in_process: bool = False  # True: ThreadedMotoServer (shares the GIL with the handlers)
     opensearch_port: int = 0  # the local OpenSearch fake (0: a free port)
+    archive_buffer_seconds: float = 2.0  # Firehose buffering interval locally (deployed: as Terraform says)
     state_dir: Path | None = None  # write stack.json / env.json here (local/state.py); None: nowhere
     env: dict[str, str] = field(default_factory=dict)
 
@@ -109,6 +111,7 @@ class LocalStack:
         self.log_subscriptions: list[LogSubscription] = []
         self.invoker: AsyncInvoker | None = None
         self.opensearch: FakeOpenSearch | None = None
+        self.archivers: list[FirehoseArchiver] = []
         self.deliveries: Counter[str] = Counter()
         self._deliveries_lock = threading.Lock()
         self.extra_environments: dict[str, list[LocalFunction]] = {}
@@ -158,6 +161,7 @@ class LocalStack:
         self.notes.extend(sorted(set(res.resolver.unresolved)))
         self._set_env(self._function_env(res))
         self._seed_model(builder)
+        self._start_archive(builder, template_path.parent.parent)
         for logical, spec in res.functions.items():
             try:
                 self.functions[logical] = self._load(spec)
@@ -209,6 +213,7 @@ class LocalStack:
         if getattr(self, "lambda_endpoint", None) is not None:
             self.lambda_endpoint.shutdown()
         pollers = [*self.kinesis_pollers, *self.ddb_pollers, *self.log_subscriptions, *self.sqs_pollers]
+        pollers += self.archivers  # after the producers: their last records are still archived
         for poller in [*pollers, self.scheduler, *([self.router] if self.router else [])]:
             poller.stop()
         if self.service_events is not None:
@@ -266,6 +271,54 @@ class LocalStack:
         builder.client("s3").put_object(Bucket=bucket, Key=key, Body=model.read_bytes())
         self.notes.append(f"model {model} uploaded to s3://{bucket}/{key}")
 
+    def _start_archive(self, builder: ResourceBuilder, root: Path) -> None:
+        """Terraform's Kinesis -> Firehose -> S3 archive (local/firehose.py), into the template's bucket."""
+        res = self.resources
+        assert res is not None
+        stream = os.environ.get("EVENTS_STREAM_NAME") or next(iter(res.streams), None)
+        for spec in firehose_specs(root):
+            params = builder.t.get("Parameters") or {}
+            bucket_param = next(
+                (p for p, d in params.items() if str(d.get("Default", "")).endswith(f"/{spec.bucket_key}-bucket")), None
+            )
+            bucket = res.resolver.refs.get(bucket_param) if bucket_param else None
+            if not stream or not bucket:
+                self.notes.append(
+                    f"Firehose {spec.resource}: no local stream or {spec.bucket_key} bucket; not archived"
+                )
+                continue
+            name = f"{self.o.stack_name}-{spec.name_suffix}"
+            kms = builder._kms_key_arn()
+            with contextlib.suppress(Exception):  # DescribeDeliveryStream locally; the archiver does the work
+                builder.client("firehose").create_delivery_stream(
+                    DeliveryStreamName=name,
+                    DeliveryStreamType="KinesisStreamAsSource",
+                    KinesisStreamSourceConfiguration={
+                        "KinesisStreamARN": res.streams.get(stream, ""),
+                        "RoleARN": f"arn:aws:iam::{ACCOUNT_ID}:role/{name}-firehose",
+                    },
+                    ExtendedS3DestinationConfiguration={
+                        "RoleARN": f"arn:aws:iam::{ACCOUNT_ID}:role/{name}-firehose",
+                        "BucketARN": f"arn:aws:s3:::{bucket}",
+                        "Prefix": spec.prefix,
+                        "ErrorOutputPrefix": spec.error_prefix,
+                        "BufferingHints": {"SizeInMBs": spec.buffer_mb, "IntervalInSeconds": spec.buffer_seconds},
+                        "CompressionFormat": spec.compression,
+                    },
+                )
+            archiver = FirehoseArchiver(
+                spec,
+                stream,
+                name,
+                str(bucket),
+                kms,
+                builder.client("kinesis"),
+                builder.client("s3"),
+                buffer_seconds=self.o.archive_buffer_seconds,
+            )
+            archiver.start()
+            self.archivers.append(archiver)
+
     def _local_overrides(self) -> dict[str, str]:
         return {
             "ENVIRONMENT": "local",
@@ -273,6 +326,8 @@ class LocalStack:
             "POWERTOOLS_LOG_LEVEL": self.o.log_level,
             "LOG_LEVEL": self.o.log_level,
             "POWERTOOLS_METRICS_DISABLED": "false" if self.o.metrics else "true",
+            # Local only: webhooks may target a receiver on 127.0.0.1 (never set in the template).
+            "GUARDIAN_WEBHOOK_ALLOW_LOOPBACK": "true",
             **self.o.env,
         }
 
@@ -352,6 +407,7 @@ class LocalStack:
         self.gateway.admin += [
             ("POST", re.compile(r"^/_local/schedules/([^/]+)/run$"), self._admin_run_schedule),
             ("POST", re.compile(r"^/_local/clock$"), self._admin_clock),
+            ("POST", re.compile(r"^/_local/archive/flush$"), self._admin_flush_archive),
         ]
         port = self.gateway.serve(self.o.host, self.o.api_port)
         self.api_url = f"http://{self.o.host}:{port}"
@@ -532,6 +588,10 @@ class LocalStack:
             names = [s.name for s in self.scheduler.schedules]
             return 404, {"message": f"no schedule {match.group(1)!r}; schedules: {names}"}
 
+    def _admin_flush_archive(self, match: Any, body: bytes) -> tuple[int, Any]:
+        keys = [k for k in (a.flush() for a in self.archivers) if k]
+        return 200, {"written": keys, "archives": [a.stats.as_dict() | {"bucket": a.bucket} for a in self.archivers]}
+
     def _admin_clock(self, match: Any, body: bytes) -> tuple[int, Any]:
         try:
             request = json.loads(body or b"{}")
@@ -560,6 +620,7 @@ class LocalStack:
             "kinesis": [p.stats.as_dict() | {"stream": p.m.stream_name} for p in self.kinesis_pollers],
             "dynamodb_streams": [p.stats.as_dict() | {"table": p.table_name} for p in self.ddb_pollers],
             "log_subscriptions": [s.stats.as_dict() | {"logGroup": s.log_group} for s in self.log_subscriptions],
+            "archive": [a.stats.as_dict() | {"deliveryStream": a.name, "bucket": a.bucket} for a in self.archivers],
             "async_invocations": self.invoker.stats.as_dict() if self.invoker else {},
             "sqs": [p.stats.as_dict() | {"queue": p.m.queue_arn.rsplit(":", 1)[-1]} for p in self.sqs_pollers],
             "deliveries": dict(sorted(self.deliveries.items())),
@@ -596,6 +657,7 @@ class LocalStack:
             "opensearch_url": self.opensearch.url if self.opensearch else "",
             "log_groups": {s.filter_name: s.log_group for s in self.log_subscriptions},
             "schedules": {s.name: s.expression for s in self.scheduler.schedules},
+            "archive": {a.name: f"s3://{a.bucket}/{a.spec.prefix}" for a in self.archivers},
             "tables": res.tables,
             "streams": res.streams,
             "queues": {k: v["url"] for k, v in res.queues.items()},
