@@ -1,7 +1,8 @@
 """Every metric the dashboard plots and the alarms watch in our namespace is one the code emits.
 
 Emitted names are read from the code itself (AST of functions/ and the core package): the `name`
-of `add_metric(...)`, `single_metric(...)` and the drift monitor's `emit(...)` calls, following a
+of `add_metric(...)`, `single_metric(...)` and the drift monitor's `emit(...)` calls and `(name, unit)`
+tuples that helpers hand to them, following a
 variable to its assignment, an f-string to a pattern (`Webhook_{outcome}` -> `Webhook_<word>`) and
 `DICT[key]` to the module-level dict's values. AWS namespaces (AWS/Lambda, AWS/SQS, ...) are
 AWS's own metrics and are not checked here.
@@ -72,10 +73,19 @@ def _pattern(node: ast.AST, scope: dict[str, ast.AST], module: dict[str, ast.AST
     return None
 
 
+UNITS = {"Count", "Milliseconds", "Seconds", "Microseconds", "None", "Percent", "Bytes", "Kilobytes", "Megabytes"}
+
+
 def emitted_patterns() -> list[str]:
     out: list[str] = []
     for path in SOURCES:
         tree = ast.parse(path.read_text(encoding="utf-8"))
+        # (name, unit, ...) tuples that helpers return for a loop to pass to add_metric (KPI metrics)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Tuple) and len(node.elts) >= 2:
+                name, unit = node.elts[0], node.elts[1]
+                if isinstance(name, ast.Constant) and isinstance(unit, ast.Constant) and unit.value in UNITS:
+                    out.append(re.escape(str(name.value)))
         module = {
             t.id: n.value for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)
         }
