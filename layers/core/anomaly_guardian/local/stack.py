@@ -504,6 +504,8 @@ class LocalStack:
                     pass  # wired with the template's other rules (_wire_rules)
                 elif kind in ("Schedule", "ScheduleV2"):
                     expression = str(props.get("ScheduleExpression") or props.get("Schedule"))
+                    if str(props.get("ScheduleExpressionTimezone") or "UTC") != "UTC":
+                        self.notes.append(f"{key}: {props['ScheduleExpressionTimezone']} is evaluated as UTC locally")
                     self._add_schedule(key, str(props.get("Name") or key), expression, props.get("Input"), fn)
                 elif kind not in ("Api", None):
                     what = f"{kind} {props.get('ScheduleExpression', '')}".strip()
