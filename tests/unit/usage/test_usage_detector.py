@@ -99,6 +99,7 @@ def test_first_gpu_launch_after_warmup_is_flagged_but_not_during_warmup():
     assert gpu[0].userId == arn
     assert gpu[0].usage["principal"]["arn"] == arn
     assert gpu[0].usage["top"]["resources"] == [{"value": "g5.12xlarge", "count": 4}]
+    assert gpu[0].usage["principalActivity"]["apis"] == [{"value": "ec2:RunInstances:g5", "count": 1}]
 
 
 def leaked_key_call(i: int, when: datetime, region: str, api: str = "RunInstances") -> dict:

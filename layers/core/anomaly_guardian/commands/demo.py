@@ -18,6 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=None, help="generator seed (default 7; 11 with --in-process)")
     p.add_argument("--report", type=Path, default=Path("build/demo-report.html"), help="HTML report path")
     p.add_argument("--in-process", action="store_true", help="replay through the pipeline only (no local stack)")
+    p.add_argument("--no-usage", action="store_true", help="skip the CloudTrail usage path of the local-stack demo")
     p.set_defaults(func=run)
 
 
@@ -33,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
         opts.events = args.events
     if args.seed is not None:
         opts.seed = args.seed
+    opts.usage = not args.no_usage
     return run_demo(opts)
 
 

@@ -184,7 +184,7 @@ class UsageDetector:
                                     "userId": ev.event.userId,
                                     **aws_key(api, meta),
                                 },
-                                extra={"usage": gpu_context(ev, meta, api, count)},
+                                extra={"usage": gpu_context(ev, meta, api, count, principal)},
                             ),
                             estimate,
                         )
@@ -318,7 +318,9 @@ def usage_context(
     }
 
 
-def gpu_context(ev: PreparedEvent, meta: dict, api: str, count: int) -> dict:
+def gpu_context(ev: PreparedEvent, meta: dict, api: str, count: int, principal: dict | None = None) -> dict:
+    """A first GPU launch: the call itself, and what this principal did over its last two buckets."""
+    activity = _merge((principal or {}).get("p"), (principal or {}).get("g"))
     return {
         "api": api,
         "principal": {
@@ -336,5 +338,8 @@ def gpu_context(ev: PreparedEvent, meta: dict, api: str, count: int) -> dict:
             "sourceIps": [{"value": ev.event.ipAddress, "count": 1}] if ev.event.ipAddress else [],
             "userAgents": [{"value": ev.event.userAgent, "count": 1}] if ev.event.userAgent else [],
             "resources": [{"value": meta["resource"], "count": count}] if meta.get("resource") else [],
+            "regions": top(activity.get("regions")),
+            "errorCodes": top(activity.get("errorCodes")),
         },
+        "principalActivity": {dim: top(activity.get(dim)) for dim in PRINCIPAL_DIMENSIONS},
     }

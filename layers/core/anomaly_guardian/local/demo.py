@@ -48,6 +48,7 @@ class DemoOptions:
     report: Path = Path("build/demo-report.html")
     template: Path | None = None
     log_level: str = "ERROR"
+    usage: bool = True  # also stream a CloudTrail trail through the local log group (demo_usage)
 
 
 @dataclass
@@ -178,6 +179,7 @@ def run_demo(opts: DemoOptions) -> int:
     say("Starting the local stack (moto on loopback, tables/queues/topics from sam/template.yaml, real handlers) ...")
     stack.start()
     run = Run()
+    usage_ok = True
     watch_stop = threading.Event()
     watchers: list[Watcher] = []
     try:
@@ -258,6 +260,10 @@ def run_demo(opts: DemoOptions) -> int:
             all_anomalies.extend(fetch_anomalies(session, api, token))
         final_stats = stack.stats()
         isolation = _isolation_check(session, api, tokens, run)
+        if opts.usage:
+            from anomaly_guardian.local.demo_usage import run_usage_demo
+
+            usage_ok = run_usage_demo(stack, api, opts.report.parent)
     except DemoStalled as exc:
         say(f"Demo FAILED: {exc}; handler logs in {log_path}")
         return 1
@@ -265,9 +271,13 @@ def run_demo(opts: DemoOptions) -> int:
         watch_stop.set()
         stack.stop()
 
-    return _summarise(
+    code = _summarise(
         opts, scenario, label_of, episodes, run, all_anomalies, final_stats, bad, isolation, started, TYPES
     )
+    if not usage_ok:
+        say("Demo FAILED: the usage path (CloudTrail through the local log group) did not find every episode")
+        return 1
+    return code
 
 
 def _processed(stack: Any) -> int:

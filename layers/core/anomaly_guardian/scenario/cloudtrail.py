@@ -50,6 +50,8 @@ class Shape:
 SHAPE_SPECS = {
     "small": Shape(4, 12.0, 20.0, (ACCOUNT,), ("eu-west-1",), 3),
     "busy": Shape(10, 40.0, 200.0, (ACCOUNT,), ("us-east-1", "us-west-2"), 12),
+    # `make demo`: two functions and a light controller, a trail small enough to stream locally in seconds
+    "demo": Shape(2, 6.0, 10.0, (ACCOUNT,), ("eu-west-1",), 2),
     "org": Shape(
         8,
         25.0,
@@ -313,14 +315,21 @@ def _background(b: _Builder, days: int) -> list[tuple[str, str, str]]:
     return functions
 
 
-def _episodes(b: _Builder, days: int, functions: list[tuple[str, str, str]], per_kind: int) -> list[Episode]:
+def _episodes(
+    b: _Builder,
+    days: int,
+    functions: list[tuple[str, str, str]],
+    per_kind: int,
+    kinds_wanted: tuple[str, ...] = EPISODE_KINDS,
+    max_loop_calls: int | None = None,
+) -> list[Episode]:
     rng, spec = b.rng, b.spec
     out: list[Episode] = []
     # Episodes after the first full day (the detector's warm-up), never two at once.
     slots = list(range(30, days * 24 - 2))
     rng.shuffle(slots)
-    hours = sorted(slots[: per_kind * len(EPISODE_KINDS)])
-    kinds = [k for k in EPISODE_KINDS for _ in range(per_kind)]
+    hours = sorted(slots[: per_kind * len(kinds_wanted)])
+    kinds = [k for k in kinds_wanted for _ in range(per_kind)]
     rng.shuffle(kinds)
     for kind, hour in zip(kinds, hours, strict=True):
         start = START + timedelta(hours=hour, minutes=rng.uniform(0, 30))
@@ -329,7 +338,8 @@ def _episodes(b: _Builder, days: int, functions: list[tuple[str, str, str]], per
         if kind == "lambda_loop":
             fn, account, region = rng.choice(functions)
             rate = rng.uniform(5, 30)  # calls per second
-            for _ in range(int(rate * rng.uniform(300, 1500))):
+            calls = int(rate * rng.uniform(300, 1500))
+            for _ in range(min(calls, max_loop_calls) if max_loop_calls else calls):
                 t += timedelta(seconds=rng.expovariate(rate))
                 b.record(
                     t,
@@ -437,7 +447,14 @@ def _episodes(b: _Builder, days: int, functions: list[tuple[str, str, str]], per
     return out
 
 
-def generate_trail(seed: int = 1, days: int = 7, shape: str = "busy", episodes_per_kind: int = 2) -> Trail:
+def generate_trail(
+    seed: int = 1,
+    days: int = 7,
+    shape: str = "busy",
+    episodes_per_kind: int = 2,
+    kinds: tuple[str, ...] = EPISODE_KINDS,
+    max_loop_calls: int | None = None,
+) -> Trail:
     """A labelled trail; records sorted by eventTime."""
     if shape not in SHAPE_SPECS:
         raise ValueError(f"unknown account shape {shape!r}; one of {', '.join(SHAPES)}")
@@ -445,7 +462,7 @@ def generate_trail(seed: int = 1, days: int = 7, shape: str = "busy", episodes_p
         raise ValueError("a trail needs at least 2 days (one of warm-up)")
     b = _Builder(seed, shape)
     functions = _background(b, days)
-    episodes = _episodes(b, days, functions, episodes_per_kind) if episodes_per_kind else []
+    episodes = _episodes(b, days, functions, episodes_per_kind, kinds, max_loop_calls) if episodes_per_kind else []
     b.records.sort(key=lambda r: r["eventTime"])
     return Trail(b.records, episodes, days, shape, seed)
 
