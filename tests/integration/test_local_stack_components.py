@@ -109,7 +109,7 @@ def test_proxy_event_has_the_api_gateway_shape(stack):
     assert resp.headers["X-Echo"] == "a, b"  # multiValueHeaders mapped back
     event = resp.json()["event"]
     assert event["resource"] == "/{proxy+}" and event["path"] == "/x/y%20z" and event["httpMethod"] == "GET"
-    assert event["pathParameters"] == {"proxy": "x/y z"}
+    assert event["pathParameters"] == {"proxy": "x/y%20z"}  # REST API Gateway passes them still encoded
     assert event["queryStringParameters"] == {"a": "2", "b": ""}
     assert event["multiValueQueryStringParameters"] == {"a": ["1", "2"], "b": [""]}
     assert event["headers"]["X-Thing"] == "v" and event["multiValueHeaders"]["X-Thing"] == ["v"]

@@ -135,6 +135,7 @@ def test_every_handler_imports_from_the_copied_layer_alone(tmp_path):
         "OPENSEARCH_ENDPOINT": "https://search.example",
         "MODEL_BUCKET": "models",
         "MODEL_KEY": "model.npz",
+        "REPORTS_BUCKET": "reports",
         **{
             n: n.lower()
             for n in (
