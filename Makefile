@@ -32,9 +32,10 @@ $(INSTALLED): requirements/dev.txt layers/core/pyproject.toml
 	$(UV) pip install --quiet --python $(PY) --no-deps -e layers/core
 	touch $@
 
-lint: install ## ruff (lint + format check)
+lint: install ## ruff (lint + format check), import contracts (import-linter)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-logo
 
 format: install
 	$(VENV)/bin/ruff format .

@@ -49,9 +49,9 @@ sam-tools: $(SAM_VENV)/.installed ## install the pinned SAM CLI + cfn-lint into 
 
 infra-tools: $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed $(ACTIONLINT_DIR)/.installed ## install the pinned IaC tools into .tools/
 
-infra-requirements: ## recompile requirements/{sam,checkov}.txt from the .in pins
-	/tmp/bootstrap/bin/uv pip compile -q requirements/sam.in -o requirements/sam.txt --python-version 3.11
-	/tmp/bootstrap/bin/uv pip compile -q requirements/checkov.in -o requirements/checkov.txt --python-version 3.11
+infra-requirements: install ## recompile requirements/{sam,checkov}.txt from the .in pins
+	$(UV) pip compile -q requirements/sam.in -o requirements/sam.txt --python-version 3.11
+	$(UV) pip compile -q requirements/checkov.in -o requirements/checkov.txt --python-version 3.11
 
 iac-lint: infra-tools ## cfn-lint + sam validate --lint on sam/template.yaml
 	$(IAC_ENV) $(CFN_LINT) sam/template.yaml

@@ -3,13 +3,16 @@
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 
+from anomaly_guardian import wiring
+from anomaly_guardian.api import deps
 from anomaly_guardian.api.app import create_app
 from anomaly_guardian.settings import ApiSettings
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics(namespace="AnomalyGuardian")
-ApiSettings.from_env()  # cold start: a bad variable fails here, named (services are built on first use)
+settings = ApiSettings.from_env()  # cold start: a bad variable fails here, named
+deps.configure(lambda: wiring.api_services(settings))  # built on the first request that needs them
 app = create_app()
 
 

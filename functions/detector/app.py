@@ -3,14 +3,15 @@
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 
-from anomaly_guardian.detection.batch import from_env, handle_kinesis_event
+from anomaly_guardian import wiring
+from anomaly_guardian.detection.batch import handle_kinesis_event
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 # Poison-only batches still return their item failures instead of raising (they are in the DLQ already).
 processor = BatchProcessor(event_type=EventType.KinesisDataStreams, raise_on_entire_batch_failure=False)
-detector = from_env(logger)
+detector = wiring.detector(logger)  # validates DetectorSettings at cold start
 
 
 @logger.inject_lambda_context

@@ -9,12 +9,12 @@ DRIFT_WINDOW_HOURS, RETRAIN_ON_DRIFT, ANOMALIES_TABLE.
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-from anomaly_guardian.ml.drift import from_env
+from anomaly_guardian import wiring
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-monitor = from_env()
+monitor = wiring.drift_monitor()  # validates DriftMonitorSettings at cold start
 
 
 def emit(name: str, value: float, dimensions: dict | None) -> None:

@@ -9,7 +9,17 @@ import pytest
 from api_helpers import apigw_event, parse
 from response_harness import EVENTS, IP, OTHER, TENANT, LambdaContext, load_handler, make_anomaly, response_aws  # noqa: F401
 
-from anomaly_guardian.response.dispatch import dispatch
+from anomaly_guardian.response.dispatch import dispatch as _dispatch
+
+
+def dispatch(anomalies, events=()):
+    """The detector's hand-off with the queue wiring.detector builds from RESPONSE_QUEUE_URL."""
+    import os
+
+    from anomaly_guardian.adapters.queues import Queue
+
+    return _dispatch(anomalies, events, Queue(os.environ["RESPONSE_QUEUE_URL"]))
+
 
 T0 = 1795218000000  # 2026-11-20T23:40:00Z
 

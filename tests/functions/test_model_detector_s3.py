@@ -8,6 +8,7 @@ import io
 import numpy as np
 import pytest
 
+from anomaly_guardian.adapters.ml_artifacts import S3_ARTIFACTS  # what wiring.detector passes
 from anomaly_guardian.ml.synth import Generator
 from anomaly_guardian.ml.training import fit_bundle, parse_stream, replay_features
 
@@ -50,7 +51,7 @@ def test_model_is_loaded_from_s3_and_samples_are_written_back(s3, bundle, monkey
     monkeypatch.setenv("FEATURE_SAMPLE_BUCKET", BUCKET)
     monkeypatch.setenv("FEATURE_SAMPLE_RATE", "1.0")
 
-    detectors = build_detectors()
+    detectors = build_detectors(model_artifacts=S3_ARTIFACTS)
     ml = detectors[-1]
     assert ml.name == "ml" and ml.bundle.version == bundle.version
     events = [parse_event(e) for e, _ in Generator(users=10, days=2, seed=1).events()]
@@ -75,7 +76,7 @@ def test_missing_model_object_leaves_the_statistical_detectors_running_until_one
     from anomaly_guardian.state.store import InMemoryStateStore
 
     monkeypatch.setenv("MODEL_REFRESH_SECONDS", "0")
-    detectors = build_detectors()
+    detectors = build_detectors(model_artifacts=S3_ARTIFACTS)
     ml = detectors[-1]
     assert ml.name == "ml" and ml.bundle is None and len(detectors) >= 6
     events = _stream()
@@ -95,7 +96,7 @@ def test_a_broken_new_object_keeps_the_old_model_scoring(s3, bundle, monkeypatch
 
     monkeypatch.setenv("MODEL_REFRESH_SECONDS", "0")
     s3.put_object(Bucket=BUCKET, Key="detector/model.npz", Body=bundle.to_bytes())
-    ml = build_detectors()[-1]
+    ml = build_detectors(model_artifacts=S3_ARTIFACTS)[-1]
     loaded_etag = ml.etag
     s3.put_object(Bucket=BUCKET, Key="detector/model.npz", Body=b"half-written junk")
     found = DetectionPipeline(InMemoryStateStore(), detectors=[ml]).process("t1", _stream())

@@ -51,3 +51,14 @@ def truncate_ip(ip: str) -> str:
         return "invalid"
     prefix = 24 if addr.version == 4 else 48
     return str(ipaddress.ip_network(f"{addr}/{prefix}", strict=False))
+
+
+def as_cidr(ip: str) -> str:
+    """203.0.113.7 -> 203.0.113.7/32 (WAF stores CIDRs); raises ValueError naming a bad address."""
+    try:
+        net = ipaddress.ip_network(ip, strict=False)
+    except ValueError:
+        raise ValueError(f"not an IP address or CIDR: {ip!r}") from None
+    if "/" not in ip:
+        net = ipaddress.ip_network(f"{net.network_address}/{net.max_prefixlen}")
+    return str(net)

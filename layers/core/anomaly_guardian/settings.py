@@ -181,3 +181,41 @@ class ApiSettings(FunctionSettings):
         if not self.secrets_kms_key_id and self.environment not in LOCAL_ENVIRONMENTS:
             raise ValueError("SECRETS_KMS_KEY_ID: required outside the local stack")
         return self
+
+
+class DetectorSettings(FunctionSettings):
+    """functions/detector: Kinesis -> detectors -> Anomalies table, response queue, poison DLQ."""
+
+    state_table: str = Field(alias="STATE_TABLE", min_length=1)
+    anomalies_table: str = Field(alias="ANOMALIES_TABLE", min_length=1)
+    idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE", min_length=1)
+    # Without these the detector runs without tenant rules/suppressions, or without monitoring flags.
+    config_table: str | None = Field(None, alias="CONFIG_TABLE")
+    blocklist_table: str | None = Field(None, alias="BLOCKLIST_TABLE")
+    detector_dlq_url: str | None = Field(None, alias="DETECTOR_DLQ_URL")
+    response_queue_url: str | None = Field(None, alias="RESPONSE_QUEUE_URL")  # unset: no response hand-off
+    pseudonym_key_param: str | None = Field(None, alias="PSEUDONYM_KEY_PARAM")
+    suppression_max_score: float = Field(0.9, alias="SUPPRESSION_MAX_SCORE", ge=0, le=1)
+
+
+class DriftMonitorSettings(FunctionSettings):
+    """functions/drift_monitor: PSI of live features against the served model, retraining triggers."""
+
+    model_bucket: str = Field(alias="MODEL_BUCKET", min_length=1)
+    model_key: str = Field(alias="MODEL_KEY", min_length=1)
+    feature_sample_bucket: str | None = Field(None, alias="FEATURE_SAMPLE_BUCKET")  # default: MODEL_BUCKET
+    training_data_uri: str | None = Field(None, alias="TRAINING_DATA_URI", pattern=r"^s3://")
+    training_data_kms_key_id: str | None = Field(None, alias="TRAINING_DATA_KMS_KEY_ID")
+    training_tenants: str = Field("", alias="TRAINING_TENANTS")  # comma-separated
+    retrain_pipeline_name: str | None = Field(None, alias="RETRAIN_PIPELINE_NAME")
+    model_package_group: str | None = Field(None, alias="MODEL_PACKAGE_GROUP")
+    anomalies_table: str | None = Field(None, alias="ANOMALIES_TABLE")
+    event_bus_name: str | None = Field(None, alias="EVENT_BUS_NAME")  # unset: retraining is only logged
+    psi_threshold: float = Field(0.25, alias="PSI_THRESHOLD", gt=0)
+    min_sample_rows: int = Field(500, alias="MIN_SAMPLE_ROWS", ge=1)
+    drift_window_hours: int = Field(24, alias="DRIFT_WINDOW_HOURS", ge=1)
+    retrain_on_drift: bool = Field(True, alias="RETRAIN_ON_DRIFT")
+
+    @property
+    def tenants(self) -> list[str]:
+        return [t.strip() for t in self.training_tenants.split(",") if t.strip()]

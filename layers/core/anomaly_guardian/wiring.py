@@ -11,12 +11,16 @@ Powertools `Depends()` (see `anomaly_guardian.api.deps`), which tests override w
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from anomaly_guardian.settings import (
     ApiSettings,
     CostAnomaliesSettings,
+    DetectorSettings,
+    DriftMonitorSettings,
     IngestSettings,
     ModelPromoteSettings,
     ReportsSettings,
@@ -25,10 +29,14 @@ from anomaly_guardian.settings import (
     UsageIngestSettings,
 )
 
+log = logging.getLogger(__name__)
+
 if TYPE_CHECKING:
     from anomaly_guardian.api.deps import Services
     from anomaly_guardian.cost.service import CostPorts
+    from anomaly_guardian.detection.batch import BatchDetector
     from anomaly_guardian.ingest.service import IngestService
+    from anomaly_guardian.ml.drift import DriftMonitor
     from anomaly_guardian.ml.lifecycle import Promoter
     from anomaly_guardian.reports.service import ReportPorts
     from anomaly_guardian.response.ports import Ports
@@ -193,8 +201,8 @@ def api_services(settings: ApiSettings | None = None) -> Services:
     from anomaly_guardian.adapters.dynamodb import interactive_client
     from anomaly_guardian.adapters.keys import pseudonymiser_from_param
     from anomaly_guardian.adapters.secrets import secret_box_from_env
+    from anomaly_guardian.adapters.state_store import DynamoDBStateStore
     from anomaly_guardian.api.deps import Services
-    from anomaly_guardian.state.dynamodb import DynamoDBStateStore
 
     s = settings or ApiSettings.from_env()
     ddb = interactive_client("dynamodb")  # fails fast: a stalled AWS endpoint is a 503 with Retry-After
@@ -232,4 +240,122 @@ def subject_eraser(s: ApiSettings, anomalies: Any, state: Any, pseudonymiser: An
             markers=MarkerEraser(s.idempotency_table) if s.idempotency_table else None,
             objects={name: ObjectEraser(bucket) for name, bucket in buckets.items() if bucket},
         )
+    )
+
+
+def detector(logger: Any = None, settings: DetectorSettings | None = None) -> BatchDetector:
+    """functions/detector: DynamoDB state/anomalies/dedupe, SQS DLQ, the default detectors with each
+    tenant's built-in rule settings (thresholds, on/off; cached 30 s, one batched read per Kinesis batch),
+    the tenant rules and analyst suppressions of the Config table (`CONFIG_TABLE`), enhanced-monitoring
+    flags of the BlockList table (`BLOCKLIST_TABLE`), per-tenant hourly counters, the model (S3 artifacts
+    port) and the response hand-off (`response.dispatch`, a no-op without `RESPONSE_QUEUE_URL`)."""
+    from anomaly_guardian.adapters.anomalies import AnomalyRepository
+    from anomaly_guardian.adapters.counters import TenantCounters
+    from anomaly_guardian.adapters.idempotency import DynamoDBEventDedupe
+    from anomaly_guardian.adapters.keys import pseudonymiser_from_param
+    from anomaly_guardian.adapters.ml_artifacts import S3_ARTIFACTS
+    from anomaly_guardian.adapters.queues import Queue
+    from anomaly_guardian.adapters.sqs import SqsDeadLetterQueue
+    from anomaly_guardian.adapters.state_store import DynamoDBStateStore
+    from anomaly_guardian.detection.batch import BatchDetector
+    from anomaly_guardian.detection.pipeline import DetectionPipeline
+    from anomaly_guardian.detection.registry import build_detectors
+    from anomaly_guardian.detection.suppression import SuppressionPolicy
+    from anomaly_guardian.response.dispatch import dispatch
+
+    s = settings or DetectorSettings.from_env()
+    rules = suppressions = sensitivity = config_for = None
+    if s.config_table:
+        from anomaly_guardian.adapters.config_repo import (
+            ConfigRepository,
+            config_provider_from_env,
+            rule_provider_from_env,
+        )
+        from anomaly_guardian.adapters.feedback_loop import SuppressionLookup
+
+        rules = rule_provider_from_env()
+        config_for = config_provider_from_env(logger=logger)
+        suppressions = SuppressionLookup(ConfigRepository(s.config_table), logger=logger)
+    if s.blocklist_table:
+        from anomaly_guardian.adapters.blocklist import DynamoDBBlockList
+        from anomaly_guardian.adapters.feedback_loop import MonitoringLookup
+
+        sensitivity = MonitoringLookup(DynamoDBBlockList(s.blocklist_table), logger=logger).factors
+    pseudonymiser = pseudonymiser_from_param(s.pseudonym_key_param)
+    queue = Queue(s.response_queue_url) if s.response_queue_url else None
+    return BatchDetector(
+        lambda store: DetectionPipeline(
+            store,
+            config_for=config_for,
+            detectors=build_detectors(rule_provider=rules, model_artifacts=S3_ARTIFACTS),
+            pseudonymiser=pseudonymiser,
+            sensitivity=sensitivity,
+        ),
+        DynamoDBStateStore(s.state_table),
+        AnomalyRepository(s.anomalies_table),
+        DynamoDBEventDedupe(s.idempotency_table),
+        SqsDeadLetterQueue(s.detector_dlq_url),
+        on_anomalies=[lambda _tenant, anomalies, events: dispatch(anomalies, events, queue)],
+        logger=logger,
+        suppressions=suppressions,
+        suppression_policy=SuppressionPolicy(max_score=s.suppression_max_score),
+        counters=TenantCounters(),
+    )
+
+
+def drift_monitor(settings: DriftMonitorSettings | None = None) -> DriftMonitor:
+    """functions/drift_monitor: the served model and feature samples in S3, analysts' feedback from the
+    Anomalies table, retraining requested as an EventBridge event (the rule starts the pipeline)."""
+    from anomaly_guardian.adapters import ml_artifacts as s3
+    from anomaly_guardian.adapters.anomalies import AnomalyRepository
+    from anomaly_guardian.ml.drift import RETRAIN_SOURCE, DriftMonitor, DriftSettings
+    from anomaly_guardian.ml.model import ModelBundle
+    from anomaly_guardian.ml.trainingset import collect_feedback, to_jsonl
+
+    s = settings or DriftMonitorSettings.from_env()
+    sample_bucket = s.feature_sample_bucket or s.model_bucket
+    training_uri = s.training_data_uri or f"s3://{s.model_bucket}/training/"
+    tenants = s.tenants
+    registry = s3.PipelineStarter(s.retrain_pipeline_name or "")  # champion lookups; the rule starts the pipeline
+    cache: dict[str, ModelBundle] = {}
+
+    def load_bundle() -> ModelBundle | None:
+        if "b" not in cache:
+            data = s3.read_s3_bytes_if_present(s.model_bucket, s.model_key)
+            if data is None:
+                return None  # not cached: the next check sees a model promoted meanwhile
+            cache["b"] = ModelBundle.from_bytes(data)
+        return cache["b"]
+
+    def load_samples(bundle: ModelBundle, hours: int) -> Any:
+        return s3.load_recent_samples(sample_bucket, f"features/{bundle.version}/", hours)
+
+    def feedback(since: datetime, until: datetime) -> list[dict[str, Any]]:
+        if not tenants:
+            log.warning("TRAINING_TENANTS is empty: no analyst feedback is exported")
+            return []
+        return collect_feedback(AnomalyRepository(s.anomalies_table), tenants, since, until)
+
+    def write_feedback(rows: list[dict[str, Any]]) -> str:
+        bucket, _, prefix = training_uri[5:].partition("/")
+        key = f"{prefix.rstrip('/')}/feedback.jsonl".lstrip("/")
+        s3.write_s3_bytes(bucket, key, to_jsonl(rows), s.training_data_kms_key_id)
+        return f"s3://{bucket}/{key}"
+
+    def champion() -> float | None:
+        return registry.champion_pr_auc(s.model_package_group) if s.model_package_group else None
+
+    def request(detail_type: str, detail: dict[str, Any]) -> str:
+        return s3.publish_event(
+            s.event_bus_name or "", RETRAIN_SOURCE, detail_type, detail | {"pipeline": s.retrain_pipeline_name}
+        )
+
+    drift = DriftSettings(
+        psi_threshold=s.psi_threshold,
+        min_rows=s.min_sample_rows,
+        window_hours=s.drift_window_hours,
+        retrain_on_drift=s.retrain_on_drift,
+    )
+    return DriftMonitor(
+        load_bundle, load_samples, feedback, write_feedback, request if s.event_bus_name else None, champion, drift
     )

@@ -8,7 +8,6 @@ round trip (floats stay floats) and about 3x less CPU per item, which matters on
 
 from __future__ import annotations
 
-import math
 import os
 import random
 import time
@@ -19,6 +18,12 @@ from typing import Any
 import boto3
 from botocore.config import Config
 from botocore.parsers import ResponseParserError
+
+from anomaly_guardian.models.ddb_codec import from_attr as from_attr
+from anomaly_guardian.models.ddb_codec import from_item as from_item
+from anomaly_guardian.models.ddb_codec import report_unreadable as report_unreadable
+from anomaly_guardian.models.ddb_codec import to_attr as to_attr
+from anomaly_guardian.models.ddb_codec import to_item as to_item
 
 _RETRY_CONFIG = Config(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=3, read_timeout=10)
 MAX_BATCH_WRITE = 25
@@ -63,121 +68,11 @@ def reset_clients() -> None:
     interactive_client.cache_clear()
 
 
-# ---- JSON <-> DynamoDB attribute values ---------------------------------------------------------
-
-
-NUMBER_LIMIT = 10**126  # DynamoDB numbers: magnitude below 1e126 (at most 9.99...e125), at least 1e-130
-MIN_NUMBER = 1e-130
-MAX_DIGITS = 38
-
-
-def _number(value: int | float) -> str:
-    """DynamoDB's N: finite, magnitude at most 9.99e125, at most 38 significant digits. A float closer to
-    zero than 1e-130 (which DynamoDB cannot represent) is stored as 0; anything else out of range raises."""
-    if isinstance(value, float):
-        if not math.isfinite(value) or abs(value) >= 1e126:  # as the text DynamoDB parses
-            raise ValueError(f"DynamoDB cannot store the number {value!r}")
-        if abs(value) < MIN_NUMBER:
-            return "0"
-        return repr(value)
-    text = str(value)
-    if len(text.lstrip("-").rstrip("0") or "0") > MAX_DIGITS or abs(value) >= NUMBER_LIMIT:
-        raise ValueError(f"DynamoDB cannot store the number {text[:40]} (more than {MAX_DIGITS} digits)")
-    return text
-
-
-def to_attr(value: Any) -> dict[str, Any]:
-    """One JSON-like Python value as a DynamoDB attribute value."""
-    if value is None:
-        return {"NULL": True}
-    if isinstance(value, bool):
-        return {"BOOL": value}
-    if isinstance(value, str):
-        return {"S": value}
-    if isinstance(value, (int, float)):
-        return {"N": _number(value)}
-    if isinstance(value, Mapping):
-        return {"M": {str(k): to_attr(v) for k, v in value.items()}}
-    if isinstance(value, (list, tuple)):
-        return {"L": [to_attr(v) for v in value]}
-    if isinstance(value, (bytes, bytearray)):
-        return {"B": bytes(value)}
-    # Decimal, enums and the like: fall back to their string form as a number or string.
-    text = str(value)
-    try:
-        float(text)
-    except ValueError:
-        return {"S": text}
-    return {"N": text}
-
-
-def to_item(data: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    return {str(k): to_attr(v) for k, v in data.items()}
-
-
-def _parse_number(text: str) -> int | float:
-    if "." in text or "e" in text or "E" in text:
-        return float(text)
-    return int(text)
-
-
-def from_attr(attr: Mapping[str, Any]) -> Any:
-    ((kind, value),) = attr.items()
-    if kind == "S":
-        return value
-    if kind == "N":
-        return _parse_number(value)
-    if kind == "M":
-        return {k: from_attr(v) for k, v in value.items()}
-    if kind == "L":
-        return [from_attr(v) for v in value]
-    if kind == "BOOL":
-        return bool(value)
-    if kind == "NULL":
-        return None
-    if kind == "SS":
-        return sorted(value)
-    if kind == "NS":
-        return sorted(_parse_number(v) for v in value)
-    if kind == "B":
-        return value
-    raise ValueError(f"unsupported DynamoDB attribute type {kind}")
-
-
-def from_item(item: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    return {k: from_attr(v) for k, v in item.items()}
-
+# ---- JSON <-> DynamoDB attribute values: the codec lives in the domain (models.ddb_codec) ------------
 
 # A response botocore cannot parse (an item DynamoDB or an emulator wrote that its parser chokes on, such
 # as an empty map key): the reader falls back to item-by-item reads and skips what still fails.
 UNREADABLE_RESPONSE: tuple[type[BaseException], ...] = (ResponseParserError, AttributeError, TypeError)
-
-# ---- items that cannot be read -----------------------------------------------------------------
-
-
-def report_unreadable(table: str, key: Mapping[str, Any], error: BaseException) -> None:
-    """A stored item a reader cannot decode is skipped, never a tenant-wide outage: logged (key and error
-    type only, no content) and counted as the EMF metric `StoredItemsUnreadable` (alarmed in the template)."""
-    import logging
-
-    from aws_lambda_powertools.metrics import MetricUnit, single_metric
-
-    shown = {k: (v.get("S") if isinstance(v, Mapping) else v) for k, v in key.items()}
-    logging.getLogger("anomaly_guardian").error(
-        "stored item skipped: it cannot be read", extra={"table": table, "key": shown, "error": type(error).__name__}
-    )
-    try:
-        with single_metric(
-            name="StoredItemsUnreadable",
-            unit=MetricUnit.Count,
-            value=1,
-            namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "AnomalyGuardian",
-            default_dimensions={"service": os.environ.get("POWERTOOLS_SERVICE_NAME") or "anomaly-guardian"},
-        ):
-            pass
-    except Exception:  # a metric must never turn a skipped item into a failed request
-        logging.getLogger("anomaly_guardian").exception("could not emit StoredItemsUnreadable")
-
 
 # ---- batched operations ---------------------------------------------------------------------------
 

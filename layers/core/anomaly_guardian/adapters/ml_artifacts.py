@@ -219,3 +219,24 @@ class PipelineStarter:
         report = json.loads(read_s3_bytes(bucket, key))
         value = report.get("metrics", {}).get("pr_auc")
         return float(value) if value is not None else None
+
+
+class S3ModelArtifacts:
+    """The `detection.model.ModelArtifacts` port: models in S3, a SageMaker endpoint, S3 feature samples."""
+
+    def read_bytes(self, bucket: str, key: str) -> bytes:
+        return read_s3_bytes(bucket, key)
+
+    def artifact_store(self, bucket: str) -> Any:
+        from anomaly_guardian.adapters.model_registry import S3ArtifactStore
+
+        return S3ArtifactStore(bucket)
+
+    def endpoint_invoker(self, endpoint: str, timeout_s: float) -> Callable[[dict[str, Any]], dict[str, Any]]:
+        return endpoint_invoker(endpoint, timeout_s)
+
+    def sample_sink(self, bucket: str, prefix: str, rate: float) -> S3SampleSink:
+        return S3SampleSink(bucket, prefix=prefix, rate=rate)
+
+
+S3_ARTIFACTS = S3ModelArtifacts()

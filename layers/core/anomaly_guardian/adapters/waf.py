@@ -14,19 +14,9 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from anomaly_guardian.adapters.dynamodb import client
+from anomaly_guardian.privacy import as_cidr
 
 MAX_LOCK_RETRIES = 6
-
-
-def as_cidr(ip: str) -> str:
-    """203.0.113.7 -> 203.0.113.7/32 (WAF stores CIDRs); raises ValueError naming a bad address."""
-    try:
-        net = ipaddress.ip_network(ip, strict=False)
-    except ValueError:
-        raise ValueError(f"not an IP address or CIDR: {ip!r}") from None
-    if "/" not in ip:
-        net = ipaddress.ip_network(f"{net.network_address}/{net.max_prefixlen}")
-    return str(net)
 
 
 class WafIpSet:

@@ -1,11 +1,8 @@
 """What the routers need (repositories, secret box, DNS resolver, state store, pseudonymiser), built
-once per process by `wiring.api_services()` on first use (the settings are validated at cold start in
-functions/api/app.py). Routers take them as a Powertools dependency (`svc: ServicesDep`); tests
-override `current_services` in `app.dependency_overrides` (older tests still call `use_services`).
-
-Also the caller's tenant: taken from the authorizer context only (our Lambda authorizer puts
-`tenantId` there; a Cognito authorizer puts the `custom:tenantId` claim), never from the request.
-"""
+once per process on first use by the factory functions/api/app.py configures (`wiring.api_services`,
+from the settings validated at cold start). Routers take them as a Powertools dependency
+(`svc: ServicesDep`); tests override `current_services` in `app.dependency_overrides` (older tests
+still call `use_services`)."""
 
 from __future__ import annotations
 
@@ -45,10 +42,21 @@ def _default_detectors() -> list[Any]:
     return build_detectors()
 
 
-def services_from_env() -> Services:
-    from anomaly_guardian import wiring
+_factory: Callable[[], Services] | None = None
 
-    return wiring.api_services()
+
+def configure(factory: Callable[[], Services]) -> None:
+    """functions/api/app.py: how to build the services on first use (`wiring.api_services`)."""
+    global _factory
+    _factory = factory
+    use_services(None)
+
+
+def services_from_env() -> Services:
+    """The services the configured factory builds (the function's settings, read at cold start)."""
+    if _factory is None:
+        raise RuntimeError("API services are not configured: functions/api/app.py calls deps.configure(...)")
+    return _factory()
 
 
 _lock = threading.Lock()

@@ -42,7 +42,6 @@ import base64
 import binascii
 import hashlib
 import json
-import os
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -615,61 +614,6 @@ def handle_kinesis_event(
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
 
 
-def from_env(logger: Any = None) -> BatchDetector:
-    """The production wiring: DynamoDB state/anomalies/dedupe, SQS DLQ, the default detectors with each
-    tenant's built-in rule settings (thresholds, on/off; cached 30 s, one batched read per Kinesis batch),
-    the tenant rules and analyst suppressions of the Config table (`CONFIG_TABLE`), enhanced-monitoring
-    flags of the BlockList table (`BLOCKLIST_TABLE`), and the response hand-off (`response.dispatch`,
-    a no-op without `RESPONSE_QUEUE_URL`)."""
-    from anomaly_guardian.adapters.anomalies import AnomalyRepository
-    from anomaly_guardian.adapters.counters import TenantCounters
-    from anomaly_guardian.adapters.idempotency import DynamoDBEventDedupe
-    from anomaly_guardian.adapters.keys import pseudonymiser_from_env
-    from anomaly_guardian.adapters.sqs import SqsDeadLetterQueue
-    from anomaly_guardian.detection.pipeline import DetectionPipeline
-    from anomaly_guardian.detection.registry import build_detectors
-    from anomaly_guardian.response.dispatch import dispatch
-    from anomaly_guardian.state.dynamodb import DynamoDBStateStore
-
-    rules = suppressions = sensitivity = config_for = None
-    if os.environ.get("CONFIG_TABLE"):
-        from anomaly_guardian.adapters.config_repo import (
-            ConfigRepository,
-            config_provider_from_env,
-            rule_provider_from_env,
-        )
-        from anomaly_guardian.adapters.feedback_loop import SuppressionLookup
-
-        rules = rule_provider_from_env()
-        config_for = config_provider_from_env(logger=logger)
-        suppressions = SuppressionLookup(ConfigRepository(), logger=logger)
-    if os.environ.get("BLOCKLIST_TABLE"):
-        from anomaly_guardian.adapters.blocklist import DynamoDBBlockList
-        from anomaly_guardian.adapters.feedback_loop import MonitoringLookup
-
-        sensitivity = MonitoringLookup(DynamoDBBlockList(), logger=logger).factors
-    policy = SuppressionPolicy(max_score=float(os.environ.get("SUPPRESSION_MAX_SCORE", "0.9")))
-    pseudonymiser = pseudonymiser_from_env()
-    return BatchDetector(
-        lambda store: DetectionPipeline(
-            store,
-            config_for=config_for,
-            detectors=build_detectors(rule_provider=rules),
-            pseudonymiser=pseudonymiser,
-            sensitivity=sensitivity,
-        ),
-        DynamoDBStateStore(),
-        AnomalyRepository(),
-        DynamoDBEventDedupe(),
-        SqsDeadLetterQueue(),
-        on_anomalies=[lambda _tenant, anomalies, events: dispatch(anomalies, events)],
-        logger=logger,
-        suppressions=suppressions,
-        suppression_policy=policy,
-        counters=TenantCounters(),
-    )
-
-
 __all__ = [
     "BatchDetector",
     "BatchResult",
@@ -680,6 +624,5 @@ __all__ = [
     "deterministic_anomaly_id",
     "dlq_message",
     "emit_metrics",
-    "from_env",
     "handle_kinesis_event",
 ]

@@ -245,6 +245,26 @@ BEHAVIOURAL_FEATURES = frozenset(
 _CACHE: dict[str, ModelDetector | None] = {}
 
 
+class ModelArtifacts(Protocol):
+    """Where an S3-hosted model, a SageMaker endpoint and the feature-sample sink come from: the
+    adapter `adapters.ml_artifacts.S3_ARTIFACTS`, passed in by `wiring` (detection never imports
+    adapters). A model at a local MODEL_PATH needs none."""
+
+    def read_bytes(self, bucket: str, key: str) -> bytes: ...
+
+    def artifact_store(self, bucket: str) -> Any: ...  # get(key) -> obj(data, etag) | None, head_etag(key)
+
+    def endpoint_invoker(self, endpoint: str, timeout_s: float) -> Callable[[dict[str, Any]], dict[str, Any]]: ...
+
+    def sample_sink(self, bucket: str, prefix: str, rate: float) -> Any: ...
+
+
+def _need(artifacts: ModelArtifacts | None, what: str) -> ModelArtifacts:
+    if artifacts is None:
+        raise RuntimeError(f"{what} needs the model artifacts adapter (build_detectors(model_artifacts=...))")
+    return artifacts
+
+
 def switch() -> str:
     value = os.environ.get("ML_DETECTOR", "auto").strip().lower()
     if value not in ("auto", "on", "off"):
@@ -259,12 +279,10 @@ def model_location() -> str | None:
     return f"s3://{bucket}/{key}" if bucket and key else None
 
 
-def load_bundle(location: str) -> ModelBundle:
+def load_bundle(location: str, artifacts: ModelArtifacts | None = None) -> ModelBundle:
     if location.startswith("s3://"):
-        from anomaly_guardian.adapters.ml_artifacts import read_s3_bytes
-
         bucket, _, key = location[5:].partition("/")
-        return ModelBundle.from_bytes(read_s3_bytes(bucket, key))
+        return ModelBundle.from_bytes(_need(artifacts, f"model {location}").read_bytes(bucket, key))
     with open(location, "rb") as fh:
         return ModelBundle.from_bytes(fh.read())
 
@@ -351,11 +369,9 @@ class ReloadingModelDetector:
         return self.current.detect_batch(prepared, states, config) if self.current else []
 
 
-def _s3_reloading(location: str) -> ReloadingModelDetector:
-    from anomaly_guardian.adapters.model_registry import S3ArtifactStore
-
+def _s3_reloading(location: str, artifacts: ModelArtifacts | None) -> ReloadingModelDetector:
     bucket, _, key = location[5:].partition("/")
-    store = S3ArtifactStore(bucket)
+    store = _need(artifacts, f"model {location}").artifact_store(bucket)
 
     def load() -> tuple[bytes, str | None]:
         obj = store.get(key)
@@ -364,16 +380,19 @@ def _s3_reloading(location: str) -> ReloadingModelDetector:
         return obj.data, obj.etag
 
     return ReloadingModelDetector(
-        lambda: store.head_etag(key), load, _build, float(os.environ.get("MODEL_REFRESH_SECONDS", "60"))
+        lambda: store.head_etag(key),
+        load,
+        lambda bundle: _build(bundle, artifacts),
+        float(os.environ.get("MODEL_REFRESH_SECONDS", "60")),
     )
 
 
-def from_environment() -> ModelDetector | ReloadingModelDetector | None:
+def from_environment(artifacts: ModelArtifacts | None = None) -> ModelDetector | ReloadingModelDetector | None:
     """The configured model detector, built once per process (cold start), or None when off. An S3
     model is watched for changes (`MODEL_REFRESH_SECONDS`, default 60); a file model is loaded once."""
     mode = switch()
     location = model_location()
-    cache_key = f"{mode}|{location}|{os.environ.get('MODEL_ENDPOINT_NAME', '')}"
+    cache_key = f"{mode}|{location}|{os.environ.get('MODEL_ENDPOINT_NAME', '')}|{id(artifacts) if artifacts else ''}"
     if cache_key in _CACHE:
         return _CACHE[cache_key]
     detector: ModelDetector | ReloadingModelDetector | None = None
@@ -384,16 +403,21 @@ def from_environment() -> ModelDetector | ReloadingModelDetector | None:
                     "ML_DETECTOR=on but no model configured: set MODEL_PATH or MODEL_BUCKET and MODEL_KEY"
                 )
         elif location.startswith("s3://"):
-            watched = _s3_reloading(location)
-            watched.refresh(force=True)
-            if watched.current is None:
+            if artifacts is None:  # only wiring (the detector) passes the S3 adapter
                 if mode == "on":
-                    raise RuntimeError(f"ML_DETECTOR=on but no valid model at {location}")
-                log.warning("no model at %s yet: the model detector starts when one is promoted", location)
-            detector = watched
+                    raise RuntimeError(f"model {location} needs the model artifacts adapter (wiring passes it)")
+                log.warning("model detector off: %s needs the model artifacts adapter", location)
+            else:
+                watched = _s3_reloading(location, artifacts)
+                watched.refresh(force=True)
+                if watched.current is None:
+                    if mode == "on":
+                        raise RuntimeError(f"ML_DETECTOR=on but no valid model at {location}")
+                    log.warning("no model at %s yet: the model detector starts when one is promoted", location)
+                detector = watched
         else:
             try:
-                detector = _build(load_bundle(location))
+                detector = _build(load_bundle(location, artifacts), artifacts)
             except Exception as exc:
                 if mode == "on":
                     raise
@@ -402,28 +426,23 @@ def from_environment() -> ModelDetector | ReloadingModelDetector | None:
     return detector
 
 
-def _build(bundle: ModelBundle) -> ModelDetector:
+def _build(bundle: ModelBundle, artifacts: ModelArtifacts | None = None) -> ModelDetector:
     local = LocalScorer(bundle)
     scorer: Scorer = local
     endpoint = os.environ.get("MODEL_ENDPOINT_NAME")
     if endpoint:
-        from anomaly_guardian.adapters.ml_artifacts import endpoint_invoker
-
         timeout = float(os.environ.get("MODEL_ENDPOINT_TIMEOUT_MS", "300")) / 1000.0
         breaker = CircuitBreaker(
             int(os.environ.get("MODEL_ENDPOINT_FAILURES", "3")),
             float(os.environ.get("MODEL_ENDPOINT_COOLDOWN_S", "30")),
         )
-        scorer = EndpointScorer(endpoint_invoker(endpoint, timeout), local, breaker)
+        invoker = _need(artifacts, f"endpoint {endpoint}").endpoint_invoker(endpoint, timeout)
+        scorer = EndpointScorer(invoker, local, breaker)
     sink = None
     sample_bucket = os.environ.get("FEATURE_SAMPLE_BUCKET")
     if sample_bucket:
-        from anomaly_guardian.adapters.ml_artifacts import S3SampleSink
-
-        sink = S3SampleSink(
-            sample_bucket,
-            prefix=f"features/{bundle.version}/",
-            rate=float(os.environ.get("FEATURE_SAMPLE_RATE", "0.05")),
+        sink = _need(artifacts, f"feature sampling to {sample_bucket}").sample_sink(
+            sample_bucket, f"features/{bundle.version}/", float(os.environ.get("FEATURE_SAMPLE_RATE", "0.05"))
         )
     metric_windows = os.environ.get("ML_METRIC_WINDOWS", "off").strip().lower() in ("on", "true", "1")
     return ModelDetector(scorer, bundle, sink, metric_windows=metric_windows)

@@ -17,7 +17,6 @@ rule, whatever produced the event).
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -135,64 +134,3 @@ class DriftMonitor:
         out["requested"] = self.request_retraining(detail_type, detail)
         out["detailType"] = detail_type
         return out
-
-
-def _env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    return default if value is None else value.strip().lower() in ("1", "true", "yes", "on")
-
-
-def from_env() -> DriftMonitor:
-    """Wiring for functions/drift_monitor from its environment (see the function's docstring)."""
-    from anomaly_guardian.adapters import ml_artifacts as s3
-    from anomaly_guardian.adapters.anomalies import AnomalyRepository
-    from anomaly_guardian.ml.trainingset import collect_feedback, to_jsonl
-
-    model_bucket, model_key = os.environ["MODEL_BUCKET"], os.environ["MODEL_KEY"]
-    sample_bucket = os.environ.get("FEATURE_SAMPLE_BUCKET") or model_bucket
-    training_uri = os.environ.get("TRAINING_DATA_URI", f"s3://{model_bucket}/training/")
-    tenants = [t.strip() for t in os.environ.get("TRAINING_TENANTS", "").split(",") if t.strip()]
-    pipeline = os.environ.get("RETRAIN_PIPELINE_NAME")
-    package_group = os.environ.get("MODEL_PACKAGE_GROUP")
-    bus = os.environ.get("EVENT_BUS_NAME")
-    registry = s3.PipelineStarter(pipeline or "")  # champion lookups; the rule starts the pipeline
-    cache: dict[str, ModelBundle] = {}
-
-    def load_bundle() -> ModelBundle | None:
-        if "b" not in cache:
-            data = s3.read_s3_bytes_if_present(model_bucket, model_key)
-            if data is None:
-                return None  # not cached: the next check sees a model promoted meanwhile
-            cache["b"] = ModelBundle.from_bytes(data)
-        return cache["b"]
-
-    def load_samples(bundle: ModelBundle, hours: int) -> np.ndarray | None:
-        return s3.load_recent_samples(sample_bucket, f"features/{bundle.version}/", hours)
-
-    def feedback(since: datetime, until: datetime) -> list[dict[str, Any]]:
-        if not tenants:
-            log.warning("TRAINING_TENANTS is empty: no analyst feedback is exported")
-            return []
-        return collect_feedback(AnomalyRepository(), tenants, since, until)
-
-    def write_feedback(rows: list[dict[str, Any]]) -> str:
-        bucket, _, prefix = training_uri[5:].partition("/")
-        key = f"{prefix.rstrip('/')}/feedback.jsonl".lstrip("/")
-        s3.write_s3_bytes(bucket, key, to_jsonl(rows), os.environ.get("TRAINING_DATA_KMS_KEY_ID") or None)
-        return f"s3://{bucket}/{key}"
-
-    def champion() -> float | None:
-        return registry.champion_pr_auc(package_group) if package_group else None
-
-    def request(detail_type: str, detail: dict[str, Any]) -> str:
-        return s3.publish_event(bus or "", RETRAIN_SOURCE, detail_type, detail | {"pipeline": pipeline})
-
-    settings = DriftSettings(
-        psi_threshold=float(os.environ.get("PSI_THRESHOLD", "0.25")),
-        min_rows=int(os.environ.get("MIN_SAMPLE_ROWS", "500")),
-        window_hours=int(os.environ.get("DRIFT_WINDOW_HOURS", "24")),
-        retrain_on_drift=_env_bool("RETRAIN_ON_DRIFT", True),
-    )
-    return DriftMonitor(
-        load_bundle, load_samples, feedback, write_feedback, request if bus else None, champion, settings
-    )

@@ -16,12 +16,14 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from anomaly_guardian.detection.base import PreparedEvent
 from anomaly_guardian.state.store import StateItem, state_key
+
+if TYPE_CHECKING:
+    from anomaly_guardian.detection.base import PreparedEvent  # annotations only: ml sits below detection
 
 STATE_KIND = "ml"
 EVENT_TYPES: tuple[str, ...] = ("transaction", "login", "pageview", "api_request")

@@ -19,7 +19,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from anomaly_guardian.adapters.errors import is_transient
+from anomaly_guardian.errors import is_transient
 from anomaly_guardian.models.anomaly import utc_now_iso
 from anomaly_guardian.privacy import truncate_ip
 from anomaly_guardian.response.notify import alert, anomaly_view, fan_out

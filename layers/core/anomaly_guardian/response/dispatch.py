@@ -8,7 +8,6 @@ and into the remediation execution, never into the Anomalies table.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -31,15 +30,9 @@ def messages(anomalies: Sequence[Anomaly | Mapping[str, Any]], events: Iterable[
 
 
 def dispatch(anomalies: Sequence[Anomaly | Mapping[str, Any]], events: Iterable[Any] = (), queue: Any = None) -> int:
-    """Send new anomalies to the response queue; returns how many. No-op without RESPONSE_QUEUE_URL
-    (replay, demo without response). Raises if SQS refuses any, so the detector's batch is retried."""
-    if not anomalies:
+    """Send new anomalies to the response queue (`wiring.detector` passes the one RESPONSE_QUEUE_URL
+    names); returns how many. No-op without a queue (replay, demo without response). Raises if SQS
+    refuses any, so the detector's batch is retried."""
+    if not anomalies or queue is None:
         return 0
-    if queue is None:
-        url = os.environ.get("RESPONSE_QUEUE_URL")
-        if not url:
-            return 0
-        from anomaly_guardian.adapters.queues import Queue
-
-        queue = Queue(url)
     return queue.send_batch(messages(anomalies, events))

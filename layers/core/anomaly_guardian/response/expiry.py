@@ -13,7 +13,7 @@ from collections import defaultdict
 from typing import Any
 
 from anomaly_guardian.models.anomaly import utc_now_iso
-from anomaly_guardian.privacy import truncate_ip
+from anomaly_guardian.privacy import as_cidr, truncate_ip
 
 
 def _public_key(sk: str) -> str:
@@ -22,8 +22,6 @@ def _public_key(sk: str) -> str:
 
 
 def sweep(ports: Any, now: float | None = None) -> dict[str, int]:
-    from anomaly_guardian.adapters.waf import as_cidr
-
     now = time.time() if now is None else now
     live_ips: set[str] = set()
     for block in ports.blocks.scan_blocks():

@@ -11,26 +11,23 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
-import os
-import socket
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from anomaly_guardian.ids import new_ulid
+from anomaly_guardian.url_guard import LOOPBACK_OVERRIDE_ENV as LOOPBACK_OVERRIDE_ENV
+from anomaly_guardian.url_guard import Destination, Resolver, UnsafeUrl, loopback_override, system_resolver
+from anomaly_guardian.url_guard import check_destination as guard_destination
 
 EVENT_TYPES = frozenset({"anomaly.detected", "anomaly.resolved", "incident.opened", "incident.resolved"})
 MAX_DELAY_SECONDS = 900  # SQS DelaySeconds limit
 DEFAULT_RETRY_POLICY = {"maxRetries": 3, "backoffMultiplier": 2}
 SIGNATURE_TOLERANCE_SECONDS = 300
-# Test/local only: lets deliveries go to http://127.0.0.1 (a receiver in the test process).
-LOOPBACK_OVERRIDE_ENV = "GUARDIAN_WEBHOOK_ALLOW_LOOPBACK"
 
 
-class UnsafeDestination(ValueError):
-    """The webhook URL is not https or resolves to a non-public address; never retried."""
+class UnsafeDestination(UnsafeUrl):
+    """The webhook URL fails the SSRF guard at delivery (url_guard); never retried."""
 
 
 def sign(secret: bytes, timestamp: int, body: bytes) -> str:
@@ -94,49 +91,23 @@ def wants(webhook: Mapping[str, Any], event: str, severity: str | None) -> bool:
 
 
 def loopback_allowed() -> bool:
-    return os.environ.get(LOOPBACK_OVERRIDE_ENV, "").lower() in ("1", "true", "yes")
-
-
-Resolver = Callable[[str, int], Sequence[str]]
-
-
-def _resolve(host: str, port: int) -> list[str]:
-    infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
-    return sorted({str(info[4][0]) for info in infos})
+    return loopback_override()
 
 
 def check_destination(
-    url: str, resolver: Resolver = _resolve, allow_loopback: bool | None = None
-) -> tuple[str, int, str]:
+    url: str, resolver: Resolver = system_resolver, allow_loopback: bool | None = None
+) -> Destination:
     """(host, port, address to connect to) for a safe URL; raises UnsafeDestination naming the problem.
 
-    https only, every resolved address public. With the explicit test/local override, and only
-    then, http://127.0.0.1 is accepted too.
+    The same guard as registration (`anomaly_guardian.url_guard`): https only, no credentials, no
+    internal names or obfuscated IPs, every resolved address public. With the explicit test/local
+    override, and only then, http(s)://127.0.0.1 is accepted too.
     """
     allow_loopback = loopback_allowed() if allow_loopback is None else allow_loopback
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if not host:
-        raise UnsafeDestination("webhook URL has no host")
-    loopback_ok = allow_loopback and host == "127.0.0.1"
-    if parts.scheme != "https" and not (loopback_ok and parts.scheme == "http"):
-        raise UnsafeDestination(f"webhook URL must use https, got {parts.scheme or 'no scheme'}")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
-        addresses = list(resolver(host, port))
-    except OSError as exc:
-        raise UnsafeDestination(f"webhook host {host} does not resolve: {exc}") from None
-    if not addresses:
-        raise UnsafeDestination(f"webhook host {host} does not resolve")
-    for address in addresses:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-        if loopback_ok and ip == ipaddress.ip_address("127.0.0.1"):
-            continue
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-            ip = ip.ipv4_mapped
-        if not ip.is_global or ip.is_multicast:
-            raise UnsafeDestination(f"webhook host {host} resolves to a non-public address ({ip})")
-    return host, port, addresses[0]
+        return guard_destination(url, resolver, allow_loopback)
+    except UnsafeUrl as exc:
+        raise UnsafeDestination(str(exc)) from None
 
 
 def new_delivery_id() -> str:

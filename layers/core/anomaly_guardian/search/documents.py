@@ -14,8 +14,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from anomaly_guardian.adapters.dynamodb import from_item
 from anomaly_guardian.models.anomaly import CONTRACT_FIELDS
+from anomaly_guardian.models.ddb_codec import from_item
 
 DOC_FIELDS = (*CONTRACT_FIELDS, "detector", "entities", "feedback")
 INDEX_TEMPLATE: dict[str, Any] = {
