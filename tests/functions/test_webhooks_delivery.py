@@ -190,7 +190,7 @@ def test_loopback_is_refused_without_the_override(dispatcher, response_aws, lamb
         dispatcher.lambda_handler(fixture_event(), lambda_context)
     assert rx.requests == []
     (dead,) = [json.loads(m["Body"]) for m in response_aws.drain(response_aws.env["WEBHOOK_DLQ_URL"])]
-    assert dead["deadLetterReason"].startswith("unsafe destination: webhook URL must use https")
+    assert dead["deadLetterReason"].startswith("unsafe destination: url must use https")
 
 
 def test_host_now_resolving_to_a_private_address_is_refused_at_delivery(dispatcher, response_aws, monkeypatch):  # noqa: F811
@@ -209,7 +209,7 @@ def test_host_now_resolving_to_a_private_address_is_refused_at_delivery(dispatch
     )
     assert posted == []
     assert result["outcome"] == "dead_letter"
-    assert "non-public address (169.254.169.254)" in result["reason"]
+    assert "a cloud metadata address (169.254.169.254)" in result["reason"]
 
 
 def test_deleted_webhook_is_dropped_and_malformed_message_fails(dispatcher, response_aws, lambda_context):  # noqa: F811

@@ -141,5 +141,5 @@ def check_destination(url: str, resolve: Resolver = system_resolver, allow_loopb
             raise UnsafeUrl(f"url host {host} resolves to an unparseable address") from None
         reason = unsafe_reason(ip)
         if reason:
-            raise UnsafeUrl(f"url host {host} resolves to a non-public address ({ip}): {reason}")
+            raise UnsafeUrl(f"url host {host} resolves to {reason} ({ip})")
     return Destination(host, port, addresses[0])

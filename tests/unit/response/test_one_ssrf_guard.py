@@ -48,7 +48,7 @@ def test_an_address_refused_at_registration_is_refused_at_delivery(url, addresse
 def test_dns_rebinding_after_registration_is_caught_at_delivery():
     url = "https://hooks.example.com/x"
     assert check_webhook_url(url, resolver_for(["93.184.215.14"])) == url
-    with pytest.raises(UnsafeDestination, match="non-public address"):
+    with pytest.raises(UnsafeDestination, match="metadata address"):
         check_destination(url, resolver_for(["169.254.169.254"]), allow_loopback=False)
 
 

@@ -68,11 +68,11 @@ def resolver(mapping):
     ("url", "addresses", "message"),
     [
         ("http://example.com/h", ["93.184.216.34"], "must use https"),
-        ("https://internal.example/h", ["10.0.0.5"], r"non-public address \(10\.0\.0\.5\)"),
-        ("https://meta.example/h", ["169.254.169.254"], "non-public"),
-        ("https://loop.example/h", ["127.0.0.1"], "non-public"),
-        ("https://v6.example/h", ["::ffff:192.168.1.1"], "non-public"),
-        ("https://mixed.example/h", ["93.184.216.34", "192.168.0.2"], "non-public"),
+        ("https://internal.example/h", ["10.0.0.5"], r"a private address \(10\.0\.0\.5\)"),
+        ("https://meta.example/h", ["169.254.169.254"], "metadata address"),
+        ("https://loop.example/h", ["127.0.0.1"], "loopback address"),
+        ("https://v6.example/h", ["::ffff:192.168.1.1"], "private address"),
+        ("https://mixed.example/h", ["93.184.216.34", "192.168.0.2"], "private address"),
     ],
 )
 def test_unsafe_destinations_are_refused(url, addresses, message):
