@@ -32,15 +32,22 @@ class ReportRequest(BaseModel):
 class _Ports:
     lock = threading.Lock()
     value: Any = None
+    factory: Any = None  # functions/api/app.py: configure(wiring.report_ports)
+
+
+def configure(factory: Any) -> None:
+    """functions/api/app.py: how to build the report ports on first use (`wiring.report_ports`)."""
+    _Ports.factory = factory
+    _Ports.value = None
 
 
 def report_ports() -> Any:
     if _Ports.value is None:
         with _Ports.lock:
             if _Ports.value is None:
-                from anomaly_guardian import wiring
-
-                _Ports.value = wiring.report_ports()
+                if _Ports.factory is None:
+                    raise RuntimeError("report ports are not configured: functions/api/app.py calls configure()")
+                _Ports.value = _Ports.factory()
     return _Ports.value
 
 
