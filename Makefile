@@ -1,4 +1,4 @@
-# Anomaly Guardian: the one interface (DESIGN.md). `make demo` and `make test` work on a fresh machine.
+# Anomaly Guardian: the one interface (docs/architecture.md). `make demo` and `make test` work on a fresh machine.
 # Each area keeps its targets in mk/<area>.mk; this file holds the shared install and the entry points.
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -32,10 +32,11 @@ $(INSTALLED): requirements/dev.txt layers/core/pyproject.toml
 	$(UV) pip install --quiet --python $(PY) --no-deps -e layers/core
 	touch $@
 
-lint: install ## ruff (lint + format check), import contracts (import-linter)
+lint: install ## ruff (lint + format check), import contracts (import-linter), mypy on the runtime package
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports --no-logo
+	$(VENV)/bin/mypy --config-file pyproject.toml $$($(PY) layers/core/layer_graph.py files)
 
 format: install
 	$(VENV)/bin/ruff format .

@@ -8,6 +8,7 @@ replay and the training code stay out of production. The import graph is static 
 graph cannot silently miss a module.
 
     python layers/core/layer_graph.py list             # the modules the layer holds
+    python layers/core/layer_graph.py files            # their source files (what `make lint` type-checks)
     python layers/core/layer_graph.py copy DEST        # copy them (and package data) under DEST
     python layers/core/layer_graph.py check            # the rules tests/unit/test_layer_contents.py enforces
 
@@ -317,12 +318,15 @@ def copy(layer: Layer, dest: Path) -> list[Path]:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("list", "copy", "check"):
+    if not argv or argv[0] not in ("list", "files", "copy", "check"):
         print(__doc__, file=sys.stderr)
         return 2
     layer = default_layer()
     if argv[0] == "list":
         print("\n".join(sorted(layer.reached)))
+        return 0
+    if argv[0] == "files":
+        print("\n".join(str(layer.modules[n].path.relative_to(REPO)) for n in sorted(layer.reached)))
         return 0
     if argv[0] == "copy":
         if len(argv) != 2:

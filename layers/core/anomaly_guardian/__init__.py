@@ -1,4 +1,4 @@
-"""Anomaly Guardian core: pure detection logic plus thin AWS adapters (contracts: docs/internals.md)."""
+"""Anomaly Guardian core: pure detection logic plus thin AWS adapters (see docs/architecture.md)."""
 
 import os as _os
 

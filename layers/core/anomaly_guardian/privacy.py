@@ -1,4 +1,4 @@
-"""Pseudonymisation before storage (DESIGN.md, Tenancy and privacy).
+"""Pseudonymisation before storage (docs/architecture.md, "Tenancy and privacy").
 
 User ids become a keyed HMAC (stable per tenant, not reversible without the key); IPs are hashed
 the same way, and can be truncated to their /24 (/48 for IPv6) for storage that must not single

@@ -28,7 +28,7 @@ class Pagination(BaseModel):
 
 
 class AnomalyPage(BaseModel):
-    anomalies: list[dict[str, Any]] = Field(description="anomaly records (DESIGN.md 'Anomaly'), newest first")
+    anomalies: list[dict[str, Any]] = Field(description="anomaly records (docs/architecture.md, Anomaly), newest first")
     pagination: Pagination
 
 

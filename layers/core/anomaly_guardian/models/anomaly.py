@@ -1,4 +1,4 @@
-"""The anomaly contract (DESIGN.md, "Anomaly"): one GET /anomalies item, one `guardian replay` line."""
+"""The anomaly contract (docs/architecture.md, "Anomaly"): one GET /anomalies item, one `guardian replay` line."""
 
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ def utc_now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-# The GET /anomalies item contract (DESIGN.md): what leaves the system about an anomaly.
+# The GET /anomalies item contract (docs/architecture.md): what leaves the system about an anomaly.
 CONTRACT_FIELDS = (
     "anomalyId",
     "tenantId",

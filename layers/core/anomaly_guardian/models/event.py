@@ -1,4 +1,4 @@
-"""The event contract (DESIGN.md, "Event"): what POST /events and the Kinesis stream carry.
+"""The event contract (docs/architecture.md, "Event"): what POST /events and the Kinesis stream carry.
 
 Validation errors are turned into one sentence that names the field and the problem, because
 the caller is a person reading an HTTP 400 or a replay log line, not a pydantic traceback.

@@ -15,7 +15,7 @@ ACTION_TYPES = frozenset({"rate_limit", "hold_transaction", "step_up_auth", "enh
 # Rule action types that are channels of another action here (a rule's "webhook" is a notify).
 ACTION_ALIASES = {"webhook": "notify"}
 
-# DESIGN.md detection table, "response" column.
+# docs/architecture.md, "Detection defaults", the "response" column.
 DEFAULT_ACTIONS: dict[str, tuple[str, ...]] = {
     "velocity": ("rate_limit",),
     "value": ("hold_transaction",),

@@ -1,4 +1,4 @@
-"""Safety rails every action passes through (DESIGN.md, "Response safety").
+"""Safety rails every action passes through (docs/response.md).
 
 Tenant settings live in the Config table's `SETTINGS` item (written by PUT /settings or the CLI):
 - `killSwitch` (bool): no action of this tenant runs; each attempt is audited as skipped.

@@ -1,1 +1,1 @@
-"""Anomalies in OpenSearch: search, dashboards and OpenSearch Anomaly Detection (DESIGN.md flow)."""
+"""Anomalies in OpenSearch: search, dashboards and OpenSearch Anomaly Detection (docs/architecture.md, "Flow")."""

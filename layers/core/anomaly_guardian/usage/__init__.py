@@ -1,1 +1,1 @@
-"""Watching the AWS account itself: CloudTrail records turned into contract events (DESIGN.md)."""
+"""Watching the AWS account itself: CloudTrail records turned into contract events (docs/architecture.md)."""
