@@ -76,7 +76,7 @@ def calibrated_cut(counts: Sequence[int] | None, seed: float) -> float:
     """The tenant's cut-off for the timing-regularity CV: the seed scaled by the tenant's median CV over the
     prior median (shrunk to the prior by sample size), never looser than the seed nor below FLOOR_FRACTION x it."""
     n = sum(counts) if counts else 0
-    median = lower_quantile(counts, 0.5) if n else None
+    median = lower_quantile(counts, 0.5) if counts and n else None
     if median is None:
         return seed
     log_m = (n * math.log(median) + PRIOR_WEIGHT * math.log(PRIOR_MEDIAN)) / (n + PRIOR_WEIGHT)
