@@ -186,7 +186,7 @@ def test_approve_promote_then_the_detector_scores_with_the_new_model_and_rollbac
 
     # Redelivery of the same event: idempotent, nothing written.
     again = promote.lambda_handler(event, lambda_context)
-    assert again["status"] == "unchanged"
+    assert again["status"] == "already_promoted"
 
     # The next package replaces it; the first one is kept for rollback.
     arn_b = register(lifecycle, b.to_bytes(), "run-b")
@@ -196,6 +196,11 @@ def test_approve_promote_then_the_detector_scores_with_the_new_model_and_rollbac
     run_detector(detector, scored_stream("b"), lambda_context)
     new = [x for x in ml_anomalies() if x["originalEvent"]["eventId"].startswith("b-")]
     assert new and {x["modelVersion"] for x in new} == {"v-b"}
+
+    # A late redelivery of v-a's approval (or SageMaker's event for a later edit of that package) must
+    # not bring the replaced model back.
+    assert promote.lambda_handler(event, lambda_context)["status"] == "already_promoted"
+    assert lifecycle["s3"].head_object(Bucket=BUCKET, Key=LIVE_KEY)["Metadata"]["model-version"] == "v-b"
 
     # Rollback (what `guardian model rollback` runs): v-a is live again and the detector follows.
     from anomaly_guardian.wiring import model_promoter
@@ -285,3 +290,54 @@ def test_rollback_without_a_previous_model_is_refused(lifecycle):
 
     out = model_promoter().rollback(actor="test")
     assert out["status"] == "refused" and "no previous model" in out["reason"]
+
+
+def test_the_cli_approves_the_latest_package_then_shows_and_rolls_back_the_live_model(
+    lifecycle, bundles, handler_module, lambda_context, capsys
+):
+    from anomaly_guardian.adapters.dynamodb import client
+    from anomaly_guardian.adapters.model_registry import publish_state_change
+    from anomaly_guardian.cli import main
+    from anomaly_guardian.ml.lifecycle import state_change_event
+
+    ssm = client("ssm")
+    ssm.put_parameter(Name="/anomaly-guardian/dev/s3/models-bucket", Value=BUCKET, Type="String")
+    ssm.put_parameter(Name="/anomaly-guardian/dev/ml/model-package-group", Value=GROUP, Type="String")
+    a, b = bundles
+    promote = handler_module("model_promote")
+
+    def cli(*argv: str) -> tuple[int, dict | list | str]:
+        capsys.readouterr()  # drop the handlers' log lines
+        code = main(["model", *argv, "--env", "dev", "--region", "us-east-1"])
+        out, err = capsys.readouterr()
+        return code, json.loads(out) if code in (0, 1) and out.strip() else err
+
+    for npz, run in ((a.to_bytes(), "cli-a"), (b.to_bytes(), "cli-b")):
+        arn = register(lifecycle, npz, run)
+        code, listed = cli("list", "--status", "PendingManualApproval")
+        assert code == 0 and listed[0]["arn"] == arn
+        code, out = cli("approve", "--latest")
+        assert code == 0 and out["approved"] == arn
+        # On AWS SageMaker now emits the state change; here the test publishes it (moto does not).
+        publish_state_change(
+            state_change_event(
+                client("sagemaker").describe_model_package(ModelPackageName=arn), "us-east-1", "123456789012"
+            )
+        )
+        (event,) = delivered(lifecycle)
+        assert promote.lambda_handler(event, lambda_context)["status"] == "promoted"
+
+    code, status = cli("status")
+    assert code == 0 and status["live"]["model-version"] == "v-b" and status["previous"]["model-version"] == "v-a"
+    code, back = cli("rollback")
+    assert code == 0 and back["status"] == "rolled_back" and back["modelVersion"] == "v-a"
+    assert back["actor"].startswith("cli")
+    code, status = cli("status")
+    assert status["live"]["model-version"] == "v-a" and status["previous"]["model-version"] == "v-b"
+
+    code, err = cli("approve", "--latest")
+    assert code == 2 and "no package awaiting approval" in err
+    # An explicit promote brings a given approved package back (events never do, see above).
+    (b_arn,) = [p["arn"] for p in cli("list", "--status", "Approved")[1] if p["version"] == 2]
+    code, out = cli("promote", b_arn)
+    assert code == 0 and out["status"] == "promoted" and out["modelVersion"] == "v-b"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
@@ -312,6 +313,7 @@ class ReloadingModelDetector:
         self._checked_at: float | None = None
         self.reloads = 0
         self._extractor = FeatureExtractor()
+        self._lock = threading.Lock()
 
     @property
     def bundle(self) -> ModelBundle | None:
@@ -322,7 +324,13 @@ class ReloadingModelDetector:
         return self.current.sink if self.current else None
 
     def refresh(self, force: bool = False) -> bool:
-        """Check the artifact now (or when `refresh_s` has passed); True when a new model was loaded."""
+        """Check the artifact now (or when `refresh_s` has passed); True when a new model was loaded.
+        Serialised: a batch arriving while another thread loads the new model waits for it, so no
+        batch started after the check scores with the old one (the local stack runs shards in threads)."""
+        with self._lock:
+            return self._refresh(force)
+
+    def _refresh(self, force: bool) -> bool:
         now = self.clock()
         if not force and self._checked_at is not None and now - self._checked_at < self.refresh_s:
             return False

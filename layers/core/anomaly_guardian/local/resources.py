@@ -219,6 +219,10 @@ class ResourceBuilder:
             return f"/aws/local/{self.stack}/{param.removesuffix('Name')}"
         if key.endswith("key-param") or "key-param " in key or "keyparam " in key:
             return self._secret_param(key)
+        if "pipeline-name" in key:
+            return f"{self.stack}-retrain"  # terraform: anomaly-guardian-<env>-retrain
+        if "model-package-group" in key:
+            return f"{self.stack}-detector"
         if "stream" in key:
             if "arn" in key:
                 self.out.streams[self.stream_name] = stream_arn(self.stream_name)

@@ -328,6 +328,7 @@ class LocalStack:
             "POWERTOOLS_METRICS_DISABLED": "false" if self.o.metrics else "true",
             # Local only: webhooks may target a receiver on 127.0.0.1 (never set in the template).
             "GUARDIAN_WEBHOOK_ALLOW_LOOPBACK": "true",
+            "MODEL_REFRESH_SECONDS": "2",  # a promoted model is picked up in seconds (60 s deployed)
             **self.o.env,
         }
 

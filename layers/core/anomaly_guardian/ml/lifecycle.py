@@ -14,10 +14,13 @@ the live key's name, so one IAM resource `<MODEL_KEY>*` covers the promote funct
 - `models/detector/current.npz.history/<ulid>.json`  one record per promotion, refusal and rollback (the
                                           audit trail: actor, package, versions, checksums, reason)
 
-Idempotent: promoting the artifact that is already live (same sha256) writes nothing and reports
-`unchanged` (EventBridge delivers at least once, and SageMaker emits a state change for every update
-of an approved package). An artifact that fails validation (format version, feature set, arrays, a
-probe score) is refused with its reason recorded; the live model is not touched.
+Idempotent: a package is promoted once (marker `MODEL_KEY.promoted/<group>/<version>`): a second event
+for it reports `already_promoted` and changes nothing, because EventBridge delivers at least once and
+SageMaker emits a state change for every later update of an approved package, which must not bring
+back a package that was since replaced or rolled back (`guardian model promote ARN` forces it).
+Promoting the artifact that is already live (same sha256) reports `unchanged`. An artifact that fails
+validation (format version, feature set, arrays, a probe score) is refused with its reason recorded;
+the live model is not touched.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import json
 import logging
 import tarfile
 from dataclasses import dataclass, field
@@ -196,10 +200,21 @@ class Promoter:
         return self.live_key + ".history/"
 
     # -- promotion -----------------------------------------------------------------------------
-    def promote(self, package_arn: str, actor: str = "eventbridge") -> dict[str, Any]:
+    def promoted_marker(self, package_arn: str) -> str:
+        return f"{self.live_key}.promoted/{package_arn.rsplit(':', 1)[-1].replace('model-package/', '')}"
+
+    def promote(self, package_arn: str, actor: str = "eventbridge", force: bool = False) -> dict[str, Any]:
         """Make the package's model the live one. Returns the outcome record (also written to history):
-        status `promoted`, `unchanged` or `refused` (with `reason`)."""
+        status `promoted`, `unchanged`, `already_promoted` or `refused` (with `reason`).
+
+        A package is promoted once: SageMaker emits a state change for every later update of an
+        approved package, and EventBridge may deliver an event twice, so an event for a package that
+        was promoted before (then replaced, or rolled back) must not bring it back; `force` (the CLI's
+        `guardian model promote ARN`) does."""
         record: dict[str, Any] = {"action": "promote", "modelPackageArn": package_arn, "actor": actor}
+        marker = self.promoted_marker(package_arn)
+        if not force and self.store.get(marker) is not None:
+            return self._record(record | {"status": "already_promoted"}, write=False)
         try:
             pkg = PackageInfo.from_description(self.registry.describe(package_arn))
             if self.package_group and pkg.group != self.package_group:
@@ -219,6 +234,7 @@ class Promoter:
         record |= {"modelVersion": bundle.version, "sha256": digest}
         live = self.store.get(self.live_key)
         if live is not None and (live.metadata.get("sha256") or sha256(live.data)) == digest:
+            self.store.put(marker, json.dumps(record).encode(), {"sha256": digest})
             return self._record(record | {"status": "unchanged"}, write=False)
         if live is not None:
             self.store.put(self.previous_key, live.data, live.metadata)
@@ -230,6 +246,7 @@ class Promoter:
             "promoted-at": self._now(),
         }
         record["etag"] = self.store.put(self.live_key, candidate, meta)
+        self.store.put(marker, json.dumps(record).encode(), {"sha256": digest})
         return self._record(record | {"status": "promoted"})
 
     def rollback(self, actor: str) -> dict[str, Any]:
@@ -269,8 +286,6 @@ class Promoter:
         level = logging.WARNING if record["status"] == "refused" else logging.INFO
         log.log(level, "model %s: %s", record["action"], record["status"], extra={"lifecycle": record})
         if write:
-            import json
-
             key = f"{self.history_prefix}{new_ulid()}.json"
             self.store.put(key, json.dumps(record, sort_keys=True).encode(), {"status": record["status"]})
             record["historyKey"] = key
