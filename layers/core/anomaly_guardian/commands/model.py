@@ -13,8 +13,8 @@
 
 `--env` reads the models bucket and the package group from the SSM contract
 (`/anomaly-guardian/<env>/s3/models-bucket`, `.../ml/model-package-group`) with your AWS credentials;
-`--local` uses the running local stack (`.local/stack.json`, `env.json`), where approving also
-publishes the state-change event SageMaker would (the emulation does not emit it).
+`--local` uses the running local stack (`.local/stack.json`, `env.json`), which emits the state-change
+events SageMaker would for its emulated registry.
 """
 
 from __future__ import annotations
@@ -168,14 +168,14 @@ def do_approve(t: Target, arn: str | None, latest: bool, note: str, force: bool)
             f"PR-AUC {candidate:.4f} is below the champion's {champion:.4f}; pass --force to approve anyway"
         )
     approved = reg.approve(arn, note or f"approved by {_actor()} (guardian model approve)")
-    out: dict[str, Any] = {"approved": arn, "prAuc": candidate, "championPrAuc": champion}
-    if t.local:  # SageMaker publishes this on AWS; the emulation does not
-        from anomaly_guardian.adapters.model_registry import publish_state_change
-        from anomaly_guardian.ml.lifecycle import state_change_event
-
-        publish_state_change(state_change_event(approved, t.region, "123456789012"))
-        out["stateChangeEvent"] = "published on the local default bus"
-    return out
+    # SageMaker now emits "SageMaker Model Package State Change" (the local stack emits it for the
+    # emulation, local/eventbridge.py): the stack's rule runs model_promote.
+    return {
+        "approved": arn,
+        "status": approved.get("ModelApprovalStatus"),
+        "prAuc": candidate,
+        "championPrAuc": champion,
+    }
 
 
 def do_register(t: Target, model: Path) -> dict[str, Any]:
