@@ -283,6 +283,9 @@ def detector(logger: Any = None, settings: DetectorSettings | None = None) -> Ba
         sensitivity = MonitoringLookup(DynamoDBBlockList(s.blocklist_table), logger=logger).factors
     pseudonymiser = pseudonymiser_from_param(s.pseudonym_key_param)
     queue = Queue(s.response_queue_url) if s.response_queue_url else None
+    from anomaly_guardian.adapters.calibration import DynamoDBCalibration
+
+    calibration = DynamoDBCalibration(s.state_table, logger=logger)  # per container: its cache outlives batches
     return BatchDetector(
         lambda store: DetectionPipeline(
             store,
@@ -290,6 +293,7 @@ def detector(logger: Any = None, settings: DetectorSettings | None = None) -> Ba
             detectors=build_detectors(rule_provider=rules, model_artifacts=S3_ARTIFACTS),
             pseudonymiser=pseudonymiser,
             sensitivity=sensitivity,
+            calibration=calibration,
         ),
         DynamoDBStateStore(s.state_table),
         AnomalyRepository(s.anomalies_table),
