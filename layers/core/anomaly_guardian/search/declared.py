@@ -489,7 +489,11 @@ def roles(ctx: SyncContext) -> list[Declared]:
             managed("indexer"),
             {
                 "description": f"search indexer and usage ingest: write anomalies and trail indexes ({MANAGED_BY})",
-                "cluster_permissions": ["cluster_composite_ops", "indices:admin/index_template/get"],
+                "cluster_permissions": [
+                    "cluster_composite_ops",
+                    "indices:admin/index_template/get",
+                    "indices:admin/index_template/put",  # the search indexer ensures its template on first write
+                ],
                 "index_permissions": [
                     {"index_patterns": [f"{ctx.anomalies_prefix}-*", f"{ctx.trail_prefix}-*"], "allowed_actions": write}
                 ],
