@@ -1,6 +1,6 @@
 # Machine learning (issue 6): `make train` runs the SageMaker script-mode programs (ml/src) locally on a
 # generated labelled stream and writes the artifact the detector loads (MODEL_PATH=ml/artifacts/model.npz).
-.PHONY: train ml-report ml-pipeline
+.PHONY: train ml-report ml-pipeline ml-image
 ML_DIR := ml/artifacts
 ML_EVENTS ?= 60000
 ML_SOURCE ?= scenario
@@ -22,3 +22,8 @@ ml-report: install ## model vs statistical detectors at equal FPR on unseen stre
 ml-pipeline: install ## upsert the SageMaker retraining pipeline in ENV= (START=1 also starts a run)
 	@case "$(ENV)" in dev|staging|prod) ;; *) echo "ml-pipeline: set ENV=dev|staging|prod" >&2; exit 2;; esac
 	$(PY) ml/upsert.py --env $(ENV) $(if $(START),--start,)
+
+ml-image: install ## build ml/container/Dockerfile, push it to ENV='s ECR repository, write its URI into the contract (needs Docker)
+	@case "$(ENV)" in dev|staging|prod) ;; *) echo "ml-image: set ENV=dev|staging|prod" >&2; exit 2;; esac
+	@command -v $${DOCKER:-docker} >/dev/null || { echo "ml-image: needs Docker (or DOCKER=<compatible CLI>)" >&2; exit 2; }
+	$(PY) ml/image.py --env $(ENV) $(if $(TAG),--tag $(TAG),)

@@ -22,7 +22,6 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "ml" / "src"
 PACKAGE = ROOT / "layers" / "core" / "anomaly_guardian"
-SKLEARN_VERSION = "1.2-1"  # SageMaker scikit-learn container line (image has numpy, scipy, sklearn)
 
 SsmReader = Callable[[str], str | None]
 
@@ -64,11 +63,14 @@ class MlSettings:
                 raise ValueError(f"SSM parameter {path} is missing or empty (published by terraform's ssm contract)")
             return value or ""
 
-        image = get("image_uri", required=False)
-        if not image:
-            from sagemaker.core import image_uris
-
-            image = image_uris.retrieve("sklearn", region=region, version=SKLEARN_VERSION, instance_type="ml.m5.large")
+        # The project's job image (ml/container, `make ml-image`): the prebuilt SageMaker scikit-learn
+        # images ship Python 3.9/3.10, on which the jobs cannot run.
+        image = get("image_uri")
+        if image.endswith(":not-built"):
+            raise ValueError(
+                f"the ML job image for {env} is not built yet ({image}): run `make ml-image ENV={env}` "
+                "(or the ml workflow), which writes its URI into ml/sklearn-image-uri"
+            )
         bucket = get("bucket")
         return cls(
             bucket=bucket,

@@ -309,7 +309,7 @@ resource "aws_iam_role_policy" "deploy" {
   policy = data.aws_iam_policy_document.deploy[each.key].json
 }
 
-# ml.yml: upsert and start the SageMaker pipeline, pass the execution role; nothing else.
+# ml.yml: build and push the job image, upsert and start the SageMaker pipeline, pass the execution role.
 data "aws_iam_policy_document" "ml_trust" {
   statement {
     actions = ["sts:AssumeRoleWithWebIdentity"]
@@ -357,6 +357,24 @@ data "aws_iam_policy_document" "ml" {
       variable = "iam:PassedToService"
       values   = ["sagemaker.amazonaws.com"]
     }
+  }
+  statement {
+    sid = "PushJobImage" # make ml-image: ml/container/Dockerfile -> the environment's ECR repository
+    actions = [
+      "ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart",
+      "ecr:CompleteLayerUpload", "ecr:PutImage", "ecr:BatchGetImage", "ecr:DescribeImages",
+    ]
+    resources = ["${local.arn}:ecr:${var.region}:${local.account_id}:repository/anomaly-guardian-*-ml-jobs"]
+  }
+  statement {
+    sid       = "EcrLogin"
+    actions   = ["ecr:GetAuthorizationToken"]
+    resources = ["*"] # GetAuthorizationToken has no resource-level permissions.
+  }
+  statement {
+    sid       = "WriteJobImageUri"
+    actions   = ["ssm:PutParameter"]
+    resources = ["${local.arn}:ssm:${var.region}:${local.account_id}:parameter/anomaly-guardian/*/ml/sklearn-image-uri"]
   }
   statement {
     sid       = "UploadPipelineCode"

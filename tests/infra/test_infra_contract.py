@@ -14,8 +14,16 @@ SSM_PREFIX = "/anomaly-guardian/dev/"
 
 
 def _contract_keys() -> set[str]:
-    contract = tf_modules(load_hcl_dir(TERRAFORM / "modules/platform"))["contract"]
-    return set(contract["values"]) | set(contract["list_values"])
+    doc = load_hcl_dir(TERRAFORM / "modules/platform")
+    contract = tf_modules(doc)["contract"]
+    # Plus parameters the platform creates itself under the prefix (ml/sklearn-image-uri: written by
+    # `make ml-image`, so Terraform ignores later changes of its value).
+    own = {
+        str(r["name"]).removeprefix("${local.prefix}/")
+        for r in iac_rules.tf_resources(doc, "aws_ssm_parameter").values()
+        if str(r.get("name", "")).startswith("${local.prefix}/") and "each" not in str(r["name"])
+    }
+    return set(contract["values"]) | set(contract["list_values"]) | own
 
 
 def _ssm_parameters(template) -> dict[str, str]:

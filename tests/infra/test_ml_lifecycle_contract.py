@@ -113,3 +113,35 @@ def test_drift_monitor_requests_retraining_through_the_bus_not_by_starting_the_p
 
     assert rule["EventPattern"]["source"] == [RETRAIN_SOURCE]
     assert {DRIFT_DETECTED, RETRAIN_REQUESTED} == set(rule["EventPattern"]["detail-type"])
+
+
+def test_the_job_image_is_built_from_the_tested_pins_pushed_to_terraforms_repository_and_named_in_the_contract():
+    # The Dockerfile installs exactly ml/container/requirements.txt (whose pins tests/unit/ml/test_container.py
+    # holds equal to requirements/dev.in, the pins the tests run with) on Python 3.11.
+    dockerfile = (ROOT / "ml/container/Dockerfile").read_text()
+    assert re.search(r"^FROM \S+python:3\.11", dockerfile, re.M)
+    assert "COPY requirements.txt /tmp/requirements.txt" in dockerfile
+    assert "pip install -r /tmp/requirements.txt" in dockerfile
+    assert not re.search(r"pip install(?! -r)", dockerfile)  # nothing unpinned besides the file
+    # Terraform: an immutable, scanned, KMS-encrypted repository; the image parameter it does not reset.
+    ml_tf = (ROOT / "terraform/modules/platform/ml.tf").read_text()
+    repo = re.search(r'resource "aws_ecr_repository" "ml_jobs" \{(.*?)\n\}', ml_tf, re.S).group(1)
+    assert 'image_tag_mutability = "IMMUTABLE"' in repo and "scan_on_push = true" in repo
+    assert 'encryption_type = "KMS"' in repo and "kms_key         = module.kms.app_key_arn" in repo
+    param = re.search(r'resource "aws_ssm_parameter" "job_image" \{(.*?)\n\}', ml_tf, re.S).group(1)
+    assert '"${local.prefix}/ml/sklearn-image-uri"' in param and "ignore_changes = [value]" in param
+    assert "aws_sagemaker_prebuilt_ecr_image" not in ml_tf  # the image the jobs cannot run on is gone
+    main = (ROOT / "terraform/modules/platform/main.tf").read_text()
+    assert re.search(r'"ml/job-image-repository"\s*=\s*aws_ecr_repository\.ml_jobs\.repository_url', main)
+    assert "resources = [aws_ecr_repository.ml_jobs.arn]" in main  # SageMaker pulls this repository only
+    # make ml-image and the workflow's image job, which the pipeline job waits for.
+    mk = (ROOT / "mk/ml.mk").read_text()
+    assert re.search(r"^ml-image: install", mk, re.M) and "ml/image.py --env $(ENV)" in mk
+    import yaml
+
+    workflow = yaml.safe_load((ROOT / ".github/workflows/ml.yml").read_text())
+    image_job = workflow["jobs"]["image"]
+    assert any("make ml-image" in str(step.get("run", "")) for step in image_job["steps"])
+    assert workflow["jobs"]["pipeline"]["needs"] == "image"
+    bootstrap = (ROOT / "terraform/bootstrap/main.tf").read_text()
+    assert "ecr:PutImage" in bootstrap and "ml/sklearn-image-uri" in bootstrap

@@ -17,7 +17,7 @@ locals {
   root_arn   = "arn:${local.partition}:iam::${local.account_id}:root"
   admins     = length(var.key_admin_arns) > 0 ? var.key_admin_arns : [local.root_arn]
 
-  app_services = ["kinesis", "sqs", "sns", "s3", "lambda", "states", "ssm", "secretsmanager", "sagemaker", "events"]
+  app_services = ["kinesis", "sqs", "sns", "s3", "lambda", "states", "ssm", "secretsmanager", "sagemaker", "events", "ecr"]
   db_services  = ["dynamodb", "es"]
 
   usage_actions = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]

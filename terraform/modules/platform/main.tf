@@ -229,7 +229,7 @@ data "aws_iam_policy_document" "sagemaker" {
   statement {
     sid       = "PullImageLayers"
     actions   = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"]
-    resources = ["arn:${data.aws_partition.current.partition}:ecr:*:*:repository/*"]
+    resources = [aws_ecr_repository.ml_jobs.arn]
   }
 }
 
@@ -291,7 +291,7 @@ module "contract" {
     "ml/kms-key-arn"                  = module.kms.app_key_arn
     "ml/model-package-group"          = aws_sagemaker_model_package_group.detector.model_package_group_name
     "ml/pipeline-name"                = local.pipeline_name
-    "ml/sklearn-image-uri"            = data.aws_sagemaker_prebuilt_ecr_image.sklearn.registry_path
+    "ml/job-image-repository"         = aws_ecr_repository.ml_jobs.repository_url
     "ml/training-data-uri"            = "s3://${module.storage.bucket_names["archive"]}/events/"
     "cost/service-monitor-arn"        = module.cost_anomaly.service_monitor_arn
     "cost/alerts-topic-arn"           = module.cost_anomaly.topic_arn

@@ -2,9 +2,50 @@
 # package group, the container image, and the ml/ part of the SSM contract (see main.tf).
 data "aws_region" "current" {}
 
-data "aws_sagemaker_prebuilt_ecr_image" "sklearn" {
-  repository_name = "sagemaker-scikit-learn"
-  image_tag       = "1.2-1-cpu-py3"
+# The job image (ml/container/Dockerfile: Python 3.11 + the tested pins; the prebuilt SageMaker
+# scikit-learn images ship Python 3.9/3.10, which the package cannot run on). `make ml-image ENV=` and
+# the ml.yml workflow build and push it here and write its digest URI into ml/sklearn-image-uri.
+resource "aws_ecr_repository" "ml_jobs" {
+  name                 = "${local.name}-ml-jobs"
+  image_tag_mutability = "IMMUTABLE"
+  force_delete         = false
+  tags                 = local.tags
+
+  image_scanning_configuration {
+    scan_on_push = true
+  }
+
+  encryption_configuration {
+    encryption_type = "KMS"
+    kms_key         = module.kms.app_key_arn
+  }
+}
+
+resource "aws_ecr_lifecycle_policy" "ml_jobs" {
+  repository = aws_ecr_repository.ml_jobs.name
+  policy = jsonencode({
+    rules = [{
+      rulePriority = 1
+      description  = "keep the last 20 job images"
+      selection    = { tagStatus = "any", countType = "imageCountMoreThan", countNumber = 20 }
+      action       = { type = "expire" }
+    }]
+  })
+}
+
+# Written by `make ml-image` (repository@sha256:digest); Terraform only creates it, with a value the
+# pipeline factory refuses ("not built yet"), and never resets what the build wrote.
+resource "aws_ssm_parameter" "job_image" {
+  #checkov:skip=CKV2_AWS_34:Non-secret identifier; read by ml/pipeline.py like the rest of the contract.
+  name        = "${local.prefix}/ml/sklearn-image-uri"
+  description = "Anomaly Guardian ML job image (written by make ml-image)"
+  type        = "String"
+  value       = "${aws_ecr_repository.ml_jobs.repository_url}:not-built"
+  tags        = local.tags
+
+  lifecycle {
+    ignore_changes = [value]
+  }
 }
 
 resource "aws_sagemaker_model_package_group" "detector" {
