@@ -1,11 +1,10 @@
 """Journey: a person's data is erased everywhere on the local stack (`guardian subjects erase`).
 
 Given a fresh tenant where two people sent events through POST /events (anomalies in DynamoDB, their
-search documents in the local OpenSearch through the table stream, detector state), and the event
-archive and a training snapshot holding their records: the archive object is written here to the
-local archive bucket in the format Firehose delivers (GZIP, records concatenated under
-`events/dt=.../`), because the local stack does not run the Kinesis -> Firehose -> S3 path yet; when it
-does, its objects are swept the same way and this scan covers them. When the operator runs
+search documents in the local OpenSearch through the table stream, detector state), the event archive
+the local stack's Kinesis -> Firehose -> S3 path wrote (GZIP, records concatenated under
+`events/dt=.../`, as Terraform declares it), a second archive object and a training snapshot holding
+their records. When the operator runs
 `guardian subjects erase USER`, then no table item, bucket object (any version) or search document
 holds the person's raw user id, IP, device id or their pseudonyms, and the other person's data stays.
 """
@@ -106,13 +105,27 @@ def test_erasing_a_subject_leaves_nothing_in_tables_buckets_or_the_search_index(
     assert wait_for(lambda: len({a["originalEvent"]["eventId"] for a in anomalies()}) >= 2, timeout=20)
     assert wait_for(lambda: len(search_all(local_stack, tenant)) >= 2, timeout=20), "no search documents"
 
-    # Once the local stack runs the Kinesis -> Firehose -> S3 archive, make it deliver what it buffered
-    # (a 404 until then); its objects are then swept and scanned like the one written below.
-    api("POST", "/_local/archive/flush", tenant=None)
-    # The archive as Firehose delivers it, and a training snapshot in the model bucket.
+    # The local stack's Kinesis -> Firehose -> S3 archive delivers what it buffered: alice's records are
+    # in the archive as the deployed stack would have them.
     s3 = aws(local_stack, "s3")
+    archive = bucket(local_stack, "archive")
+    flushed = api("POST", "/_local/archive/flush", tenant=None)
+    assert flushed.status_code == 200, flushed.text
+
+    def archived_by_the_stack():
+        found = []
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=archive, Prefix="events/"):
+            for o in page.get("Contents", []):
+                data = s3.get_object(Bucket=archive, Key=o["Key"])["Body"].read()
+                text = (gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data).decode(errors="replace")
+                if alice["userId"] in text:
+                    found.append(o["Key"])
+        return found
+
+    assert wait_for(archived_by_the_stack, timeout=20), "the local archive never received alice's records"
+    # A second copy in the same format written here, and a training snapshot in the model bucket.
     envelopes = [{"tenantId": tenant, "receivedAt": e["timestamp"], "event": e} for e in sent["alice"] + sent["bob"]]
-    archive, models = bucket(local_stack, "archive"), bucket(local_stack, "model")
+    models = bucket(local_stack, "model")
     key = f"events/dt=2026-03-02/anomaly-guardian-local-archive-1-2026-03-02-10-00-00-{tag}.gz"
     s3.put_object(Bucket=archive, Key=key, Body=gzip.compress("".join(json.dumps(e) for e in envelopes).encode()))
     snapshot = "".join(json.dumps(e) + "\n" for e in envelopes)
