@@ -127,7 +127,9 @@ def test_cost_explorer_anomaly_joins_the_usage_incident_and_is_alerted(
     spike = next(a for a in usage if "calls in" in a["description"])
     assert spike["costEstimate"]["text"].startswith("about $")
     AnomalyRepository().put_many(usage)
-    dispatch(usage, events)
+    from anomaly_guardian.adapters.queues import Queue
+
+    dispatch(usage, events, queue=Queue(response_aws.env["RESPONSE_QUEUE_URL"]))
     correlator.lambda_handler(sqs_event(response_aws.drain(response_aws.env["RESPONSE_QUEUE_URL"])), lambda_context)
     (usage_incident,) = IncidentRepository().list(TENANT)[0]
 
@@ -225,3 +227,14 @@ def test_a_run_that_died_after_claiming_is_finished_with_the_same_anomaly_id(cos
     assert [a["anomalyId"] for a in second] == [a["anomalyId"] for a in first]  # one anomaly, not two
     (msg,) = response_aws.drain(response_aws.env["RESPONSE_QUEUE_URL"])
     assert json.loads(msg["Body"])["anomaly"]["anomalyId"] == first[0]["anomalyId"]
+
+
+def test_on_the_local_stack_without_cost_explorer_the_run_says_so(response_aws, monkeypatch, lambda_context):  # noqa: F811
+    monkeypatch.setenv("USAGE_TENANT_ID", TENANT)
+    monkeypatch.setenv("ENVIRONMENT", "local")
+    handler = load_handler("cost_anomalies")  # the real ce client against moto, which lacks GetAnomalies
+    assert handler.lambda_handler({}, lambda_context)["skipped"].startswith("Cost Explorer GetAnomalies is not")
+    monkeypatch.setenv("ENVIRONMENT", "dev")
+    deployed = load_handler("cost_anomalies")
+    with pytest.raises(NotImplementedError):  # anywhere else a failing GetAnomalies fails the run (retried, DLQ)
+        deployed.lambda_handler({}, lambda_context)

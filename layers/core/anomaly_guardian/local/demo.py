@@ -264,6 +264,8 @@ def run_demo(opts: DemoOptions) -> int:
             from anomaly_guardian.local.demo_usage import run_usage_demo
 
             usage_ok = run_usage_demo(stack, api, opts.report.parent)
+        report_line = _daily_report(session, api, opts.tenants[0], tokens[opts.tenants[0]])
+        say(report_line)
     except DemoStalled as exc:
         say(f"Demo FAILED: {exc}; handler logs in {log_path}")
         return 1
@@ -278,6 +280,26 @@ def run_demo(opts: DemoOptions) -> int:
         say("Demo FAILED: the usage path (CloudTrail through the local log group) did not find every episode")
         return 1
     return code
+
+
+def _daily_report(session: requests.Session, api: str, tenant: str, token: str) -> str:
+    """POST /reports for today's daily report (written to the emulated reports bucket as JSON and HTML)."""
+    day = time.strftime("%Y-%m-%d", time.gmtime())
+    resp = session.post(
+        f"{api}/reports",
+        json={"period": "daily", "date": day},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=120,
+    )
+    if resp.status_code != 200:
+        return f"Daily report of {tenant}: FAILED ({resp.status_code} {resp.text[:160]})"
+    rep = resp.json()
+    s = rep["summary"]
+    return (
+        f"Daily report of {tenant} (guardian report daily): {s['anomalies_detected']} anomalies, "
+        f"{s['total_events_processed']:,} events, {s['actions_performed']} actions, posture "
+        f"{rep['kpis']['securityPostureScore']} -> {rep['links']['s3Json']} and .html"
+    )
 
 
 def _processed(stack: Any) -> int:
