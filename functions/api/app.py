@@ -11,8 +11,8 @@ from anomaly_guardian.settings import ApiSettings
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics(namespace="AnomalyGuardian")
-settings = ApiSettings.from_env()  # cold start: a bad variable fails here, named
-deps.configure(lambda: wiring.api_services(settings))  # built on the first request that needs them
+ApiSettings.from_env()  # cold start: a bad variable fails here, named
+deps.configure(wiring.api_services)  # built on the first request that needs them (same environment)
 reports.configure(wiring.report_ports)
 app = create_app()
 
