@@ -245,7 +245,8 @@ def test_every_route_of_the_template_answers_through_its_function(api, local_sta
         url = re.sub(r"\{[^}]+\}", "it-sweep-missing", path)
         body = {} if method in ("POST", "PUT", "PATCH") else None
         resp = api(method, url, tenant="sweep", json=body)
-        if resp.status_code >= 500 or resp.json().get("message") == "Missing Authentication Token":
+        unrouted = resp.status_code == 403 and "Missing Authentication Token" in resp.text
+        if resp.status_code >= 500 or unrouted:  # some routes answer HTML (one-click links): text only
             failures.append(f"{method} {path}: {resp.status_code} {resp.text[:200]}")
     assert failures == []
     after = local_stack.stats()["deliveries"]
