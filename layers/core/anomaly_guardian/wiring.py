@@ -321,15 +321,12 @@ def drift_monitor(settings: DriftMonitorSettings | None = None) -> DriftMonitor:
     training_uri = s.training_data_uri or f"s3://{s.model_bucket}/training/"
     tenants = s.tenants
     registry = s3.PipelineStarter(s.retrain_pipeline_name or "")  # champion lookups; the rule starts the pipeline
-    cache: dict[str, ModelBundle] = {}
 
     def load_bundle() -> ModelBundle | None:
-        if "b" not in cache:
-            data = s3.read_s3_bytes_if_present(s.model_bucket, s.model_key)
-            if data is None:
-                return None  # not cached: the next check sees a model promoted meanwhile
-            cache["b"] = ModelBundle.from_bytes(data)
-        return cache["b"]
+        # Read on every check (daily), not cached per container: promotions and rollbacks replace
+        # MODEL_KEY, and drift must be measured against the model live now (its samples' prefix too).
+        data = s3.read_s3_bytes_if_present(s.model_bucket, s.model_key)
+        return None if data is None else ModelBundle.from_bytes(data)
 
     def load_samples(bundle: ModelBundle, hours: int) -> Any:
         return s3.load_recent_samples(sample_bucket, f"features/{bundle.version}/", hours)
