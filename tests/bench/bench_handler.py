@@ -151,6 +151,7 @@ def cold_start(function: str) -> None:
         "IDEMPOTENCY_TABLE": "i",
         "CONFIG_TABLE": "c",
         "BLOCKLIST_TABLE": "b",
+        "AUDIT_TABLE": "au",
         "EVENTS_STREAM_NAME": "e",
         "DETECTOR_DLQ_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/dlq",
         "PYTHONDONTWRITEBYTECODE": "1",
