@@ -6,13 +6,15 @@ import time
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
+from anomaly_guardian import wiring
 from anomaly_guardian.auth.authorizer import Unauthorized, authorize
-from anomaly_guardian.auth.keys import SigningKeyUnavailable, load_signing_key
 from anomaly_guardian.auth.tokens import TokenSettings
+from anomaly_guardian.settings import AuthorizerSettings
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics(namespace="AnomalyGuardian")
+AuthorizerSettings.from_env()  # validates the environment at cold start (a bad variable is named here)
 
 
 def _settings() -> TokenSettings:
@@ -21,13 +23,12 @@ def _settings() -> TokenSettings:
 
 @functools.lru_cache(maxsize=1)
 def _settings_for_period(_period: int) -> TokenSettings:
-    """Rebuilt every 5 minutes (key rotation), so a JWKS client keeps its key cache between calls."""
-    try:
-        key = load_signing_key()
-    except SigningKeyUnavailable as exc:
-        logger.error("no token signing key configured", reason=str(exc))
-        key = None  # HS256 tokens are then refused (fail closed); RS256 still works if configured
-    return TokenSettings.from_env(key)
+    """Rebuilt every 5 minutes (key rotation), so a JWKS client keeps its key cache between calls.
+    Without a signing key HS256 tokens are refused (fail closed); RS256 still works if configured."""
+    return wiring.token_verifier(
+        AuthorizerSettings.from_env(),
+        on_missing_key=lambda reason: logger.error("no token signing key configured", reason=reason),
+    )
 
 
 def decide(event: dict, context: object) -> dict:

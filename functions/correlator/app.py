@@ -16,11 +16,11 @@ logger = Logger()
 tracer = Tracer()
 metrics = Metrics(namespace="AnomalyGuardian")
 processor = BatchProcessor(event_type=EventType.SQS)
-ports = wiring.response_ports()  # validates ResponseSettings at cold start
+ports, window = wiring.correlator()  # validates CorrelatorSettings at cold start
 
 
 def record_handler(record: SQSRecord) -> dict:
-    result = handle_message(ports, json.loads(record.body))
+    result = handle_message(ports, json.loads(record.body), window)
     metrics.add_metric(name="AnomaliesCorrelated", unit=MetricUnit.Count, value=1)
     if result["opened"]:
         metrics.add_metric(name="IncidentsOpened", unit=MetricUnit.Count, value=1)

@@ -65,3 +65,43 @@ def test_handlers_fail_at_cold_start_naming_the_variable(aws_env, monkeypatch, h
     monkeypatch.delenv("EVENTS_STREAM_NAME")
     with pytest.raises(SettingsError, match="EVENTS_STREAM_NAME"):
         handler_module("ingest")
+
+
+def test_authorizer_settings_read_the_token_variables():
+    from anomaly_guardian.auth.keys import DEV_TOKEN_KEY, load_signing_key
+    from anomaly_guardian.auth.tokens import TokenSettings
+    from anomaly_guardian.settings import AuthorizerSettings
+
+    s = AuthorizerSettings.from_env({"GUARDIAN_TOKEN_ISSUER": "https://idp", "GUARDIAN_TOKEN_KEY": "k" * 40})
+    verifier = TokenSettings.from_settings(s, load_signing_key(settings=s))
+    assert (verifier.issuer, verifier.audience, verifier.hs256_key) == ("https://idp", "anomaly-guardian-api", b"k" * 40)
+    assert "k" * 40 not in repr(s)  # the key never reaches a log line through the settings object
+    assert load_signing_key(settings=AuthorizerSettings.from_env({})) == DEV_TOKEN_KEY  # unset ENVIRONMENT: local
+
+
+def test_authorizer_outside_local_has_no_development_key():
+    from anomaly_guardian import wiring
+    from anomaly_guardian.settings import AuthorizerSettings
+
+    reasons: list[str] = []
+    verifier = wiring.token_verifier(AuthorizerSettings.from_env({"ENVIRONMENT": "prod"}), reasons.append)
+    assert verifier.hs256_key is None and "TOKEN_SIGNING_KEY_PARAM" in reasons[0]
+
+
+def test_authorizer_and_correlator_fail_at_cold_start_naming_the_variable(aws_env, monkeypatch, handler_module):
+    monkeypatch.setenv("GUARDIAN_TOKEN_JWKS_URL", "idp.example/jwks")
+    with pytest.raises(SettingsError, match="GUARDIAN_TOKEN_JWKS_URL: must be an http"):
+        handler_module("authorizer")
+    monkeypatch.setenv("CORRELATION_WINDOW_SECONDS", "soon")
+    with pytest.raises(SettingsError, match="CORRELATION_WINDOW_SECONDS"):
+        handler_module("correlator")
+
+
+def test_correlator_window_comes_from_its_settings():
+    from anomaly_guardian.settings import CorrelatorSettings
+
+    base = {k: "t" for k in ("CONFIG_TABLE", "AUDIT_TABLE", "BLOCKLIST_TABLE", "INCIDENTS_TABLE", "ANOMALIES_TABLE")}
+    assert CorrelatorSettings.from_env(base).correlation_window_seconds == 1800
+    assert CorrelatorSettings.from_env(base | {"CORRELATION_WINDOW_SECONDS": "600"}).correlation_window_seconds == 600
+    with pytest.raises(SettingsError, match="CORRELATION_WINDOW_SECONDS: Input should be greater than 0"):
+        CorrelatorSettings.from_env(base | {"CORRELATION_WINDOW_SECONDS": "0"})

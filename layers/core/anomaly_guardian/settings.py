@@ -157,6 +157,35 @@ class ResponseSettings(FunctionSettings):
     alert_link_ttl_hours: float = Field(72, alias="ALERT_LINK_TTL_HOURS", gt=0, le=24 * 14)
 
 
+class CorrelatorSettings(ResponseSettings):
+    """functions/correlator: the response ports, and how far apart anomalies may be to join one incident."""
+
+    correlation_window_seconds: int = Field(30 * 60, alias="CORRELATION_WINDOW_SECONDS", gt=0, le=7 * 24 * 3600)
+
+
+class AuthorizerSettings(FunctionSettings):
+    """functions/authorizer (also `guardian token` and the API client): how bearer tokens are verified.
+
+    The HS256 key comes from `TOKEN_SIGNING_KEY_PARAM` (SSM SecureString) or `GUARDIAN_TOKEN_KEY`; with
+    neither, only an unset/local ENVIRONMENT falls back to the development key (auth.keys)."""
+
+    environment: str = Field("", alias="ENVIRONMENT")  # unset means the local stack here (auth.keys)
+    token_signing_key_param: str | None = Field(None, alias="TOKEN_SIGNING_KEY_PARAM")
+    token_key: str | None = Field(None, alias="GUARDIAN_TOKEN_KEY", repr=False)  # a secret: never in reprs
+    jwks_url: str | None = Field(None, alias="GUARDIAN_TOKEN_JWKS_URL")
+    public_key: str | None = Field(None, alias="GUARDIAN_TOKEN_PUBLIC_KEY", repr=False)
+    issuer: str = Field("anomaly-guardian", alias="GUARDIAN_TOKEN_ISSUER", min_length=1)  # tokens.DEFAULT_ISSUER
+    audience: str = Field("anomaly-guardian-api", alias="GUARDIAN_TOKEN_AUDIENCE", min_length=1)
+    tenant_claim: str = Field("tenantId", alias="GUARDIAN_TOKEN_TENANT_CLAIM", min_length=1)
+
+    @field_validator("jwks_url")
+    @classmethod
+    def _jwks_is_a_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL")
+        return value
+
+
 class ApiSettings(FunctionSettings):
     """functions/api: the REST API's repositories, secret box, state store and pseudonymiser."""
 

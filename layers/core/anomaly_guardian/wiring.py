@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from anomaly_guardian.settings import (
     ApiSettings,
+    AuthorizerSettings,
+    CorrelatorSettings,
     CostAnomaliesSettings,
     DetectorSettings,
     DriftMonitorSettings,
@@ -33,6 +35,7 @@ log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from anomaly_guardian.api.deps import Services
+    from anomaly_guardian.auth.tokens import TokenSettings
     from anomaly_guardian.cost.service import CostPorts
     from anomaly_guardian.detection.batch import BatchDetector
     from anomaly_guardian.ingest.service import IngestService
@@ -167,6 +170,31 @@ def response_ports(settings: ResponseSettings | None = None) -> Ports:
         bus=EventBus(s.event_bus_name) if s.event_bus_name else None,
         alert_links=_alert_links(s),
     )
+
+
+def correlator(settings: CorrelatorSettings | None = None) -> tuple[Ports, int]:
+    """functions/correlator: the response ports and the correlation window (seconds)."""
+    s = settings or CorrelatorSettings.from_env()
+    return response_ports(s), s.correlation_window_seconds
+
+
+def token_verifier(
+    settings: AuthorizerSettings | None = None, on_missing_key: Callable[[str], None] | None = None
+) -> TokenSettings:
+    """functions/authorizer: what tokens are accepted. Without an HS256 key (`SigningKeyUnavailable`),
+    HS256 tokens are refused (fail closed) and RS256 ones still verify when an issuer key is configured;
+    `on_missing_key` receives the reason (the handler logs it)."""
+    from anomaly_guardian.auth.keys import SigningKeyUnavailable, load_signing_key
+    from anomaly_guardian.auth.tokens import TokenSettings
+
+    s = settings or AuthorizerSettings.from_env()
+    try:
+        key: bytes | None = load_signing_key(settings=s)
+    except SigningKeyUnavailable as exc:
+        if on_missing_key is not None:
+            on_missing_key(str(exc))
+        key = None
+    return TokenSettings.from_settings(s, key)
 
 
 def _alert_links(s: ResponseSettings):

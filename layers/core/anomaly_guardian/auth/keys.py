@@ -8,7 +8,10 @@
 
 from __future__ import annotations
 
-import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from anomaly_guardian.settings import AuthorizerSettings
 
 DEV_TOKEN_KEY = b"anomaly-guardian-local-development-token-key-not-for-production"
 LOCAL_ENVIRONMENTS = frozenset({"", "local", "test"})
@@ -18,16 +21,19 @@ class SigningKeyUnavailable(RuntimeError):
     pass
 
 
-def load_signing_key(max_age: int = 300) -> bytes:
-    param = os.environ.get("TOKEN_SIGNING_KEY_PARAM")
+def load_signing_key(max_age: int = 300, settings: AuthorizerSettings | None = None) -> bytes:
+    """The key of `settings` (read from the environment when not given: the CLI and tooling)."""
+    from anomaly_guardian.settings import AuthorizerSettings
+
+    s = settings or AuthorizerSettings.from_env()
+    param = s.token_signing_key_param
     if param:
         from aws_lambda_powertools.utilities import parameters
 
         value = parameters.get_parameter(param, decrypt=True, max_age=max_age)
         return str(value).encode()
-    env = os.environ.get("GUARDIAN_TOKEN_KEY")
-    if env:
-        return env.encode()
-    if os.environ.get("ENVIRONMENT", "") in LOCAL_ENVIRONMENTS:
+    if s.token_key:
+        return s.token_key.encode()
+    if s.environment in LOCAL_ENVIRONMENTS:
         return DEV_TOKEN_KEY
     raise SigningKeyUnavailable("set TOKEN_SIGNING_KEY_PARAM (SSM SecureString) or GUARDIAN_TOKEN_KEY")

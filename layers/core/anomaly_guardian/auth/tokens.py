@@ -11,15 +11,17 @@ Tenant ids are restricted to `[A-Za-z0-9][A-Za-z0-9_.-]{0,63}` so a tenant can n
 
 from __future__ import annotations
 
-import os
 import re
 import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, TypeGuard
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import jwt
+
+if TYPE_CHECKING:
+    from anomaly_guardian.settings import AuthorizerSettings
 
 DEFAULT_ISSUER = "anomaly-guardian"
 DEFAULT_AUDIENCE = "anomaly-guardian-api"
@@ -65,9 +67,15 @@ class TokenSettings:
 
     @classmethod
     def from_env(cls, hs256_key: bytes | None) -> TokenSettings:
+        """`from_settings` with the environment's `AuthorizerSettings` (the CLI and tooling)."""
+        from anomaly_guardian.settings import AuthorizerSettings
+
+        return cls.from_settings(AuthorizerSettings.from_env(), hs256_key)
+
+    @classmethod
+    def from_settings(cls, s: AuthorizerSettings, hs256_key: bytes | None) -> TokenSettings:
         """Issuer/audience/tenant claim overridable for Cognito (`custom:tenantId`); JWKS via PyJWKClient."""
-        jwks_url = os.environ.get("GUARDIAN_TOKEN_JWKS_URL")
-        pem = os.environ.get("GUARDIAN_TOKEN_PUBLIC_KEY")
+        jwks_url, pem = s.jwks_url, s.public_key
         key_for: Callable[[str], Any] | None = None
         if jwks_url:
             client = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=3600)
@@ -76,9 +84,9 @@ class TokenSettings:
             key_for = lambda _token: pem  # noqa: E731
         return cls(
             hs256_key=hs256_key,
-            issuer=os.environ.get("GUARDIAN_TOKEN_ISSUER", DEFAULT_ISSUER),
-            audience=os.environ.get("GUARDIAN_TOKEN_AUDIENCE", DEFAULT_AUDIENCE),
-            tenant_claim=os.environ.get("GUARDIAN_TOKEN_TENANT_CLAIM", "tenantId"),
+            issuer=s.issuer,
+            audience=s.audience,
+            tenant_claim=s.tenant_claim,
             rs256_key_for=key_for,
         )
 

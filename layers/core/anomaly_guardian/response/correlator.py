@@ -6,7 +6,6 @@ derived from the tenant and anomaly id, so a redelivered message never starts a 
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -43,10 +42,6 @@ class InvalidMessage(ValueError):
     """The message is not a dispatch message; kept on the queue's DLQ, never dropped."""
 
 
-def window_seconds() -> int:
-    return int(os.environ.get("CORRELATION_WINDOW_SECONDS", DEFAULT_WINDOW_SECONDS))
-
-
 def parse(body: Mapping[str, Any]) -> tuple[dict[str, Any], str | None]:
     if not isinstance(body, Mapping) or not isinstance(body.get("anomaly"), Mapping):
         raise InvalidMessage("message has no 'anomaly' object")
@@ -79,10 +74,11 @@ def assign_incident(ports: Any, anomaly: Mapping[str, Any], window: int) -> tupl
     raise RuntimeError(f"incident for anomaly {anomaly['anomalyId']} kept changing; will retry the message")
 
 
-def handle_message(ports: Any, body: Mapping[str, Any], window: int | None = None) -> dict[str, Any]:
+def handle_message(ports: Any, body: Mapping[str, Any], window: int = DEFAULT_WINDOW_SECONDS) -> dict[str, Any]:
+    """`window`: CorrelatorSettings.correlation_window_seconds (CORRELATION_WINDOW_SECONDS)."""
     anomaly, ip = parse(body)
     tenant = anomaly["tenantId"]
-    incident, opened = assign_incident(ports, anomaly, window or window_seconds())
+    incident, opened = assign_incident(ports, anomaly, window)
     # Remediation first: a webhook problem must never hold back the response itself.
     started = False
     if ports.workflows is not None:
