@@ -74,7 +74,8 @@ def test_authorizer_settings_read_the_token_variables():
 
     s = AuthorizerSettings.from_env({"GUARDIAN_TOKEN_ISSUER": "https://idp", "GUARDIAN_TOKEN_KEY": "k" * 40})
     verifier = TokenSettings.from_settings(s, load_signing_key(settings=s))
-    assert (verifier.issuer, verifier.audience, verifier.hs256_key) == ("https://idp", "anomaly-guardian-api", b"k" * 40)
+    assert (verifier.issuer, verifier.audience) == ("https://idp", "anomaly-guardian-api")
+    assert verifier.hs256_key == b"k" * 40
     assert "k" * 40 not in repr(s)  # the key never reaches a log line through the settings object
     assert load_signing_key(settings=AuthorizerSettings.from_env({})) == DEV_TOKEN_KEY  # unset ENVIRONMENT: local
 
