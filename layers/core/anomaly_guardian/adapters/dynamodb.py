@@ -53,7 +53,7 @@ _INTERACTIVE_CONFIG = Config(retries={"total_max_attempts": 2, "mode": "standard
 
 @cache
 def interactive_client(service: str, region: str | None = None) -> Any:
-    """A client for request paths: fails fast (about 8 s at worst) instead of retrying for a minute."""
+    """A client for request paths: fails fast (about 14 s at worst) instead of retrying for a minute."""
     return boto3.client(
         service,
         endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,

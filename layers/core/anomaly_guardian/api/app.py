@@ -161,11 +161,162 @@ ERROR_SCHEMA = {
 }
 
 
-def _error(description: str) -> dict:
-    return {
+def _error(description: str, schema: str = "Error", headers: dict | None = None) -> dict:
+    out: dict = {
         "description": description,
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
     }
+    if headers:
+        out["headers"] = headers
+    return out
+
+
+RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before retrying", "schema": {"type": "integer"}}}
+# Answers API Gateway itself gives (sam/template.yaml GatewayResponses) and the 503 of a stalled backend.
+GATEWAY_ERRORS = {
+    "403": ("The token's scopes do not allow this method, the WAF refused the request, or the source is blocked"),
+    "429": "Throttled by API Gateway (usage plan or stage limits); retry with backoff",
+}
+
+
+def _number(minimum: float | None = None) -> dict:
+    # What may enter (docs/data-plane.md): JSON numbers (never booleans or strings), within DynamoDB's range.
+    out: dict = {"type": "number", "exclusiveMaximum": 1e126, "exclusiveMinimum": -1e126}
+    if minimum is not None:
+        out.pop("exclusiveMinimum")
+        out["minimum"] = minimum
+    return out
+
+
+def _text(max_length: int) -> dict:
+    return {"type": "string", "maxLength": max_length}
+
+
+EVENT_SCHEMA = {
+    "type": "object",
+    "title": "Event",
+    "description": "One event (DESIGN.md 'Event'). Unknown extra fields are kept; `tenantId` is refused (the tenant "
+    "comes from the caller's identity). Objects nest at most 32 levels, keys are 1-255 characters, numbers "
+    "are 0 or of magnitude 1e-130 to below 1e126.",
+    "required": ["eventId", "userId", "timestamp", "eventType"],
+    "properties": {
+        "eventId": {"type": "string", "minLength": 1, "maxLength": 256, "description": "unique per tenant"},
+        "userId": {"type": "string", "minLength": 1, "maxLength": 256},
+        "timestamp": {"type": "string", "format": "date-time"},
+        "eventType": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 256,
+            "examples": ["transaction", "login", "pageview", "api_request", "metric"],
+        },
+        "transactionAmount": _number(0),
+        "requestsPerSecond": _number(0),
+        "sessionLength": _number(0),
+        "userAgent": _text(2048),
+        "ipAddress": _text(64),
+        "sessionId": _text(256),
+        "deviceId": _text(256),
+        "geoLocation": {
+            "oneOf": [
+                {
+                    "type": "object",
+                    "required": ["latitude", "longitude"],
+                    "properties": {
+                        "latitude": {"type": "number", "minimum": -90, "maximum": 90},
+                        "longitude": {"type": "number", "minimum": -180, "maximum": 180},
+                        "country": _text(64),
+                        "city": _text(128),
+                    },
+                },
+                {"type": "string", "maxLength": 64, "description": "ISO country code or AWS region code"},
+            ]
+        },
+        "metadata": {"type": "object", "description": "free-form; nested at most 32 levels"},
+        "service": _text(256),
+        "metricName": _text(256),
+        "metricValue": _number(),
+    },
+}
+EVENTS_OPERATION = {
+    "summary": 'Send events (one object, or {"events": [...]} with up to 500)',
+    "operationId": "post_events",
+    "tags": ["events"],
+    "description": "All or nothing: if any event is invalid or blocked nothing is written. In AWS the route is "
+    "IAM-authorised (SigV4; the caller's principal maps to a tenant through IamTenantMap); the local stack "
+    "takes the same bearer token as the other routes. A 503 says exactly which events were accepted.",
+    "security": [{"sigv4": []}, {"bearer": []}],
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "oneOf": [
+                        {"$ref": "#/components/schemas/Event"},
+                        {
+                            "type": "object",
+                            "title": "EventBatch",
+                            "required": ["events"],
+                            "properties": {
+                                "events": {
+                                    "type": "array",
+                                    "minItems": 1,
+                                    "maxItems": 500,
+                                    "items": {"$ref": "#/components/schemas/Event"},
+                                }
+                            },
+                        },
+                    ]
+                }
+            }
+        },
+    },
+    "responses": {
+        "202": {
+            "description": "Accepted: written to the stream (every accepted event is processed once)",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/EventsAccepted"}}},
+        },
+        "400": _error("Contract violation; the message names the field (events[3]: ... in a batch)"),
+        "401": _error("No tenant in the caller's identity"),
+        "403": _error("Source IP or an event's user/ipAddress on the block list, or not authorised"),
+        "413": _error("Body over 1 MiB, or one event over 64 KiB"),
+        "415": _error("Content-Type is not application/json"),
+        "429": _error(GATEWAY_ERRORS["429"]),
+        "503": _error(
+            "The stream or the block list did not answer in time: the body names what was and was not accepted",
+            "EventsUnavailable",
+            RETRY_AFTER,
+        ),
+    },
+}
+EVENTS_SCHEMAS = {
+    "Event": EVENT_SCHEMA,
+    "EventsAccepted": {
+        "type": "object",
+        "title": "EventsAccepted",
+        "required": ["status", "message", "timestamp"],
+        "properties": {
+            "status": {"type": "string", "const": "success"},
+            "message": {"type": "string"},
+            "eventId": {"type": "string", "description": "one event"},
+            "accepted": {"type": "integer", "description": "a batch: how many"},
+            "eventIds": {"type": "array", "items": {"type": "string"}},
+            "timestamp": {"type": "string", "description": "receivedAt"},
+        },
+    },
+    "EventsUnavailable": {
+        "type": "object",
+        "title": "EventsUnavailable",
+        "required": ["status", "code", "message", "accepted", "acceptedEventIds", "notAccepted"],
+        "properties": {
+            "status": {"type": "string", "const": "error"},
+            "code": {"type": "string", "const": "UNAVAILABLE"},
+            "message": {"type": "string"},
+            "accepted": {"type": "integer"},
+            "acceptedEventIds": {"type": "array", "items": {"type": "string"}},
+            "notAccepted": {"type": "array", "items": {"type": "string"}, "description": "retry these"},
+        },
+    },
+}
 
 
 def openapi_json(app: APIGatewayRestResolver | None = None) -> str:
@@ -177,8 +328,10 @@ def openapi_json(app: APIGatewayRestResolver | None = None) -> str:
         (app or create_app()).get_openapi_json_schema(
             title=TITLE,
             version=__version__,
-            description="Anomalies, rules, webhooks, feedback and GDPR erasure. Every call is scoped to the tenant "
-            "in the caller's bearer token (Authorization: Bearer <JWT>; `guardian token --tenant T` locally).",
+            description="Events, anomalies, rules, webhooks, feedback and GDPR erasure. Every call is scoped to the "
+            "tenant in the caller's identity: a bearer token (Authorization: Bearer <JWT>; `guardian token --tenant T`"
+            " locally), or for POST /events in AWS an IAM (SigV4) principal mapped to a tenant. Every error is "
+            "{status, code, message}, including the ones API Gateway gives itself (401, 403, 404, 413, 429, 5xx).",
             security_schemes={"bearer": HTTPBearer(bearerFormat="JWT")},
             security=[{"bearer": []}],
         )
@@ -187,16 +340,34 @@ def openapi_json(app: APIGatewayRestResolver | None = None) -> str:
         for operation in operations.values():
             responses = operation.setdefault("responses", {})
             responses.pop("422", None)
+            for status in [s for s in responses if s.startswith("2")]:
+                if status == "204":
+                    responses[status].pop("content", None)  # no body
             responses["400"] = _error("Invalid parameter or body (the message names it)")
             responses["401"] = _error("No valid tenant identity")
+            responses["403"] = _error(GATEWAY_ERRORS["403"])
             if "{" in path:
                 responses["404"] = _error("Not found for this tenant")
             if "requestBody" in operation:
                 responses["413"] = _error("Body larger than 64 KiB")
-    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+                responses["415"] = _error("Content-Type is not application/json (UTF-8)")
+            responses["429"] = _error(GATEWAY_ERRORS["429"])
+            responses["503"] = _error("A backing AWS service did not answer in time; retry later", headers=RETRY_AFTER)
+    doc["paths"]["/events"] = {"post": EVENTS_OPERATION}
+    doc["paths"] = dict(sorted(doc["paths"].items()))
+    components = doc.setdefault("components", {})
+    components.setdefault("securitySchemes", {})["sigv4"] = {
+        "type": "apiKey",
+        "name": "Authorization",
+        "in": "header",
+        "description": "AWS Signature Version 4 (IAM); POST /events in AWS",
+        "x-amazon-apigateway-authtype": "awsSigv4",
+    }
+    schemas = components.setdefault("schemas", {})
     for unused in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
         schemas.pop(unused, None)
     schemas["Error"] = ERROR_SCHEMA
+    schemas.update(EVENTS_SCHEMAS)
     return json.dumps(doc, indent=2, sort_keys=True) + "\n"
 
 

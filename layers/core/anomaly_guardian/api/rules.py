@@ -126,7 +126,11 @@ def get_rule(ruleId: RuleId, tenant: TenantDep, svc: ServicesDep) -> BuiltinRule
 @router.get("/rules/<ruleId>/history", summary="Changes of a built-in rule's setting", tags=["rules"])
 def rule_history(ruleId: RuleId, tenant: TenantDep, svc: ServicesDep) -> RuleHistory:
     if ruleId not in BUILTIN_IDS:
-        raise not_found("History of rule", ruleId)  # tenant rule changes are in the audit trail
+        try:  # a tenant rule has no setting history (its changes are in the audit trail): empty, not 404
+            svc.config.get_rule(tenant, ruleId)
+        except ConfigNotFound:
+            raise not_found("Rule", ruleId) from None
+        return RuleHistory(ruleId=ruleId, changes=[])
     changes = svc.config.builtin_history(tenant, ruleId)
     return RuleHistory(ruleId=ruleId, changes=[RuleChange.model_validate(c) for c in changes])
 

@@ -357,6 +357,13 @@ class ApiGateway:
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _do
 
+            def __getattr__(self, name: str) -> Any:
+                # Any other method (TRACE, CONNECT, PROPFIND...) is routed like API Gateway does: no
+                # route matches, so the documented 404 error body instead of http.server's 501 page.
+                if name.startswith("do_"):
+                    return self._do
+                raise AttributeError(name)
+
             def log_message(self, format: str, *args: Any) -> None:
                 log.debug("%s " + format, self.address_string(), *args)
 

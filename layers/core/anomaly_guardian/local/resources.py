@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from botocore.config import Config
+
 from anomaly_guardian.local.cfn import (
     ACCOUNT_ID,
     REGION,
@@ -78,6 +80,9 @@ def function_arn(name: str) -> str:
     return _arn("lambda", f"function:{name}")
 
 
+_POLLER_CONFIG = Config(connect_timeout=2, read_timeout=10, retries={"max_attempts": 3, "mode": "standard"})
+
+
 class ResourceBuilder:
     def __init__(
         self,
@@ -113,7 +118,11 @@ class ResourceBuilder:
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            self._clients[service] = self.session.client(service, region_name=REGION, endpoint_url=self.endpoint)
+            # The stack's own pollers: short timeouts, so a stalled emulation (a fault test stops its
+            # process) costs them seconds, not botocore's default 60 s read timeout per lost request.
+            self._clients[service] = self.session.client(
+                service, region_name=REGION, endpoint_url=self.endpoint, config=_POLLER_CONFIG
+            )
         return self._clients[service]
 
     # ---------------------------------------------------------------- phase 1: names and ARNs

@@ -75,6 +75,10 @@ class MotoServer:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
     def start(self, timeout: float = 60.0) -> MotoServer:
         if self.in_process:
             from moto.server import ThreadedMotoServer

@@ -657,6 +657,8 @@ class LocalStack:
         return {
             "api": self.api_url,
             "aws_endpoint_url": self.moto.url,
+            # the emulation's own process (None when in-process): fault tests stall it (SIGSTOP/SIGCONT)
+            "aws_emulation_pid": self.moto.pid,
             "opensearch_url": self.opensearch.url if self.opensearch else "",
             "log_groups": {s.filter_name: s.log_group for s in self.log_subscriptions},
             "schedules": {s.name: s.expression for s in self.scheduler.schedules},
