@@ -182,7 +182,10 @@ invoke: sam-tools ## sam local invoke FN=<function dir> EVENT=<file> against the
 # Python >= 3.12 for it when there is one: on CPython 3.11 its coverage phase can die with
 # "SystemError: AST constructor recursion depth mismatch" (a 3.11 interpreter bug), seen on this API.
 SCHEMATHESIS_VENV := .tools/schemathesis
-SCHEMATHESIS_PYTHON ?= $(shell command -v python3.12 || command -v python3.13 || echo $(PYTHON))
+# Each candidate is run, not only looked up: a pyenv shim exists for versions that are installed but not
+# selected, and fails when called (seen in CI). pyenv's own installs are tried by path after the PATH.
+SCHEMATHESIS_PYTHON ?= $(shell for p in python3.13 python3.12 $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.1[23]*/bin/python3 2>/dev/null); do \
+	if $$p -c 'import sys, venv; assert sys.version_info >= (3, 12)' >/dev/null 2>&1; then command -v $$p || echo $$p; exit 0; fi; done; echo $(PYTHON))
 .PHONY: fuzz-tools fuzz
 $(SCHEMATHESIS_VENV)/.installed: requirements/schemathesis.txt | install
 	rm -rf $(SCHEMATHESIS_VENV)
