@@ -23,6 +23,9 @@ def post_events():  # returns Response (annotation omitted: the validating resol
     result = service.handle(request_from_apigw(app.current_event.raw_event, IAM_TENANTS))
     if result.accepted:
         metrics.add_metric(name="EventsAccepted", unit=MetricUnit.Count, value=result.accepted)
+    if result.duplicates:
+        metrics.add_metric(name="DuplicateEventIds", unit=MetricUnit.Count, value=result.duplicates)
+        logger.info("eventIds reused with a different payload", extra={"duplicates": result.duplicates})
     if result.rejected_code:
         metrics.add_metric(name="RequestsRejected", unit=MetricUnit.Count, value=1)
         logger.info("request rejected", extra={"status": result.status, "code": result.rejected_code})

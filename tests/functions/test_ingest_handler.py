@@ -189,3 +189,42 @@ def test_iam_principal_mapping_gives_the_tenant(tables, events_stream, lambda_co
     status, _ = invoke(module, event, lambda_context)
     assert status == 202
     assert stream_records(events_stream)[0]["data"]["tenantId"] == "globex"
+
+
+def test_a_reused_event_id_with_another_payload_is_reported_and_kept_off_the_stream(
+    ingest, events_stream, lambda_context
+):
+    # Given an accepted event
+    first = fixture("apigw_post_event.json")
+    assert invoke(ingest, first, lambda_context)[0] == 202
+
+    # When the same eventId comes again with a different payload, and the first one is retried as it was
+    changed = copy.deepcopy(first)
+    changed["body"] = json.dumps(json.loads(first["body"]) | {"transactionAmount": 4321.0})
+    status, body = invoke(ingest, changed, lambda_context)
+    retry_status, retry = invoke(ingest, copy.deepcopy(first), lambda_context)
+
+    # Then the different one is named in `duplicates` and not sent; the retry is accepted and not sent again
+    assert status == 202 and body["accepted"] == 0
+    assert [(d["eventId"], d["reason"]) for d in body["duplicates"]] == [("evt-0001", "DIFFERENT_PAYLOAD")]
+    assert retry_status == 202 and retry["accepted"] == 1 and retry["duplicates"] == []
+    (rec,) = stream_records(events_stream)
+    assert rec["data"]["event"] == json.loads(first["body"])
+    # and the receipt is in the idempotency table, under the ingest prefix, with the dedupe TTL
+    item = client("dynamodb").get_item(TableName="test-idempotency", Key={"id": {"S": "_ingest#acme#evt-0001"}})
+    expires_in = int(item["Item"]["expiration"]["N"]) - time.time()
+    assert 167 * 3600 < expires_in <= 168 * 3600 and len(item["Item"]["payload"]["S"]) == 32
+
+
+def test_a_batch_retried_after_a_503_sends_only_what_had_not_landed(ingest, events_stream, lambda_context):
+    ingest.service.sink._kinesis = FlakyKinesis(client("kinesis"), {"evt-0103"}, times=100)
+    ingest.service.sleep = lambda _s: None
+    status, _ = invoke(ingest, fixture("apigw_post_events_batch.json"), lambda_context)
+    assert status == 503
+    ingest.service.sink._kinesis = client("kinesis")
+
+    status, body = invoke(ingest, fixture("apigw_post_events_batch.json"), lambda_context)
+
+    assert status == 202 and body["accepted"] == 4 and body["duplicates"] == []
+    ids = sorted(r["data"]["event"]["eventId"] for r in stream_records(events_stream))
+    assert ids == ["evt-0101", "evt-0102", "evt-0103", "evt-0104"]  # each exactly once

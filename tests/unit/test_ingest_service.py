@@ -63,7 +63,14 @@ def test_single_event_is_accepted_with_the_contract_body_and_envelope():
     sink = FakeSink()
     out = service(sink).handle(req(ev(7, transactionAmount=12.5, eventType="transaction")))
     assert out.status == 202
-    assert out.body == {"status": "success", "message": "Event received", "eventId": "e7", "timestamp": NOW}
+    assert out.body == {
+        "status": "success",
+        "message": "Event received",
+        "eventId": "e7",
+        "accepted": 1,
+        "duplicates": [],
+        "timestamp": NOW,
+    }
     ((data, key),) = sink.calls[0]
     env = decode_record(data)
     assert env.tenantId == "acme" and env.event.eventId == "e7" and key == "acme#user-7"
@@ -276,3 +283,116 @@ def test_a_non_transient_stream_error_is_not_reported_as_unavailable():
 
     with pytest.raises(KeyError):
         service(Broken()).handle(req(ev(1)))
+
+
+class FakeReceipts:
+    """The receipts port in memory; `fail_reads`/`fail_writes` raise a transient error."""
+
+    def __init__(self, fail_reads=False, fail_writes=False):
+        self.items: dict[tuple[str, str], str] = {}
+        self.fail_reads = fail_reads
+        self.fail_writes = fail_writes
+
+    def previous(self, tenant, event_ids):
+        if self.fail_reads:
+            raise TimeoutError("read timed out")
+        return {i: self.items[(tenant, i)] for i in event_ids if (tenant, i) in self.items}
+
+    def record(self, tenant, digests):
+        if self.fail_writes:
+            raise TimeoutError("write timed out")
+        self.items |= {(tenant, i): d for i, d in digests.items()}
+
+
+def with_receipts(sink, receipts):
+    return IngestService(sink, None, Pseudonymiser(b"k"), receipts=receipts, clock=lambda: NOW, sleep=lambda _s: None)
+
+
+def landed_ids(sink):
+    return [json.loads(d)["event"]["eventId"] for d in sink.landed]
+
+
+def test_a_different_payload_under_an_accepted_event_id_is_reported_and_not_sent():
+    sink, receipts = FakeSink(), FakeReceipts()
+    svc = with_receipts(sink, receipts)
+    assert svc.handle(req(ev(1, transactionAmount=10))).status == 202
+
+    out = svc.handle(req(ev(1, transactionAmount=9999)))
+
+    assert out.status == 202 and out.duplicates == 1 and out.accepted == 0
+    assert out.body["accepted"] == 0 and out.body["eventId"] == "e1"
+    (dup,) = out.body["duplicates"]
+    assert dup["eventId"] == "e1" and dup["reason"] == "DIFFERENT_PAYLOAD"
+    assert "already accepted with a different payload" in dup["message"] == out.body["message"]
+    assert landed_ids(sink) == ["e1"]  # the second payload never reached the stream
+
+
+def test_a_retry_with_the_same_payload_is_accepted_and_not_sent_again():
+    sink, receipts = FakeSink(), FakeReceipts()
+    svc = with_receipts(sink, receipts)
+    first = svc.handle(req(ev(1, transactionAmount=10)))
+    # the same event, keys in another order: the same payload
+    again = svc.handle(req(json.dumps(dict(reversed(list(ev(1, transactionAmount=10).items()))))))
+    assert first.body["accepted"] == again.body["accepted"] == 1
+    assert again.body["message"] == "Event received" and again.body["duplicates"] == []
+    assert landed_ids(sink) == ["e1"]
+
+
+def test_a_batch_sends_the_new_events_and_names_the_duplicates_by_index():
+    sink, receipts = FakeSink(), FakeReceipts()
+    svc = with_receipts(sink, receipts)
+    svc.handle(req({"events": [ev(1), ev(2)]}))
+
+    out = svc.handle(req({"events": [ev(3), ev(2), ev(1, eventType="logout")]}))
+
+    assert out.status == 202
+    assert out.body["accepted"] == 2 and out.body["eventIds"] == ["e3", "e2"]
+    assert [(d["eventId"], d["index"], d["reason"]) for d in out.body["duplicates"]] == [("e1", 2, "DIFFERENT_PAYLOAD")]
+    assert out.body["duplicates"][0]["message"].startswith("events[2]: eventId 'e1'")
+    assert "1 not accepted" in out.body["message"]
+    assert landed_ids(sink) == ["e1", "e2", "e3"]
+
+
+def test_event_ids_are_per_tenant():
+    sink, receipts = FakeSink(), FakeReceipts()
+    svc = with_receipts(sink, receipts)
+    svc.handle(req(ev(1), tenant="acme"))
+    out = svc.handle(req(ev(1, eventType="logout"), tenant="globex"))
+    assert out.body["duplicates"] == [] and landed_ids(sink) == ["e1", "e1"]
+
+
+def test_only_landed_events_get_a_receipt_so_a_retry_after_a_503_sends_the_rest():
+    sink, receipts = FakeSink(fail=["e2"], times=10), FakeReceipts()
+    svc = with_receipts(sink, receipts)
+    out = svc.handle(req({"events": [ev(1), ev(2)]}))
+    assert out.status == 503 and out.body["acceptedEventIds"] == ["e1"] and out.body["notAccepted"] == ["e2"]
+    assert out.body["duplicates"] == []
+    sink.fail.clear()
+
+    again = svc.handle(req({"events": [ev(1), ev(2)]}))
+
+    assert again.status == 202 and again.body["eventIds"] == ["e1", "e2"]
+    assert landed_ids(sink) == ["e1", "e2"]  # e1 not sent twice, e2 sent once
+
+
+def test_unreadable_receipts_are_a_503_that_accepts_nothing():
+    sink = FakeSink()
+    out = with_receipts(sink, FakeReceipts(fail_reads=True)).handle(req({"events": [ev(1), ev(2)]}))
+    assert out.status == 503 and out.headers == {"Retry-After": "5"}
+    assert out.body["accepted"] == 0 and out.body["notAccepted"] == ["e1", "e2"] and sink.calls == []
+
+
+def test_receipts_that_cannot_be_written_do_not_undo_an_acceptance():
+    sink = FakeSink()
+    out = with_receipts(sink, FakeReceipts(fail_writes=True)).handle(req(ev(1)))
+    assert out.status == 202 and out.body["accepted"] == 1 and landed_ids(sink) == ["e1"]
+
+
+def test_a_late_request_answers_without_writing_receipts():
+    sink, receipts = FakeSink(), FakeReceipts()
+    ticks = iter([0.0, 8.0])  # started, then 8 s later when the receipts would be written
+    svc = IngestService(
+        sink, None, Pseudonymiser(b"k"), receipts=receipts, clock=lambda: NOW, timer=lambda: next(ticks)
+    )
+    out = svc.handle(req(ev(1)))
+    assert out.status == 202 and landed_ids(sink) == ["e1"] and receipts.items == {}

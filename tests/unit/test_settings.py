@@ -12,7 +12,7 @@ from anomaly_guardian.settings import (
     UsageIngestSettings,
 )
 
-INGEST = {"EVENTS_STREAM_NAME": "events", "BLOCKLIST_TABLE": "blocks"}
+INGEST = {"EVENTS_STREAM_NAME": "events", "BLOCKLIST_TABLE": "blocks", "IDEMPOTENCY_TABLE": "idem"}
 
 
 def test_ingest_settings_read_the_variables_by_their_names():

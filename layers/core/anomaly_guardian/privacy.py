@@ -42,6 +42,12 @@ class Pseudonymiser:
     def device(self, tenant: str, device_id: str) -> str:
         return self._digest(tenant, "device", device_id)
 
+    def payload(self, tenant: str, canonical: str) -> str:
+        """A keyed digest of a whole event as sent (its canonical JSON): POST /events tells a retry of an
+        accepted event from a different event under the same eventId. Not cached (payloads are large)."""
+        mac = hmac.new(self._key, f"{tenant}\x1fpayload\x1f{canonical}".encode(), hashlib.sha256)
+        return mac.hexdigest()[:32]
+
 
 def truncate_ip(ip: str) -> str:
     """192.0.2.77 -> 192.0.2.0/24; 2001:db8::1 -> 2001:db8::/48; anything else -> 'invalid'."""

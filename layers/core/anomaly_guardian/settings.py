@@ -72,6 +72,9 @@ class IngestSettings(FunctionSettings):
     pseudonym_key_param: str | None = Field(None, alias="PSEUDONYM_KEY_PARAM")
     # IAM principal ARN (or account id) -> tenant, for SigV4 callers of POST /events.
     iam_tenant_map: dict[str, str] = Field(default_factory=dict, alias="IAM_TENANT_MAP")
+    # What was accepted under each eventId (`_ingest#` receipts), kept as long as the detector's dedupe.
+    idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE", min_length=1)
+    dedupe_ttl_hours: int = Field(168, alias="DEDUPE_TTL_HOURS", ge=1)
 
     _map = field_validator("iam_tenant_map", mode="before")(_json_object)
 
@@ -218,6 +221,7 @@ class DetectorSettings(FunctionSettings):
     state_table: str = Field(alias="STATE_TABLE", min_length=1)
     anomalies_table: str = Field(alias="ANOMALIES_TABLE", min_length=1)
     idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE", min_length=1)
+    dedupe_ttl_hours: int = Field(168, alias="DEDUPE_TTL_HOURS", ge=1)  # keep >= the stream's retention
     # Without these the detector runs without tenant rules/suppressions, or without monitoring flags.
     config_table: str | None = Field(None, alias="CONFIG_TABLE")
     blocklist_table: str | None = Field(None, alias="BLOCKLIST_TABLE")

@@ -49,17 +49,23 @@ if TYPE_CHECKING:
 
 def ingest_service(settings: IngestSettings | None = None) -> IngestService:
     from anomaly_guardian.adapters.blocklist import DynamoDBBlockList
-    from anomaly_guardian.adapters.dynamodb import interactive_client
+    from anomaly_guardian.adapters.dynamodb import best_effort_client, interactive_client
+    from anomaly_guardian.adapters.ingest_receipts import DynamoDBIngestReceipts
     from anomaly_guardian.adapters.keys import pseudonymiser_from_param
     from anomaly_guardian.adapters.kinesis import KinesisSink
     from anomaly_guardian.ingest.service import IngestService
 
     s = settings or IngestSettings.from_env()
     # Fast-failing clients: a stalled AWS endpoint becomes a 503 within the function's 10 s.
+    ddb = interactive_client("dynamodb")
     return IngestService(
         KinesisSink(s.events_stream_name, kinesis=interactive_client("kinesis")),
-        DynamoDBBlockList(s.blocklist_table, ddb=interactive_client("dynamodb")),
+        DynamoDBBlockList(s.blocklist_table, ddb=ddb),
         pseudonymiser_from_param(s.pseudonym_key_param),
+        receipts=DynamoDBIngestReceipts(
+            s.idempotency_table, ddb=ddb, write_ddb=best_effort_client("dynamodb"), ttl_hours=s.dedupe_ttl_hours
+        ),
+        receipt_ttl_hours=s.dedupe_ttl_hours,
     )
 
 
@@ -325,7 +331,7 @@ def detector(logger: Any = None, settings: DetectorSettings | None = None) -> Ba
         ),
         DynamoDBStateStore(s.state_table),
         AnomalyRepository(s.anomalies_table),
-        DynamoDBEventDedupe(s.idempotency_table),
+        DynamoDBEventDedupe(s.idempotency_table, ttl_hours=s.dedupe_ttl_hours),
         SqsDeadLetterQueue(s.detector_dlq_url),
         on_anomalies=[lambda _tenant, anomalies, events: dispatch(anomalies, events, queue)],
         logger=logger,

@@ -62,10 +62,26 @@ def interactive_client(service: str, region: str | None = None) -> Any:
     )
 
 
+# Best-effort writes on a request path after the answer is already decided (POST /events' receipts of
+# events that landed): one attempt, short timeouts, so a stalled endpoint costs at most about 2.5 s.
+_BEST_EFFORT_CONFIG = Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=1, read_timeout=1.5)
+
+
+@cache
+def best_effort_client(service: str, region: str | None = None) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
+        region_name=region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+        config=_BEST_EFFORT_CONFIG,
+    )
+
+
 def reset_clients() -> None:
     """Forget cached clients (tests switch endpoints and credentials between cases)."""
     client.cache_clear()
     interactive_client.cache_clear()
+    best_effort_client.cache_clear()
 
 
 # ---- JSON <-> DynamoDB attribute values: the codec lives in the domain (models.ddb_codec) ------------

@@ -195,9 +195,9 @@ def _text(max_length: int) -> dict:
 EVENT_SCHEMA = {
     "type": "object",
     "title": "Event",
-    "description": "One event (DESIGN.md 'Event'). Unknown extra fields are kept; `tenantId` is refused (the tenant "
-    "comes from the caller's identity). Objects nest at most 32 levels, keys are 1-255 characters, numbers "
-    "are 0 or of magnitude 1e-130 to below 1e126.",
+    "description": "One event (docs/data-plane.md, 'What may enter'). Unknown extra fields are kept; "
+    "`tenantId` is refused (the tenant comes from the caller's identity). Objects nest at most 32 levels, "
+    "keys are 1-255 characters, numbers are 0 or of magnitude 1e-130 to below 1e126.",
     "required": ["eventId", "userId", "timestamp", "eventType"],
     "properties": {
         "eventId": {"type": "string", "minLength": 1, "maxLength": 256, "description": "unique per tenant"},
@@ -272,7 +272,8 @@ EVENTS_OPERATION = {
     },
     "responses": {
         "202": {
-            "description": "Accepted: written to the stream (every accepted event is processed once)",
+            "description": "Accepted: written to the stream (every accepted event is processed once); an eventId "
+            "already used with a different payload is listed in `duplicates` and not sent",
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/EventsAccepted"}}},
         },
         "400": _error("Contract violation; the message names the field (events[3]: ... in a batch)"),
@@ -288,18 +289,39 @@ EVENTS_OPERATION = {
         ),
     },
 }
+DUPLICATES_SCHEMA = {
+    "type": "array",
+    "description": "Events not accepted because their eventId was already accepted with a different payload "
+    "(within the detector's dedupe window, 168 h by default); send them under a new eventId",
+    "items": {
+        "type": "object",
+        "title": "DuplicateEventId",
+        "required": ["eventId", "reason", "message"],
+        "properties": {
+            "eventId": {"type": "string"},
+            "reason": {"type": "string", "enum": ["DIFFERENT_PAYLOAD"]},
+            "message": {"type": "string"},
+            "index": {"type": "integer", "description": "a batch: the event's position"},
+        },
+    },
+}
 EVENTS_SCHEMAS = {
     "Event": EVENT_SCHEMA,
     "EventsAccepted": {
         "type": "object",
         "title": "EventsAccepted",
-        "required": ["status", "message", "timestamp"],
+        "required": ["status", "message", "accepted", "duplicates", "timestamp"],
         "properties": {
             "status": {"type": "string", "const": "success"},
             "message": {"type": "string"},
             "eventId": {"type": "string", "description": "one event"},
-            "accepted": {"type": "integer", "description": "a batch: how many"},
-            "eventIds": {"type": "array", "items": {"type": "string"}},
+            "accepted": {
+                "type": "integer",
+                "description": "how many were accepted (a retry of an event already accepted with the same "
+                "payload counts, and is not sent again)",
+            },
+            "eventIds": {"type": "array", "items": {"type": "string"}, "description": "a batch: the accepted ones"},
+            "duplicates": DUPLICATES_SCHEMA,
             "timestamp": {"type": "string", "description": "receivedAt"},
         },
     },
@@ -314,6 +336,7 @@ EVENTS_SCHEMAS = {
             "accepted": {"type": "integer"},
             "acceptedEventIds": {"type": "array", "items": {"type": "string"}},
             "notAccepted": {"type": "array", "items": {"type": "string"}, "description": "retry these"},
+            "duplicates": DUPLICATES_SCHEMA,
         },
     },
 }

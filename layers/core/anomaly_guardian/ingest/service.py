@@ -19,6 +19,9 @@ Rules (the documented contract):
 - PutRecords retries only the entries the partial failure names (bounded, exponential backoff with
   jitter). Anything still failing -> 503 listing `notAccepted` eventIds (and the `accepted` ones,
   which did land). Never reports acceptance of a record that did not land.
+- An eventId already accepted (the `Receipts` port: eventId -> keyed digest of the payload, kept for the
+  detector's dedupe window) is not sent again. Same payload: a retry, reported as accepted. A different
+  payload: listed in `duplicates` (eventId, reason) and not sent; the rest of the request goes ahead.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -41,12 +45,31 @@ MAX_BODY_BYTES = 1024 * 1024
 MAX_EVENT_BYTES = 64 * 1024
 PUT_ATTEMPTS = 4
 PUT_BUDGET_S = 5.0  # no new PutRecords attempt starts after this (the function has 10 s, API Gateway 29 s)
+RECORD_DEADLINE_S = 7.0  # receipts of landed events are not written once the request is this late
 MAX_NAMED = 10  # at most this many indexes/ids named in one error message
+
+log = logging.getLogger(__name__)
 
 
 class RecordSink(Protocol):
     def put(self, entries: Sequence[tuple[bytes, str]]) -> list[str | None]:
         """One PutRecords call: per entry None (landed) or an error code (did not land)."""
+
+
+class Receipts(Protocol):
+    def previous(self, tenant: str, event_ids: Sequence[str]) -> dict[str, str]:
+        """{eventId: payload digest} of the given ids this tenant already had accepted (within the TTL)."""
+
+    def record(self, tenant: str, digests: Mapping[str, str]) -> None:
+        """Remember these events (eventId -> payload digest) as accepted."""
+
+
+DIFFERENT_PAYLOAD = "DIFFERENT_PAYLOAD"
+
+
+def canonical(event: Mapping[str, Any]) -> str:
+    """The event as sent, in one spelling (sorted keys, no whitespace): what "the same payload" compares."""
+    return json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 class BlockList(Protocol):
@@ -70,6 +93,7 @@ class IngestResponse:
     accepted: int = 0
     rejected_code: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    duplicates: int = 0
 
 
 @dataclass
@@ -83,7 +107,10 @@ class IngestError(Exception):
         body = {"status": "error", "code": self.code, "message": self.message, **self.extra}
         headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if self.status == 503 else {}
         accepted = int(self.extra.get("accepted") or 0)
-        return IngestResponse(self.status, body, accepted=accepted, rejected_code=self.code, headers=headers)
+        duplicates = len(self.extra.get("duplicates") or ())
+        return IngestResponse(
+            self.status, body, accepted=accepted, rejected_code=self.code, headers=headers, duplicates=duplicates
+        )
 
 
 def _names(items: Sequence[Any]) -> str:
@@ -180,14 +207,20 @@ class IngestService:
         blocklist: BlockList | None = None,
         pseudonymiser: Pseudonymiser | None = None,
         *,
+        receipts: Receipts | None = None,
+        receipt_ttl_hours: int = 168,
         clock: Callable[[], str] = now_iso,
         sleep: Callable[[float], None] = time.sleep,
         attempts: int = PUT_ATTEMPTS,
         budget_s: float = PUT_BUDGET_S,
+        timer: Callable[[], float] = time.monotonic,
     ) -> None:
+        self.timer = timer
         self.budget_s = budget_s
         self.sink = sink
         self.blocklist = blocklist
+        self.receipts = receipts
+        self.receipt_ttl_hours = receipt_ttl_hours
         self.pseudonymiser = pseudonymiser or Pseudonymiser()
         self.clock = clock
         self.sleep = sleep
@@ -200,6 +233,7 @@ class IngestService:
             return err.response()
 
     def _handle(self, request: IngestRequest) -> IngestResponse:
+        started = self.timer()
         if not valid_tenant(request.tenant):
             raise IngestError(401, "UNAUTHORIZED", "No tenant in the caller's identity; check the credentials")
         tenant = str(request.tenant)
@@ -222,27 +256,105 @@ class IngestService:
                 {"accepted": 0, "acceptedEventIds": [], "notAccepted": ids},
             ) from None
 
-        failed = put_with_retry(self.sink, entries, self.attempts, self.sleep, budget_s=self.budget_s)
+        digests = [self.pseudonymiser.payload(tenant, canonical(e)) for e in events]
+        previous = self._previous(tenant, ids)
+        send: list[int] = []  # request indexes to put on the stream
+        duplicates: list[dict[str, Any]] = []
+        for i, event_id in enumerate(ids):
+            before = previous.get(event_id)
+            if before is None:
+                send.append(i)
+            elif before != digests[i]:
+                duplicates.append(self._duplicate(i, event_id, is_batch))
+            # else: a retry of an event already accepted: reported as accepted, not sent again
+        skipped = {d["eventId"] for d in duplicates}
+
+        failed_at = put_with_retry(
+            self.sink, [entries[i] for i in send], self.attempts, self.sleep, budget_s=self.budget_s
+        )
+        failed = {send[j] for j in failed_at}
+        self._record(tenant, {ids[i]: digests[i] for i in send if i not in failed}, started)
+        accepted = [event_id for i, event_id in enumerate(ids) if i not in failed and event_id not in skipped]
         if failed:
             not_accepted = [ids[i] for i in sorted(failed)]
-            accepted = [ids[i] for i in range(len(ids)) if i not in failed]
             raise IngestError(
                 503,
                 "UNAVAILABLE",
                 f"{len(not_accepted)} event(s) were not accepted, retry them: {_names(not_accepted)}",
-                {"accepted": len(accepted), "acceptedEventIds": accepted, "notAccepted": not_accepted},
+                {
+                    "accepted": len(accepted),
+                    "acceptedEventIds": accepted,
+                    "notAccepted": not_accepted,
+                    "duplicates": duplicates,
+                },
             )
         if is_batch:
+            message = "Events received"
+            if duplicates:
+                message += f"; {len(duplicates)} not accepted: eventId already used with a different payload"
             body = {
                 "status": "success",
-                "message": "Events received",
-                "accepted": len(ids),
-                "eventIds": ids,
+                "message": message,
+                "accepted": len(accepted),
+                "eventIds": accepted,
+                "duplicates": duplicates,
                 "timestamp": received_at,
             }
         else:
-            body = {"status": "success", "message": "Event received", "eventId": ids[0], "timestamp": received_at}
-        return IngestResponse(202, body, accepted=len(ids))
+            message = "Event received" if accepted else duplicates[0]["message"]
+            body = {
+                "status": "success",
+                "message": message,
+                "eventId": ids[0],
+                "accepted": len(accepted),
+                "duplicates": duplicates,
+                "timestamp": received_at,
+            }
+        return IngestResponse(202, body, accepted=len(accepted), duplicates=len(duplicates))
+
+    def _duplicate(self, index: int, event_id: str, is_batch: bool) -> dict[str, Any]:
+        where = f"events[{index}]: " if is_batch else ""
+        entry: dict[str, Any] = {
+            "eventId": event_id,
+            "reason": DIFFERENT_PAYLOAD,
+            "message": (
+                f"{where}eventId {event_id!r} was already accepted with a different payload in the last "
+                f"{self.receipt_ttl_hours} h; this event was not accepted (send it under a new eventId)"
+            ),
+        }
+        if is_batch:
+            entry["index"] = index
+        return entry
+
+    def _previous(self, tenant: str, ids: list[str]) -> dict[str, str]:
+        if self.receipts is None:
+            return {}
+        try:
+            return self.receipts.previous(tenant, ids)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            raise IngestError(
+                503,
+                "UNAVAILABLE",
+                f"Earlier receipts could not be read ({type(exc).__name__}); nothing was accepted, retry the request",
+                {"accepted": 0, "acceptedEventIds": [], "notAccepted": ids},
+            ) from None
+
+    def _record(self, tenant: str, digests: dict[str, str], started: float) -> None:
+        """Best effort: the events have landed whatever happens here. A receipt that could not be written
+        only means a retry is sent again (the detector deduplicates it) and a different payload under
+        that id is not caught here. Skipped when the request is already late (the answer must leave
+        within the function's 10 s; the receipts client itself gives up within about 2.5 s)."""
+        if self.receipts is None or not digests:
+            return
+        if self.timer() - started > RECORD_DEADLINE_S:
+            log.error("ingest receipts skipped (request already late): %d event(s)", len(digests))
+            return
+        try:
+            self.receipts.record(tenant, digests)
+        except Exception as exc:  # never a 5xx for events that landed
+            log.error("ingest receipts not written (%s): %d event(s)", type(exc).__name__, len(digests))
 
     def _check_blocklist(
         self, tenant: str, source_ip: str | None, events: list[dict[str, Any]], is_batch: bool
@@ -351,5 +463,6 @@ __all__ = [
     "IngestRequest",
     "IngestResponse",
     "IngestService",
+    "Receipts",
     "request_from_apigw",
 ]
