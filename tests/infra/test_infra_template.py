@@ -187,3 +187,24 @@ def test_given_the_app_key_when_read_then_cloudwatch_logs_may_use_it_for_this_ac
     principal = logs[0]["principals"][0] if isinstance(logs[0]["principals"], list) else logs[0]["principals"]
     assert principal["identifiers"] == ["logs.${local.region}.amazonaws.com"]
     assert "kms:GenerateDataKey*" in logs[0]["actions"]
+
+
+def test_given_the_gateway_responses_when_read_then_every_error_api_gateway_gives_has_the_contract_shape(template):
+    # issue #10: 401/403 bodies were {"message": ...}; every GatewayResponse must render {status, code, message},
+    # and the local gateway (local/apigw.py) must answer with the same status and code.
+    import json
+
+    from anomaly_guardian.local.apigw import GATEWAY_RESPONSES
+
+    responses = {
+        r["Properties"]["ResponseType"]: r["Properties"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::ApiGateway::GatewayResponse"
+    }
+    assert {"UNAUTHORIZED", "ACCESS_DENIED", "DEFAULT_4XX", "DEFAULT_5XX", "THROTTLED"} <= set(responses)
+    for kind, props in responses.items():
+        rendered = re.sub(r"\$context\.[\w.]+", '"x"', props["ResponseTemplates"]["application/json"])
+        body = json.loads(rendered)
+        assert set(body) == {"status", "code", "message"} and body["status"] == "error", kind
+        if kind in GATEWAY_RESPONSES and "StatusCode" in props:
+            assert (int(props["StatusCode"]), body["code"]) == GATEWAY_RESPONSES[kind], kind

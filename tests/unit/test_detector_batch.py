@@ -370,3 +370,30 @@ def test_an_anomaly_the_store_refuses_is_kept_with_its_reason_and_the_others_are
     assert body["kind"] == "anomaly" and "number out of range" in body["reason"]
     assert body["anomaly"]["originalEvent"]["eventId"] == "e2"
     assert {"acme#e1", "acme#e2", "acme#e3"} <= dedupe.done
+
+
+def test_an_unstorable_anomaly_of_one_tenant_fails_no_record_of_the_batch():
+    # issue #10: one record whose anomaly DynamoDB cannot keep made the whole batch (other tenants' records,
+    # already processed, included) end up counted as sent to the failure destination.
+    from anomaly_guardian.models.anomaly import AnomaliesRejected
+
+    class RefusesAcme(InMemoryAnomalySink):
+        def put_many(self, anomalies):
+            bad = [a for a in anomalies if a.tenantId == "acme"]
+            super().put_many([a for a in anomalies if a not in bad])
+            if bad:
+                raise AnomaliesRejected([(a.anomalyId, "Number overflow") for a in bad])
+            return len(anomalies)
+
+    det, _store, _, dedupe, dlq = make()
+    det.anomalies = sink = RefusesAcme()
+    batch = [
+        record(1, "globex", ev("g1", amount=5000)),
+        record(2, "acme", ev("a1", amount=5000)),
+        record(3, "initech", ev("i1", amount=5000)),
+    ]
+    result = det.process(batch)
+    assert result.failed == set() and result.failed_tenants == {} and result.rejected_anomalies == 1
+    assert sorted(t for t, _ in sink.items) == ["globex", "initech"]
+    assert [json.loads(m)["anomaly"]["tenantId"] for _, m in dlq.messages] == ["acme"]
+    assert dedupe.done >= {"globex#g1", "acme#a1", "initech#i1"}

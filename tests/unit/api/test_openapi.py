@@ -36,3 +36,29 @@ def test_every_route_is_documented_with_contract_errors():
     assert (limit["schema"]["minimum"], limit["schema"]["maximum"], limit["schema"]["default"]) == (1, 1000, 100)
     assert "secret" not in doc["components"]["schemas"]["Webhook"]["properties"]
     assert doc["security"] == [{"bearer": []}]
+
+
+def test_204_answers_declare_no_body():
+    # issue #10: 204 responses were declared as JSON (a generated client then tries to parse nothing)
+    doc = json.loads(DOC.read_text())
+    no_content = [
+        (method, path, op["responses"]["204"])
+        for path, ops in doc["paths"].items()
+        for method, op in ops.items()
+        if "204" in op["responses"]
+    ]
+    assert no_content, "expected DELETE routes answering 204"
+    assert all("content" not in response for _m, _p, response in no_content), no_content
+
+
+def test_post_events_is_in_the_contract_with_sigv4_and_the_duplicates_report():
+    # issue #10: POST /events was missing from the document, so nothing could fuzz it or generate a client
+    doc = json.loads(DOC.read_text())
+    operation = doc["paths"]["/events"]["post"]
+    assert {"sigv4": []} in operation["security"]
+    assert doc["components"]["securitySchemes"]["sigv4"]["x-amazon-apigateway-authtype"] == "awsSigv4"
+    assert {"202", "400", "401", "403", "413", "415", "429", "503"} <= set(operation["responses"])
+    accepted = doc["components"]["schemas"]["EventsAccepted"]
+    assert {"accepted", "duplicates"} <= set(accepted["required"])
+    assert accepted["properties"]["duplicates"]["items"]["properties"]["reason"]["enum"] == ["DIFFERENT_PAYLOAD"]
+    assert "Retry-After" in operation["responses"]["503"]["headers"]
