@@ -139,10 +139,9 @@ def detector_dlq(aws, monkeypatch):
 @pytest.fixture(autouse=True, scope="session")
 def _api_wiring():
     """What functions/api/app.py does at cold start, for tests that use the routers' services without
-    loading the handler: the API's services and report ports are built by `wiring` on first use."""
+    loading the handler: the API's services (report ports included) are built by `wiring` on first use."""
     from anomaly_guardian import wiring
-    from anomaly_guardian.api import deps, reports
+    from anomaly_guardian.api import deps
 
     deps.configure(wiring.api_services)
-    reports.configure(wiring.report_ports)
     yield

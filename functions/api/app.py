@@ -4,7 +4,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 
 from anomaly_guardian import wiring
-from anomaly_guardian.api import deps, reports
+from anomaly_guardian.api import deps
 from anomaly_guardian.api.app import create_app
 from anomaly_guardian.settings import ApiSettings
 
@@ -13,7 +13,6 @@ tracer = Tracer()
 metrics = Metrics(namespace="AnomalyGuardian")
 ApiSettings.from_env()  # cold start: a bad variable fails here, named
 deps.configure(wiring.api_services)  # built on the first request that needs them (same environment)
-reports.configure(wiring.report_ports)
 app = create_app()
 
 

@@ -181,11 +181,10 @@ def test_expired_block_is_lifted_and_live_ones_stay(actions, response_aws, lambd
 def test_customer_systems_can_query_what_is_in_force(actions, response_aws, lambda_context):  # noqa: F811
     from api_helpers import apigw_event, parse
 
-    from anomaly_guardian.api import deps, enforcement
+    from anomaly_guardian.api import deps
 
-    deps.use_services(None)
-    enforcement.use_blocks(None)
-    pseudonym = deps.services().pseudonymiser.user(TENANT, "alice-4711")
+    deps.reset_services()
+    pseudonym = deps.current_services().pseudonymiser.user(TENANT, "alice-4711")
     # Given a velocity block and a step-up flag on alice, and a held transaction
     actions.lambda_handler(request(make_anomaly("velocity", user=pseudonym), "rate_limit"), lambda_context)
     actions.lambda_handler(request(make_anomaly("geolocation", user=pseudonym), "step_up_auth"), lambda_context)
@@ -253,7 +252,7 @@ def test_operators_flip_the_kill_switch_over_the_api_and_it_takes_effect(actions
 
     from anomaly_guardian.api import deps
 
-    deps.use_services(None)
+    deps.reset_services()
     api = load_handler("api")
     response_aws.settings(TENANT, retentionNote="kept")  # some other field of the SETTINGS item
     # When an operator turns on acme's kill switch and lowers a cap

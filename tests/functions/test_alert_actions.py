@@ -40,10 +40,10 @@ def api(tables, handler_module, monkeypatch):
     monkeypatch.setenv("GUARDIAN_ACTION_LINK_KEY", LINK_KEY)
     monkeypatch.setenv("GUARDIAN_PSEUDONYM_KEY", "test-pseudonym-key")
     monkeypatch.setattr(alert_actions, "_key", None)
-    deps.use_services(None)
+    deps.reset_services()
     AnomalyRepository(token_key=b"k").put_many([ANOMALY])
     yield handler_module("api")
-    deps.use_services(None)
+    deps.reset_services()
 
 
 def call(api, ctx, method: str, token: str) -> tuple[int, str]:

@@ -33,13 +33,13 @@ def api(tables, kms_key, monkeypatch):
     from anomaly_guardian.api import deps
 
     monkeypatch.setenv("GUARDIAN_PSEUDONYM_KEY", "test-pseudonym-key")
-    deps.use_services(None)
+    deps.reset_services()
     module = load_handler("api")
     svc = deps.services_from_env()
     svc.resolve = lambda host, port: PUBLIC_DNS.get(host, [])
-    deps.use_services(svc)
+    module.app.dependency_overrides[deps.current_services] = lambda: svc
     yield module, svc
-    deps.use_services(None)
+    deps.reset_services()
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ def call(tables, monkeypatch, handler_module, lambda_context):
     from anomaly_guardian.api import deps
 
     monkeypatch.setenv("GUARDIAN_PSEUDONYM_KEY", "test-pseudonym-key")
-    deps.use_services(None)
+    deps.reset_services()
     module = handler_module("api")
 
     def _call(method, path, tenant="acme", body=None, sub=None):
@@ -44,7 +44,7 @@ def call(tables, monkeypatch, handler_module, lambda_context):
         return parse(module.lambda_handler(event, lambda_context))
 
     yield _call
-    deps.use_services(None)
+    deps.reset_services()
 
 
 def audit_records(tenant):
@@ -155,7 +155,7 @@ def parse_post(call, rule):
     from anomaly_guardian.detection.rules import RuleSpec
 
     call("GET", "/rules")  # builds the services from the environment
-    return deps.services().config.create_rule("acme", RuleSpec(**rule)).model_dump(mode="json")
+    return deps.current_services().config.create_rule("acme", RuleSpec(**rule)).model_dump(mode="json")
 
 
 # ---- the detector path ------------------------------------------------------------------------------

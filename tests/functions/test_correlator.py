@@ -140,7 +140,7 @@ def test_malformed_message_fails_alone(correlator, response_aws, lambda_context)
 
 
 def test_get_incidents_is_tenant_scoped_and_filterable(correlator, response_aws, lambda_context):  # noqa: F811
-    from anomaly_guardian.api import deps, incidents
+    from anomaly_guardian.api import deps
 
     dispatch(
         [
@@ -150,8 +150,7 @@ def test_get_incidents_is_tenant_scoped_and_filterable(correlator, response_aws,
         ]
     )
     correlator.lambda_handler(sqs_event(response_aws.drain(response_aws.env["RESPONSE_QUEUE_URL"])), lambda_context)
-    deps.use_services(None)
-    incidents.use_backends(None, None)
+    deps.reset_services()
     api = load_handler("api")
 
     status, body = parse(api.lambda_handler(apigw_event("apigw_get_incidents"), LambdaContext()))
@@ -197,7 +196,7 @@ def test_get_incidents_is_tenant_scoped_and_filterable(correlator, response_aws,
 def test_resolving_an_incident_notifies_and_the_next_anomaly_opens_a_new_one(correlator, response_aws, lambda_context):  # noqa: F811
     from anomaly_guardian.adapters.config_repo import ConfigRepository
     from anomaly_guardian.adapters.incidents import IncidentRepository
-    from anomaly_guardian.api import deps, incidents
+    from anomaly_guardian.api import deps
 
     ConfigRepository().create_webhook(
         TENANT,
@@ -207,8 +206,7 @@ def test_resolving_an_incident_notifies_and_the_next_anomaly_opens_a_new_one(cor
     dispatch([make_anomaly("velocity", user=user, at_ms=T0)])
     correlator.lambda_handler(sqs_event(response_aws.drain(response_aws.env["RESPONSE_QUEUE_URL"])), lambda_context)
     (inc,) = IncidentRepository().list(TENANT)[0]
-    deps.use_services(None)
-    incidents.use_backends(None, None, None)
+    deps.reset_services()
     api = load_handler("api")
     event = apigw_event("apigw_post_incident_resolve", path_params={"incidentId": inc.incidentId})
     status, body = parse(api.lambda_handler(event, LambdaContext()))

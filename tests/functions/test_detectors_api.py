@@ -24,12 +24,12 @@ def api(tables, monkeypatch):
     key_id = client("kms").create_key(Description="webhook secrets")["KeyMetadata"]["KeyId"]
     monkeypatch.setenv("SECRETS_KMS_KEY_ID", key_id)
     monkeypatch.setenv("GUARDIAN_PSEUDONYM_KEY", "test-pseudonym-key")
-    deps.use_services(None)
+    deps.reset_services()
     module = load_handler("api")
     svc = deps.services_from_env()
-    deps.use_services(svc)
+    module.app.dependency_overrides[deps.current_services] = lambda: svc
     yield module, svc
-    deps.use_services(None)
+    deps.reset_services()
 
 
 @pytest.fixture

@@ -76,9 +76,9 @@ def stack(tables, detector_dlq, monkeypatch, handler_module):
         monkeypatch.setenv(env, name)
     from anomaly_guardian.api import deps
 
-    deps.use_services(None)
+    deps.reset_services()
     yield handler_module
-    deps.use_services(None)
+    deps.reset_services()
 
 
 def scan_tables():

@@ -28,10 +28,10 @@ def handlers(tables, detector_dlq, handler_module, kms_key, monkeypatch):
 
     monkeypatch.setenv("GUARDIAN_PSEUDONYM_KEY", "test-pseudonym-key")
     monkeypatch.setenv("FEEDBACK_CACHE_SECONDS", "0")  # every batch reads the tables (no 30 s cache)
-    deps.use_services(None)
+    deps.reset_services()
     api, detector = handler_module("api"), handler_module("detector")
     yield api, detector
-    deps.use_services(None)
+    deps.reset_services()
 
 
 @pytest.fixture

@@ -100,10 +100,9 @@ def test_system_anomaly_requests_scale_in_dry_run_by_default(sfn):  # noqa: F811
 def _review_api(review_id: str, decision: str, tenant: str = TENANT):
     from api_helpers import apigw_event, parse
 
-    from anomaly_guardian.api import deps, incidents
+    from anomaly_guardian.api import deps
 
-    deps.use_services(None)
-    incidents.use_backends(None, None)
+    deps.reset_services()
     api = load_handler("api")
     event = apigw_event(
         "apigw_post_review", tenant=tenant, path_params={"reviewId": review_id}, body={"decision": decision}
@@ -246,10 +245,9 @@ def test_rule_action_needing_approval_runs_only_after_approval(sfn):  # noqa: F8
 def _api(fixture: str, **kw):
     from api_helpers import apigw_event, parse
 
-    from anomaly_guardian.api import deps, incidents
+    from anomaly_guardian.api import deps
 
-    deps.use_services(None)
-    incidents.use_backends(None, None, None)
+    deps.reset_services()
     return parse(load_handler("api").lambda_handler(apigw_event(fixture, **kw), LambdaContext()))
 
 

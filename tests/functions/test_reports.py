@@ -173,11 +173,8 @@ def test_weekly_and_monthly_reports_add_trends_performance_evolution_capacity_an
 def test_reports_api_generates_lists_and_gets_per_tenant_and_admin_sees_all(reports_aws, lambda_context, monkeypatch):
     from api_helpers import apigw_event, load_handler, parse
 
-    from anomaly_guardian.api import reports as reports_router
-
     monkeypatch.setenv("GUARDIAN_PSEUDONYM_KEY", "test-pseudonym-key")
     seed()
-    reports_router.use_report_ports(None)
     api = load_handler("api")
 
     def call(fixture, scopes="api:read api:write", tenant="acme", **kw):
@@ -205,4 +202,3 @@ def test_reports_api_generates_lists_and_gets_per_tenant_and_admin_sees_all(repo
         body={"period": "daily", "date": "2026-11-20", "scope": "all"},
     )
     assert status == 200 and admin["tenantId"] == "_all" and admin["summary"]["anomalies_detected"] == 9
-    reports_router.use_report_ports(None)

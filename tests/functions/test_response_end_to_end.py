@@ -28,7 +28,7 @@ def test_a_large_transaction_is_held_until_an_analyst_approves(sfn, monkeypatch)
     from api_helpers import apigw_event, parse
 
     from anomaly_guardian.adapters.dynamodb import client
-    from anomaly_guardian.api import deps, incidents
+    from anomaly_guardian.api import deps
 
     res = sfn.res
     monkeypatch.setenv("DETECTOR_DLQ_URL", client("sqs").create_queue(QueueName="detector-dlq")["QueueUrl"])
@@ -51,8 +51,7 @@ def test_a_large_transaction_is_held_until_an_analyst_approves(sfn, monkeypatch)
     hold = res.items("BLOCKLIST_TABLE", "acme", "HOLD#evt-1002")
     assert hold and hold[0]["status"] == "HELD"
     # When an analyst approves over the API
-    deps.use_services(None)
-    incidents.use_backends(None, None, None)
+    deps.reset_services()
     api = load_handler("api")
     event = apigw_event("apigw_post_review", path_params={"reviewId": review_id}, body={"decision": "approve"})
     status, body = parse(api.lambda_handler(event, LambdaContext()))

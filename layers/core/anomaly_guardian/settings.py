@@ -207,6 +207,12 @@ class ApiSettings(FunctionSettings):
     archive_bucket: str | None = Field(None, alias="ARCHIVE_BUCKET")
     model_bucket: str | None = Field(None, alias="MODEL_BUCKET")
     reports_bucket: str | None = Field(None, alias="REPORTS_BUCKET")  # reports list top anomalies' users
+    reports_kms_key_id: str | None = Field(None, alias="REPORTS_KMS_KEY_ID")  # /reports writes with it
+    alerts_topic_arn: str | None = Field(None, alias="ALERTS_TOPIC_ARN")  # POST /reports publishes a summary
+    remediation_state_machine_arn: str | None = Field(None, alias="REMEDIATION_STATE_MACHINE_ARN")  # reviews
+    webhook_queue_url: str | None = Field(None, alias="WEBHOOK_QUEUE_URL")  # incident.resolved notifications
+    suppression_days: int = Field(30, alias="SUPPRESSION_DAYS", ge=1)  # a false_positive silences its pattern
+    response_dry_run: bool = Field(False, alias="RESPONSE_DRY_RUN")  # shown by GET /settings/response
 
     @model_validator(mode="after")
     def _kms_outside_local(self) -> Self:

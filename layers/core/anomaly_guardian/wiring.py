@@ -233,9 +233,12 @@ def api_services(settings: ApiSettings | None = None) -> Services:
     from anomaly_guardian.adapters.config_repo import ConfigRepository
     from anomaly_guardian.adapters.counters import TenantCounters
     from anomaly_guardian.adapters.dynamodb import interactive_client
+    from anomaly_guardian.adapters.incidents import IncidentRepository
     from anomaly_guardian.adapters.keys import pseudonymiser_from_param
+    from anomaly_guardian.adapters.queues import Queue
     from anomaly_guardian.adapters.secrets import secret_box_from_env
     from anomaly_guardian.adapters.state_store import DynamoDBStateStore
+    from anomaly_guardian.adapters.stepfunctions import Workflows
     from anomaly_guardian.api.deps import Services
 
     s = settings or ApiSettings.from_env()
@@ -253,6 +256,26 @@ def api_services(settings: ApiSettings | None = None) -> Services:
         blocklist=BlockListAdmin(s.blocklist_table, ddb=ddb),
         eraser=subject_eraser(s, anomalies, state, pseudonymiser),
         counters=TenantCounters(s.audit_table, ddb=ddb),
+        incidents=IncidentRepository(s.incidents_table) if s.incidents_table else None,
+        workflows=Workflows(s.remediation_state_machine_arn or ""),
+        webhook_queue=Queue(s.webhook_queue_url) if s.webhook_queue_url else None,
+        reports=api_report_ports(s) if s.reports_bucket else None,
+        suppression_days=s.suppression_days,
+        global_dry_run=s.response_dry_run,
+    )
+
+
+def api_report_ports(s: ApiSettings) -> ReportPorts:
+    """The API's /reports: the same ports as functions/reports, from the API function's settings."""
+    return report_ports(
+        ReportsSettings(
+            ENVIRONMENT=s.environment,
+            ANOMALIES_TABLE=s.anomalies_table,
+            AUDIT_TABLE=s.audit_table,
+            REPORTS_BUCKET=s.reports_bucket,
+            REPORTS_KMS_KEY_ID=s.reports_kms_key_id,
+            ALERTS_TOPIC_ARN=s.alerts_topic_arn,
+        )
     )
 
 

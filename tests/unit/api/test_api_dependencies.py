@@ -74,3 +74,74 @@ def test_without_a_tenant_in_the_identity_the_dependency_refuses(lambda_context)
     event["requestContext"].pop("authorizer", None)
     resp = app.resolve(event, lambda_context)
     assert resp["statusCode"] == 401
+
+
+class FakeIncidents:
+    def __init__(self, incidents):
+        self.incidents = incidents
+
+    def list(self, tenant, *, status=None, severity=None, limit=50, next_token=None):
+        return [i for i in self.incidents if i.tenantId == tenant], None
+
+
+class FakeBlocks:
+    def get(self, tenant, sk):
+        return (
+            {"expiresAt": 4_000_000_000, "status": "HELD", "heldAt": "t"}
+            if (tenant, sk) == ("acme", "HOLD#txn-000981")
+            else None
+        )
+
+
+def routed(fixture, lambda_context, services, **changes):
+    app = create_app()
+    app.dependency_overrides[current_services] = lambda: services
+    event = json.loads((EVENTS / f"{fixture}.json").read_text())
+    for key, value in changes.items():
+        event[key] = value
+    resp = app.resolve(event, lambda_context)
+    return resp["statusCode"], json.loads(resp["body"]) if resp.get("body") else None
+
+
+def test_incidents_holds_and_settings_come_from_the_overridden_services(lambda_context):
+    from anomaly_guardian.response.correlation import Incident
+
+    incident = Incident(incidentId="01JEXAMPLE0000000000000001", tenantId="acme", severity="HIGH")
+    other = Incident(incidentId="01JEXAMPLE0000000000000002", tenantId="globex", severity="HIGH")
+    services = Services(
+        config=Recorder(), anomalies=Recorder(), secrets=None, state=Recorder(), pseudonymiser=Pseudonymiser(b"k"),
+        incidents=FakeIncidents([incident, other]), blocklist=FakeBlocks(), global_dry_run=True,
+    )  # fmt: skip
+    services.config.get_settings = lambda tenant: {}
+
+    status, body = routed("apigw_get_incidents", lambda_context, services)
+    assert status == 200 and [i["incidentId"] for i in body["incidents"]] == [incident.incidentId]
+
+    status, body = routed("apigw_get_enforcement_hold", lambda_context, services)
+    assert status == 200 and body["status"] == "HELD"
+
+    status, body = routed("apigw_get_response_settings", lambda_context, services)
+    assert status == 200 and body["globalDryRun"] is True
+
+
+def test_a_port_the_settings_leave_unset_names_its_variable(lambda_context, caplog):
+    services = Services(config=None, anomalies=None, secrets=None, state=None, pseudonymiser=Pseudonymiser(b"k"))
+    status, _ = routed("apigw_get_incidents", lambda_context, services)
+    assert status == 500 and "set INCIDENTS_TABLE on the API function" in caplog.text
+
+
+def test_no_router_reads_the_environment_or_fetches_its_own_services():
+    """Deliberately calling `current_services()` or reading `os.environ` in a router makes this fail."""
+    import ast
+
+    api = Path(__file__).resolve().parents[3] / "layers/core/anomaly_guardian/api"
+    offenders = []
+    for path in sorted(api.glob("*.py")):
+        if path.name in ("deps.py", "client.py"):  # the dependency itself; the CLI's HTTP client (tooling)
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv"):
+                offenders.append(f"{path.name}:{node.lineno} os.{node.attr}")
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "") in ("current_services", "services_from_env"):
+                offenders.append(f"{path.name}:{node.lineno} {node.func.id}()")
+    assert offenders == []

@@ -13,7 +13,6 @@ Both are idempotent and audited. Invalid, altered or expired links get a 400 pag
 from __future__ import annotations
 
 import html
-import os
 import time
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -21,9 +20,9 @@ from http import HTTPStatus
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from anomaly_guardian.api.deps import record_audit, services
+from anomaly_guardian.api.deps import ServicesDep, record_audit
 from anomaly_guardian.auth.action_links import ActionClaims, InvalidActionLink, link_key, verify
-from anomaly_guardian.detection.suppression import DEFAULT_DAYS, NEVER_SUPPRESSED, pattern_of
+from anomaly_guardian.detection.suppression import NEVER_SUPPRESSED, pattern_of
 
 router = Router()
 ACTOR = "alert-link"
@@ -64,11 +63,11 @@ def _describe(c: ActionClaims) -> str:
 
 
 @router.get("/alert-actions/<token>", include_in_schema=False)
-def confirm_alert_action(token: str):
+def confirm_alert_action(token: str, svc: ServicesDep):
     c = _claims(token)
     if isinstance(c, Response):
         return c
-    anomaly = services().anomalies.get(c.tenant, c.anomaly_id)
+    anomaly = svc.anomalies.get(c.tenant, c.anomaly_id)
     if anomaly is None:
         return _page(HTTPStatus.NOT_FOUND, "Anomaly not found", "It may have expired or been erased.")
     text = f"{html.escape(str(anomaly.get('severity')))} {html.escape(str(anomaly.get('description', '')))}"
@@ -80,11 +79,10 @@ def confirm_alert_action(token: str):
 
 
 @router.post("/alert-actions/<token>", include_in_schema=False)
-def apply_alert_action(token: str):
+def apply_alert_action(token: str, svc: ServicesDep):
     c = _claims(token)
     if isinstance(c, Response):
         return c
-    svc = services()
     anomaly = svc.anomalies.get(c.tenant, c.anomaly_id)
     if anomaly is None:
         return _page(HTTPStatus.NOT_FOUND, "Anomaly not found", "It may have expired or been erased.")
@@ -100,7 +98,7 @@ def apply_alert_action(token: str):
             "submittedAt": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         }
         svc.anomalies.set_feedback(c.tenant, c.anomaly_id, feedback)
-        expires = now + int(os.environ.get("SUPPRESSION_DAYS", str(DEFAULT_DAYS))) * 86400
+        expires = now + svc.suppression_days * 86400
     else:
         expires = now + int(c.hours or 1) * 3600
     svc.config.put_suppression(c.tenant, pattern, expires, {"anomalyId": c.anomaly_id, "createdBy": ACTOR})

@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, Field
 
 from anomaly_guardian.adapters.anomalies import MAX_LIMIT, InvalidNextToken
-from anomaly_guardian.api.deps import services, tenant_of
+from anomaly_guardian.api.deps import Services, ServicesDep, TenantDep
 from anomaly_guardian.api.errors import ApiError, not_found
 from anomaly_guardian.models.anomaly import AnomalyType, Severity
 
@@ -32,9 +32,9 @@ class AnomalyPage(BaseModel):
     pagination: Pagination
 
 
-def user_filter(tenant: str, user_id: str) -> str:
+def user_filter(svc: Services, tenant: str, user_id: str) -> str:
     """Analysts may pass the raw user id (pseudonymised here) or a pseudonym from an earlier response."""
-    return user_id if PSEUDONYM.match(user_id) else services().pseudonymiser.user(tenant, user_id)
+    return user_id if PSEUDONYM.match(user_id) else svc.pseudonymiser.user(tenant, user_id)
 
 
 @router.get("/anomalies", summary="List anomalies", tags=["anomalies"])
@@ -46,17 +46,19 @@ def list_anomalies(
     anomalyType: Annotated[AnomalyType | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
     nextToken: Annotated[str | None, Query(min_length=1, max_length=4096)] = None,
+    *,
+    tenant: TenantDep,
+    svc: ServicesDep,
 ) -> AnomalyPage:
-    tenant = tenant_of(router.current_event.raw_event)
     if fromDate and toDate and fromDate > toDate:
         raise ApiError(HTTPStatus.BAD_REQUEST, "INVALID_PARAMETER", "Invalid query parameter fromDate: after toDate")
     try:
-        items, token = services().anomalies.query(
+        items, token = svc.anomalies.query(
             tenant,
             severity=severity.value if severity else None,
             from_date=fromDate,
             to_date=toDate,
-            user_id=user_filter(tenant, userId) if userId else None,
+            user_id=user_filter(svc, tenant, userId) if userId else None,
             anomaly_type=anomalyType.value if anomalyType else None,
             limit=limit,
             next_token=nextToken,
@@ -69,9 +71,8 @@ def list_anomalies(
 
 
 @router.get("/anomalies/<anomalyId>", summary="Get one anomaly", tags=["anomalies"])
-def get_anomaly(anomalyId: AnomalyId) -> dict[str, Any]:
-    tenant = tenant_of(router.current_event.raw_event)
-    item = services().anomalies.get(tenant, anomalyId)
+def get_anomaly(anomalyId: AnomalyId, tenant: TenantDep, svc: ServicesDep) -> dict[str, Any]:
+    item = svc.anomalies.get(tenant, anomalyId)
     if item is None:
         raise not_found("Anomaly", anomalyId)
     return item

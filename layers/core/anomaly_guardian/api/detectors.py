@@ -18,7 +18,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from anomaly_guardian.adapters.anomalies import MAX_LIMIT
-from anomaly_guardian.api.deps import audit, services, tenant_of
+from anomaly_guardian.api.deps import Services, ServicesDep, TenantDep, actor_of, record_audit
 from anomaly_guardian.api.errors import ApiError, not_found
 from anomaly_guardian.detection import quality
 from anomaly_guardian.detection.builtin import BUILTINS, detector_rule
@@ -64,8 +64,8 @@ def _period(hours: int) -> tuple[datetime, datetime]:
     return end - timedelta(hours=hours), end
 
 
-def _stored(tenant: str, start: datetime, end: datetime) -> tuple[list[dict[str, Any]], bool]:
-    repo = services().anomalies
+def _stored(svc: Services, tenant: str, start: datetime, end: datetime) -> tuple[list[dict[str, Any]], bool]:
+    repo = svc.anomalies
     items: list[dict[str, Any]] = []
     token = None
     while len(items) < MAX_ANOMALIES:
@@ -76,13 +76,13 @@ def _stored(tenant: str, start: datetime, end: datetime) -> tuple[list[dict[str,
     return items, True
 
 
-def _events(tenant: str, start: datetime, end: datetime) -> int:
-    counters = services().counters
+def _events(svc: Services, tenant: str, start: datetime, end: datetime) -> int:
+    counters = svc.counters
     return int(counters.totals([tenant], start, end)["events"]) if counters is not None else 0
 
 
-def _budgets(tenant: str) -> dict[str, dict[str, Any]]:
-    overrides = services().config.builtin_overrides(tenant)
+def _budgets(svc: Services, tenant: str) -> dict[str, dict[str, Any]]:
+    overrides = svc.config.builtin_overrides(tenant)
     out = {}
     for rule_id, o in overrides.items():
         spec = BUILTINS.get(rule_id)
@@ -92,12 +92,11 @@ def _budgets(tenant: str) -> dict[str, dict[str, Any]]:
 
 
 @router.get("/detectors", summary="Alert rate and analysts' precision per detector", tags=["detectors"])
-def get_detectors(hours: Hours = 24) -> DetectorsView:
-    tenant = tenant_of(router.current_event.raw_event)
+def get_detectors(hours: Hours = 24, *, tenant: TenantDep, svc: ServicesDep) -> DetectorsView:
     start, end = _period(hours)
-    items, truncated = _stored(tenant, start, end)
-    events = _events(tenant, start, end)
-    rows = quality.summarise(items, events, _budgets(tenant))
+    items, truncated = _stored(svc, tenant, start, end)
+    events = _events(svc, tenant, start, end)
+    rows = quality.summarise(items, events, _budgets(svc, tenant))
     return DetectorsView(periodHours=hours, events=events, truncated=truncated, detectors=rows)
 
 
@@ -106,15 +105,14 @@ def get_detectors(hours: Hours = 24) -> DetectorsView:
     summary="Replay the period's stored alerts against a threshold or budget",
     tags=["detectors"],
 )
-def post_simulate(detector: DetectorName, body: SimulateBody) -> dict[str, Any]:
-    tenant = tenant_of(router.current_event.raw_event)
+def post_simulate(detector: DetectorName, body: SimulateBody, tenant: TenantDep, svc: ServicesDep) -> dict[str, Any]:
     start, end = _period(body.hours)
-    items, truncated = _stored(tenant, start, end)
+    items, truncated = _stored(svc, tenant, start, end)
     mine = [a for a in items if quality.detector_of(a) == detector]
-    floor = _budgets(tenant).get(detector, {}).get("scoreFloor")
+    floor = _budgets(svc, tenant).get(detector, {}).get("scoreFloor")
     result = quality.simulate(
         mine,
-        _events(tenant, start, end),
+        _events(svc, tenant, start, end),
         threshold=body.threshold,
         alerts_per_10k=body.alertsPer10k,
         current_floor=floor,
@@ -123,9 +121,8 @@ def post_simulate(detector: DetectorName, body: SimulateBody) -> dict[str, Any]:
 
 
 @router.put("/detectors/<detector>/budget", summary="Set or remove a detector's alert budget", tags=["detectors"])
-def put_budget(detector: DetectorName, body: BudgetBody) -> dict[str, Any]:
+def put_budget(detector: DetectorName, body: BudgetBody, tenant: TenantDep, svc: ServicesDep) -> dict[str, Any]:
     raw = router.current_event.raw_event
-    tenant = tenant_of(raw)
     rule_id = detector_rule(detector)
     if rule_id is None:
         raise not_found("Detector with per-tenant settings", detector)
@@ -133,18 +130,19 @@ def put_budget(detector: DetectorName, body: BudgetBody) -> dict[str, Any]:
     result: dict[str, Any] | None = None
     if body.alertsPer10k is not None:
         start, end = _period(body.hours)
-        items, _ = _stored(tenant, start, end)
+        items, _ = _stored(svc, tenant, start, end)
         mine = [a for a in items if quality.detector_of(a) == detector]
-        events = _events(tenant, start, end)
+        events = _events(svc, tenant, start, end)
         if events <= 0:
             raise ApiError(400, "NO_TRAFFIC", f"No events counted in the last {body.hours} h to calibrate against")
         result = quality.simulate(mine, events, alerts_per_10k=body.alertsPer10k)
         floor = result["threshold"]
-    before = _budgets(tenant).get(detector)
-    stored = services().config.put_budget(
-        tenant, rule_id, alert_budget=body.alertsPer10k, score_floor=floor, actor=str(_actor(raw))
+    before = _budgets(svc, tenant).get(detector)
+    stored = svc.config.put_budget(
+        tenant, rule_id, alert_budget=body.alertsPer10k, score_floor=floor, actor=actor_of(raw)
     )
-    audit(
+    record_audit(
+        svc,
         raw,
         tenant,
         "detector.budget.update",
@@ -158,9 +156,3 @@ def put_budget(detector: DetectorName, body: BudgetBody) -> dict[str, Any]:
         "scoreFloor": stored.scoreFloor,
         "calibration": result,
     }
-
-
-def _actor(raw: dict[str, Any]) -> str:
-    from anomaly_guardian.api.deps import actor_of
-
-    return actor_of(raw)

@@ -10,7 +10,6 @@ Expired items count as absent even before DynamoDB's TTL deletes them.
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Annotated, Any
 
@@ -18,7 +17,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import BaseModel
 
-from anomaly_guardian.api.deps import services, tenant_of
+from anomaly_guardian.api.deps import ServicesDep, TenantDep, require
 from anomaly_guardian.api.errors import not_found
 
 router = Router()
@@ -39,24 +38,6 @@ class UserEnforcement(BaseModel):
     enhancedMonitoring: Restriction
 
 
-class _Blocks:
-    lock = threading.Lock()
-    repo: Any = None
-
-
-def blocks() -> Any:
-    if _Blocks.repo is None:
-        with _Blocks.lock:
-            from anomaly_guardian.adapters.blocklist_admin import BlockListAdmin
-
-            _Blocks.repo = _Blocks.repo or BlockListAdmin()
-    return _Blocks.repo
-
-
-def use_blocks(repo: Any) -> None:
-    _Blocks.repo = repo
-
-
 def _restriction(item: dict[str, Any] | None, now: float) -> Restriction:
     if not item or int(item.get("expiresAt", 0)) <= now:
         return Restriction(active=False)
@@ -64,10 +45,9 @@ def _restriction(item: dict[str, Any] | None, now: float) -> Restriction:
 
 
 @router.get("/enforcement/users/<userId>", summary="Restrictions in force for a user", tags=["enforcement"])
-def user_enforcement(userId: UserId) -> UserEnforcement:
-    tenant = tenant_of(router.current_event.raw_event)
-    pseudonym = services().pseudonymiser.user(tenant, userId)
-    repo, now = blocks(), time.time()
+def user_enforcement(userId: UserId, tenant: TenantDep, svc: ServicesDep) -> UserEnforcement:
+    pseudonym = svc.pseudonymiser.user(tenant, userId)
+    repo, now = require(svc.blocklist, "The block list", "BLOCKLIST_TABLE"), time.time()
     return UserEnforcement(
         userPseudonym=pseudonym,
         blocked=_restriction(repo.get(tenant, f"USER#{pseudonym}"), now),
@@ -77,9 +57,8 @@ def user_enforcement(userId: UserId) -> UserEnforcement:
 
 
 @router.get("/enforcement/holds/<eventId>", summary="Hold status of a transaction", tags=["enforcement"])
-def hold_status(eventId: EventId) -> dict[str, Any]:
-    tenant = tenant_of(router.current_event.raw_event)
-    item = blocks().get(tenant, f"HOLD#{eventId}")
+def hold_status(eventId: EventId, tenant: TenantDep, svc: ServicesDep) -> dict[str, Any]:
+    item = require(svc.blocklist, "The block list", "BLOCKLIST_TABLE").get(tenant, f"HOLD#{eventId}")
     if not item or int(item.get("expiresAt", 0)) <= time.time():
         raise not_found("Hold for event", eventId)
     return {

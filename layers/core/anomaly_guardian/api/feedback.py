@@ -9,7 +9,6 @@ never from the body.
 
 from __future__ import annotations
 
-import os
 import time
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -19,9 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from anomaly_guardian.adapters.anomalies import AnomalyNotFound
 from anomaly_guardian.api.anomalies import AnomalyId
-from anomaly_guardian.api.deps import actor_of, audit, services, tenant_of
+from anomaly_guardian.api.deps import ServicesDep, TenantDep, actor_of, record_audit
 from anomaly_guardian.api.errors import not_found
-from anomaly_guardian.detection.suppression import DEFAULT_DAYS, NEVER_SUPPRESSED, pattern_of
+from anomaly_guardian.detection.suppression import NEVER_SUPPRESSED, pattern_of
 
 router = Router()
 
@@ -52,21 +51,15 @@ class FeedbackResult(BaseModel):
     suppression: Suppression
 
 
-def _default_days() -> int:
-    return int(os.environ.get("SUPPRESSION_DAYS", str(DEFAULT_DAYS)))
-
-
 @router.post("/anomalies/<anomalyId>/feedback", summary="Label an anomaly", tags=["feedback"])
-def post_feedback(anomalyId: AnomalyId, body: FeedbackBody) -> FeedbackResult:
+def post_feedback(anomalyId: AnomalyId, body: FeedbackBody, tenant: TenantDep, svc: ServicesDep) -> FeedbackResult:
     raw = router.current_event.raw_event
-    tenant = tenant_of(raw)
     feedback = {
         "label": body.label,
         "note": body.note or "",
         "submittedBy": actor_of(raw),
         "submittedAt": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
     }
-    svc = services()
     try:
         anomaly = svc.anomalies.set_feedback(tenant, anomalyId, feedback)
     except AnomalyNotFound:
@@ -77,14 +70,14 @@ def post_feedback(anomalyId: AnomalyId, body: FeedbackBody) -> FeedbackResult:
         pattern = None
     suppression = Suppression(status="none")
     if pattern is not None and body.label == "false_positive":
-        expires = int(time.time()) + (body.suppressDays or _default_days()) * 86400
+        expires = int(time.time()) + (body.suppressDays or svc.suppression_days) * 86400
         svc.config.put_suppression(
             tenant, pattern, expires, {"anomalyId": anomalyId, "createdBy": feedback["submittedBy"]}
         )
         suppression = Suppression(status="suppressed", anomalyType=pattern[0], entity=pattern[1], expiresAt=expires)
     elif pattern is not None and svc.config.delete_suppression(tenant, pattern):
         suppression = Suppression(status="lifted", anomalyType=pattern[0], entity=pattern[1])
-    audit(raw, tenant, "anomaly.feedback", anomalyId, label=body.label, suppression=suppression.status)
+    record_audit(svc, raw, tenant, "anomaly.feedback", anomalyId, label=body.label, suppression=suppression.status)
     return FeedbackResult(anomalyId=anomalyId, feedback=feedback, suppression=suppression)
 
 

@@ -4,7 +4,6 @@ an analyst closes one here (an anomaly on the same entity afterwards opens a new
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime
 from enum import StrEnum
 from http import HTTPStatus
@@ -15,8 +14,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from anomaly_guardian.api.anomalies import ULID_PATTERN, Pagination
-from anomaly_guardian.api.deps import tenant_of
+from anomaly_guardian.api.deps import Services, ServicesDep, TenantDep, require
 from anomaly_guardian.api.errors import ApiError, not_found
+from anomaly_guardian.api.ports import IncidentStore
 from anomaly_guardian.models.anomaly import Severity
 from anomaly_guardian.response.correlation import rank_key
 from anomaly_guardian.response.notify import fan_out
@@ -38,58 +38,8 @@ class IncidentPage(BaseModel):
     pagination: Pagination
 
 
-class _Backends:
-    """The incident repository and workflow client, built on first use (tests replace them)."""
-
-    lock = threading.Lock()
-    incidents: Any = None
-    workflows: Any = None
-    notifier: Any = None
-
-
-def incident_repo() -> Any:
-    if _Backends.incidents is None:
-        with _Backends.lock:
-            from anomaly_guardian.adapters.incidents import IncidentRepository
-
-            _Backends.incidents = _Backends.incidents or IncidentRepository()
-    return _Backends.incidents
-
-
-def workflow_client() -> Any:
-    if _Backends.workflows is None:
-        with _Backends.lock:
-            from anomaly_guardian.adapters.stepfunctions import Workflows
-
-            _Backends.workflows = _Backends.workflows or Workflows()
-    return _Backends.workflows
-
-
-def notifier() -> Any:
-    """What `response.notify.fan_out` needs: the Config table (webhooks) and the webhook queue."""
-    if _Backends.notifier is None:
-        with _Backends.lock:
-            import os
-
-            from anomaly_guardian.adapters.config_repo import ConfigRepository
-            from anomaly_guardian.adapters.queues import Queue
-            from anomaly_guardian.response.ports import Ports
-
-            url = os.environ.get("WEBHOOK_QUEUE_URL")
-            _Backends.notifier = _Backends.notifier or Ports(
-                config=ConfigRepository(),
-                audit=None,
-                blocks=None,
-                incidents=None,
-                anomalies=None,
-                webhook_queue=Queue(url) if url else None,
-            )
-    return _Backends.notifier
-
-
-def use_backends(incidents: Any = None, workflows: Any = None, notify: Any = None) -> None:
-    """Tests: inject, or None to rebuild from the environment on next use."""
-    _Backends.incidents, _Backends.workflows, _Backends.notifier = incidents, workflows, notify
+def incident_store(svc: Services) -> IncidentStore:
+    return require(svc.incidents, "The incidents table", "INCIDENTS_TABLE")
 
 
 @router.get("/incidents", summary="List incidents", tags=["incidents"])
@@ -99,10 +49,12 @@ def list_incidents(
     limit: Annotated[int, Query(ge=1, le=MAX_INCIDENTS)] = 50,
     nextToken: Annotated[str | None, Query(min_length=1, max_length=4096)] = None,
     sort: Annotated[Literal["newest", "rank"], Query()] = "newest",
+    *,
+    tenant: TenantDep,
+    svc: ServicesDep,
 ) -> IncidentPage:
-    tenant = tenant_of(router.current_event.raw_event)
     try:
-        items, token = incident_repo().list(
+        items, token = incident_store(svc).list(
             tenant,
             status=status.value if status else None,
             severity=severity.value if severity else None,
@@ -121,10 +73,9 @@ def list_incidents(
 
 
 @router.get("/incidents/<incidentId>", summary="Get one incident", tags=["incidents"])
-def get_incident(incidentId: IncidentId) -> dict[str, Any]:
-    tenant = tenant_of(router.current_event.raw_event)
+def get_incident(incidentId: IncidentId, tenant: TenantDep, svc: ServicesDep) -> dict[str, Any]:
     try:
-        return incident_repo().get(tenant, incidentId).public()
+        return incident_store(svc).get(tenant, incidentId).public()
     except LookupError:
         raise not_found("Incident", incidentId) from None
 
@@ -136,14 +87,15 @@ class ResolveBody(BaseModel):
 
 
 @router.post("/incidents/<incidentId>/resolve", summary="Resolve an incident", tags=["incidents"])
-def resolve_incident(incidentId: IncidentId, body: ResolveBody | None = None) -> dict[str, Any]:
+def resolve_incident(
+    incidentId: IncidentId, body: ResolveBody | None = None, *, tenant: TenantDep, svc: ServicesDep
+) -> dict[str, Any]:
     raw = router.current_event.raw_event
-    tenant = tenant_of(raw)
     authorizer = (raw.get("requestContext") or {}).get("authorizer") or {}
     who = str(authorizer.get("sub") or "unknown")
     at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     note = (body.note if body else None) or ""
-    repo = incident_repo()
+    repo = incident_store(svc)
     try:
         current = repo.get(tenant, incidentId)
     except LookupError:
@@ -152,5 +104,5 @@ def resolve_incident(incidentId: IncidentId, body: ResolveBody | None = None) ->
         repo.set_status(tenant, incidentId, "RESOLVED", f"resolved by {who}: {note}"[:500], at)
     resolved = repo.get(tenant, incidentId).public()
     # Also on a repeated call (the first may have failed after the write): same delivery ids, receivers see it once.
-    fan_out(notifier(), tenant, "incident.resolved", resolved, resolved.get("severity"), incidentId)
+    fan_out(svc.notifier(), tenant, "incident.resolved", resolved, resolved.get("severity"), incidentId)
     return resolved

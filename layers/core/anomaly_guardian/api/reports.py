@@ -4,17 +4,19 @@ caller's, GET /reports/{reportId} returns one with links to its HTML page. `scop
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, date, datetime
 from http import HTTPStatus
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from anomaly_guardian.api.deps import tenant_of
+from anomaly_guardian.api.deps import Services, ServicesDep, TenantDep, require
 from anomaly_guardian.api.errors import ApiError, not_found
+
+if TYPE_CHECKING:
+    from anomaly_guardian.reports.service import ReportPorts
 
 router = Router()
 ReportId = Annotated[str, StringConstraints(pattern=r"^(daily|weekly|monthly)-\d{4}-\d{2}-\d{2}$")]
@@ -29,36 +31,12 @@ class ReportRequest(BaseModel):
     scope: Scope = "tenant"
 
 
-class _Ports:
-    lock = threading.Lock()
-    value: Any = None
-    factory: Any = None  # functions/api/app.py: configure(wiring.report_ports)
+def _ports(svc: Services) -> ReportPorts:
+    return require(svc.reports, "The reports bucket", "REPORTS_BUCKET")
 
 
-def configure(factory: Any) -> None:
-    """functions/api/app.py: how to build the report ports on first use (`wiring.report_ports`)."""
-    _Ports.factory = factory
-    _Ports.value = None
-
-
-def report_ports() -> Any:
-    if _Ports.value is None:
-        with _Ports.lock:
-            if _Ports.value is None:
-                if _Ports.factory is None:
-                    raise RuntimeError("report ports are not configured: functions/api/app.py calls configure()")
-                _Ports.value = _Ports.factory()
-    return _Ports.value
-
-
-def use_report_ports(ports: Any) -> None:
-    """Tests: inject, or None to rebuild from the environment on next use."""
-    _Ports.value = ports
-
-
-def _owner(scope: str) -> str:
+def _owner(tenant: str, scope: str) -> str:
     raw = router.current_event.raw_event
-    tenant = tenant_of(raw)
     if scope != "all":
         return tenant
     scopes = str(((raw.get("requestContext") or {}).get("authorizer") or {}).get("scopes", "")).split()
@@ -70,34 +48,43 @@ def _owner(scope: str) -> str:
 
 
 @router.post("/reports", summary="Generate a report now", tags=["reports"])
-def create_report(body: ReportRequest) -> dict[str, Any]:
+def create_report(body: ReportRequest, tenant: TenantDep, svc: ServicesDep) -> dict[str, Any]:
     from anomaly_guardian.reports.service import closed_day, generate
 
-    owner = _owner(body.scope)
+    owner = _owner(tenant, body.scope)
     try:
         day = date.fromisoformat(body.date) if body.date else closed_day(body.period, datetime.now(UTC).date())
     except ValueError:
         raise ApiError(HTTPStatus.BAD_REQUEST, "INVALID_PAYLOAD", "date must be a calendar date YYYY-MM-DD") from None
     if day > datetime.now(UTC).date():
         raise ApiError(HTTPStatus.BAD_REQUEST, "INVALID_PAYLOAD", "date must not be in the future")
-    return generate(report_ports(), body.period, day, owner)
+    return generate(_ports(svc), body.period, day, owner)
 
 
 @router.get("/reports", summary="List reports", tags=["reports"])
 def list_reports(
     period: Annotated[Literal["daily", "weekly", "monthly"] | None, Query()] = None,
     scope: Annotated[Scope, Query()] = "tenant",
+    *,
+    tenant: TenantDep,
+    svc: ServicesDep,
 ) -> dict[str, Any]:
-    owner = _owner(scope)
-    return {"reports": report_ports().store.list(owner, period)}
+    owner = _owner(tenant, scope)
+    return {"reports": _ports(svc).store.list(owner, period)}
 
 
 @router.get("/reports/<reportId>", summary="Get one report", tags=["reports"])
-def get_report(reportId: Annotated[ReportId, Path()], scope: Annotated[Scope, Query()] = "tenant") -> dict[str, Any]:
+def get_report(
+    reportId: Annotated[ReportId, Path()],
+    scope: Annotated[Scope, Query()] = "tenant",
+    *,
+    tenant: TenantDep,
+    svc: ServicesDep,
+) -> dict[str, Any]:
     from anomaly_guardian.adapters.reports_store import ReportNotFound
 
-    owner = _owner(scope)
-    store = report_ports().store
+    owner = _owner(tenant, scope)
+    store = _ports(svc).store
     try:
         report = store.get(owner, reportId)
     except ReportNotFound:

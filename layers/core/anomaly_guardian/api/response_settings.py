@@ -7,14 +7,13 @@ so an operator sees exactly what the rails will apply (and whether RESPONSE_DRY_
 
 from __future__ import annotations
 
-import os
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from pydantic import BaseModel, ConfigDict, Field
 
-from anomaly_guardian.api.deps import audit, services, tenant_of
+from anomaly_guardian.api.deps import ServicesDep, TenantDep, record_audit
 from anomaly_guardian.response.safety import ResponseSettings
 
 router = Router()
@@ -40,33 +39,31 @@ class EffectiveSettings(BaseModel):
     globalDryRun: bool = Field(description="RESPONSE_DRY_RUN is set on the functions: every tenant is in dry-run")
 
 
-def _effective(item: dict[str, Any]) -> EffectiveSettings:
+def _effective(item: dict[str, Any], global_dry_run: bool) -> EffectiveSettings:
     s = ResponseSettings.from_item(item)
     return EffectiveSettings(
         killSwitch=s.kill_switch,
         dryRun=s.dry_run,
         dryRunActions=list(s.dry_run_actions),
         actionCaps=dict(s.caps),
-        globalDryRun=os.environ.get("RESPONSE_DRY_RUN", "").lower() in ("1", "true", "yes", "on"),
+        globalDryRun=global_dry_run,
     )
 
 
 @router.get("/settings/response", summary="Response safety switches in force", tags=["settings"])
-def get_response_settings() -> EffectiveSettings:
-    tenant = tenant_of(router.current_event.raw_event)
-    return _effective(services().config.get_settings(tenant))
+def get_response_settings(tenant: TenantDep, svc: ServicesDep) -> EffectiveSettings:
+    return _effective(svc.config.get_settings(tenant), svc.global_dry_run)
 
 
 @router.patch("/settings/response", summary="Change response safety switches", tags=["settings"])
-def patch_response_settings(body: ResponseSettingsPatch) -> EffectiveSettings:
+def patch_response_settings(body: ResponseSettingsPatch, tenant: TenantDep, svc: ServicesDep) -> EffectiveSettings:
     raw = router.current_event.raw_event
-    tenant = tenant_of(raw)
     changes = body.model_dump(exclude_none=True)
-    config = services().config
+    config = svc.config
     current = config.get_settings(tenant)
     if "actionCaps" in changes:
         changes["actionCaps"] = dict(current.get("actionCaps") or {}) | changes["actionCaps"]
     updated = config.put_settings(tenant, current | changes)
-    audit(raw, tenant, "settings.response", "SETTINGS", changes=changes)
+    record_audit(svc, raw, tenant, "settings.response", "SETTINGS", changes=changes)
     logger.info("response settings changed", tenant_id=tenant, fields=sorted(changes))
-    return _effective(updated)
+    return _effective(updated, svc.global_dry_run)

@@ -21,9 +21,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from anomaly_guardian.adapters.stepfunctions import ResumeFailed, TaskTokenGone
-from anomaly_guardian.api.deps import tenant_of
+from anomaly_guardian.api.deps import ServicesDep, TenantDep, require
 from anomaly_guardian.api.errors import ApiError, not_found
-from anomaly_guardian.api.incidents import incident_repo, workflow_client
+from anomaly_guardian.api.incidents import incident_store
 from anomaly_guardian.response.correlation import ConcurrentUpdate
 
 router = Router()
@@ -57,30 +57,31 @@ class ReviewStatus(StrEnum):
 def list_reviews(
     status: Annotated[ReviewStatus | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    *,
+    tenant: TenantDep,
+    svc: ServicesDep,
 ) -> dict[str, Any]:
-    tenant = tenant_of(router.current_event.raw_event)
-    items = incident_repo().list_reviews(tenant, status.value if status else None, limit)
+    items = incident_store(svc).list_reviews(tenant, status.value if status else None, limit)
     return {"reviews": items}
 
 
 @router.get("/reviews/<reviewId>", summary="Get one manual review", tags=["reviews"])
-def get_review(reviewId: ReviewId) -> dict[str, Any]:
-    tenant = tenant_of(router.current_event.raw_event)
+def get_review(reviewId: ReviewId, tenant: TenantDep, svc: ServicesDep) -> dict[str, Any]:
     try:
-        review = incident_repo().get_review(tenant, reviewId)
+        review = incident_store(svc).get_review(tenant, reviewId)
     except LookupError:
         raise not_found("Review", reviewId) from None
     return {k: v for k, v in review.items() if k not in ("pk", "sk", "taskToken", "ttl")}
 
 
 @router.post("/reviews/<reviewId>", summary="Approve or reject a manual review", tags=["reviews"])
-def decide(reviewId: ReviewId, body: ReviewDecision) -> ReviewResult:
+def decide(reviewId: ReviewId, body: ReviewDecision, tenant: TenantDep, svc: ServicesDep) -> ReviewResult:
     raw = router.current_event.raw_event
-    tenant = tenant_of(raw)
     authorizer = (raw.get("requestContext") or {}).get("authorizer") or {}
     reviewer = str(authorizer.get("sub") or (authorizer.get("claims") or {}).get("sub") or "unknown")
     at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    repo = incident_repo()
+    repo = incident_store(svc)
+    workflows = require(svc.workflows, "The remediation workflow", "REMEDIATION_STATE_MACHINE_ARN")
     status = "APPROVED" if body.decision == "approve" else "REJECTED"
     repeat = False
     try:
@@ -97,9 +98,9 @@ def decide(reviewId: ReviewId, body: ReviewDecision) -> ReviewResult:
     output = {"decision": body.decision, "reviewId": reviewId, "reviewer": reviewer, "note": body.note or ""}
     try:
         if body.decision == "approve":
-            workflow_client().succeed(review["taskToken"], output)
+            workflows.succeed(review["taskToken"], output)
         else:
-            workflow_client().fail(review["taskToken"], "ReviewRejected", json.dumps(output))
+            workflows.fail(review["taskToken"], "ReviewRejected", json.dumps(output))
     except TaskTokenGone as exc:
         if not repeat:
             logger.warning("review no longer waiting", review_id=reviewId, error_code=str(exc))

@@ -18,7 +18,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from anomaly_guardian.adapters.config_repo import ConfigNotFound
-from anomaly_guardian.api.deps import audit, services, tenant_of
+from anomaly_guardian.api.deps import ServicesDep, TenantDep, record_audit, require
 from anomaly_guardian.api.errors import ApiError, not_found
 from anomaly_guardian.api.url_guard import UnsafeUrl, check_webhook_url, loopback_override
 from anomaly_guardian.ids import new_ulid
@@ -78,14 +78,8 @@ def public_view(stored: dict[str, Any]) -> Webhook:
     return Webhook(**fields, secretSet=bool(stored.get("secretCiphertext")))
 
 
-def _tenant() -> str:
-    return tenant_of(router.current_event.raw_event)
-
-
 @router.post("/webhooks", status_code=201, summary="Register a webhook", tags=["webhooks"])
-def create_webhook(body: WebhookSpec) -> Webhook:
-    tenant = _tenant()
-    svc = services()
+def create_webhook(body: WebhookSpec, tenant: TenantDep, svc: ServicesDep) -> Webhook:
     try:
         url = check_webhook_url(body.url, svc.resolve, allow_loopback=loopback_override())
     except UnsafeUrl as exc:
@@ -100,26 +94,25 @@ def create_webhook(body: WebhookSpec) -> Webhook:
         "retryPolicy": body.retryPolicy.model_dump(),
         "description": body.description,
         "enabled": True,
-        "secretCiphertext": svc.secrets.encrypt(tenant, body.secret),
+        "secretCiphertext": require(svc.secrets, "The secret box", "SECRETS_KMS_KEY_ID").encrypt(tenant, body.secret),
         "secretHint": "..." + body.secret[-4:],
         "createdAt": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
     }
     view = public_view(svc.config.create_webhook(tenant, record))
-    audit(router.current_event.raw_event, tenant, "webhook.create", view.webhookId, url=view.url)
+    record_audit(svc, router.current_event.raw_event, tenant, "webhook.create", view.webhookId, url=view.url)
     return view
 
 
 @router.get("/webhooks", summary="List webhooks", tags=["webhooks"])
-def list_webhooks() -> WebhookList:
-    return WebhookList(webhooks=[public_view(w) for w in services().config.list_webhooks(_tenant())])
+def list_webhooks(tenant: TenantDep, svc: ServicesDep) -> WebhookList:
+    return WebhookList(webhooks=[public_view(w) for w in svc.config.list_webhooks(tenant)])
 
 
 @router.delete("/webhooks/<webhookId>", status_code=204, summary="Delete a webhook", tags=["webhooks"])
-def delete_webhook(webhookId: WebhookId) -> Response[None]:
-    tenant = _tenant()
+def delete_webhook(webhookId: WebhookId, tenant: TenantDep, svc: ServicesDep) -> Response[None]:
     try:
-        services().config.delete_webhook(tenant, webhookId)
+        svc.config.delete_webhook(tenant, webhookId)
     except ConfigNotFound:
         raise not_found("Webhook", webhookId) from None
-    audit(router.current_event.raw_event, tenant, "webhook.delete", webhookId)
+    record_audit(svc, router.current_event.raw_event, tenant, "webhook.delete", webhookId)
     return Response(status_code=204)
