@@ -91,4 +91,5 @@ def _print_banner(info: dict) -> None:
         print(f"  table             {name}  ({logical})")
     for note in info["notes"]:
         print(f"  note              {note}")
-    print("Get a token:  .venv/bin/guardian token --tenant acme      Stop: Ctrl-C", flush=True)
+    print("Get a token:  .venv/bin/guardian token --tenant acme      Stop: Ctrl-C")
+    print(f"Console:      {info['console']}#token=$(.venv/bin/guardian token --tenant acme)", flush=True)

@@ -129,6 +129,7 @@ class ApiGateway:
         self.extra: dict[str, Callable[[], dict[str, Any]]] = {}  # local-only GET endpoints
         # local-only admin endpoints: (method, path regex, handler(match, body) -> (status, payload))
         self.admin: list[tuple[str, re.Pattern[str], Callable[[re.Match[str], bytes], tuple[int, Any]]]] = []
+        self.console: Any = None  # local.console.ConsoleFiles: the analyst console at /console/
         self._server: ThreadingHTTPServer | None = None
 
     # ------------------------------------------------------------------ request -> event
@@ -262,6 +263,8 @@ class ApiGateway:
         path = urlsplit(raw_path).path or "/"
         if method == "GET" and path in self.extra:
             return _json(200, self.extra[path]())
+        if self.console is not None and self.console.handles(method, path):
+            return self.console.serve(path)
         for admin_method, pattern, admin in self.admin:
             m = pattern.match(path)
             if m is not None and admin_method == method:

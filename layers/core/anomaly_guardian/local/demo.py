@@ -199,6 +199,10 @@ def run_demo(opts: DemoOptions) -> int:
             )
             for t in opts.tenants
         }
+        say(
+            f"  console (while the demo runs) {stack.info.get('console', api + '/console/')}"
+            f"#token={tokens[opts.tenants[0]]}  (other tenants: guardian token --tenant T)"
+        )
         watchers = [Watcher(api, token, run, opts.poll_interval, watch_stop) for token in tokens.values()]
         for w in watchers:
             w.start()

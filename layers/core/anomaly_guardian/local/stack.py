@@ -26,6 +26,7 @@ from typing import Any
 from anomaly_guardian.local.apigw import ApiGateway, Authorizer, Route
 from anomaly_guardian.local.asyncinvoke import AsyncInvoker
 from anomaly_guardian.local.cfn import ACCOUNT_ID, load_template, resources_of
+from anomaly_guardian.local.console import ConsoleFiles, console_url
 from anomaly_guardian.local.ddbstreams import DynamoDBStreamPoller
 from anomaly_guardian.local.eventbridge import AwsServiceEvents, EventBridgeRouter, collect_rules
 from anomaly_guardian.local.firehose import FirehoseArchiver, firehose_specs
@@ -96,6 +97,7 @@ class StackOptions:
     archive_buffer_seconds: float = 2.0  # Firehose buffering interval locally (deployed: as Terraform says)
     state_dir: Path | None = None  # write stack.json / env.json here (local/state.py); None: nowhere
     env: dict[str, str] = field(default_factory=dict)
+    console_dir: Path | None = None  # the built analyst console (default: <repo>/build/console)
 
 
 class LocalStack:
@@ -404,6 +406,7 @@ class LocalStack:
             break
         self.gateway = ApiGateway(routes, authorizer, stage="local")
         self.gateway.extra["/_local/stats"] = self.stats
+        self.gateway.console = ConsoleFiles(self.o.console_dir or find_repo_root() / "build" / "console")
         self.gateway.extra["/_local/schedules"] = self.scheduler.describe
         self.gateway.admin += [
             ("POST", re.compile(r"^/_local/schedules/([^/]+)/run$"), self._admin_run_schedule),
@@ -656,6 +659,7 @@ class LocalStack:
         assert res is not None and self.moto is not None
         return {
             "api": self.api_url,
+            "console": console_url(self.api_url),
             "aws_endpoint_url": self.moto.url,
             # the emulation's own process (None when in-process): fault tests stall it (SIGSTOP/SIGCONT)
             "aws_emulation_pid": self.moto.pid,
