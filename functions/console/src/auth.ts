@@ -67,7 +67,7 @@ export async function finishCognitoSignIn(): Promise<boolean> {
   });
   if (!resp.ok) throw new Error(`Cognito refused the sign-in (${resp.status}); sign in again.`);
   const tokens = await resp.json();
-  // The ID token carries custom:tenant_id and cognito:groups; the authorizer accepts it (aud = client id).
+  // The ID token carries custom:tenantId and cognito:groups; the authorizer accepts it (aud = client id).
   setToken(tokens.id_token ?? tokens.access_token);
   return true;
 }

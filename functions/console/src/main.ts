@@ -33,7 +33,7 @@ function renderNav(active: string): void {
   const c = claims();
   clear(who);
   if (c) {
-    const tenant = String(c.tenantId ?? c["custom:tenant_id"] ?? c["custom:tenantId"] ?? "?");
+    const tenant = String(c.tenantId ?? c["custom:tenantId"] ?? "?");
     const exp = typeof c.exp === "number" ? new Date(c.exp * 1000).toISOString().slice(11, 16) + "Z" : "?";
     who.append(h("span", { id: "tenant" }, `tenant ${tenant}`), ` · until ${exp} `, h("button", { type: "button", class: "link", onclick: signOut }, "Sign out"));
   }

@@ -179,7 +179,11 @@ class AuthorizerSettings(FunctionSettings):
     public_key: str | None = Field(None, alias="GUARDIAN_TOKEN_PUBLIC_KEY", repr=False)
     issuer: str = Field("anomaly-guardian", alias="GUARDIAN_TOKEN_ISSUER", min_length=1)  # tokens.DEFAULT_ISSUER
     audience: str = Field("anomaly-guardian-api", alias="GUARDIAN_TOKEN_AUDIENCE", min_length=1)
-    tenant_claim: str = Field("tenantId", alias="GUARDIAN_TOKEN_TENANT_CLAIM", min_length=1)
+    # The RS256 issuer (the console's Cognito user pool): its iss/aud (ours when unset), tenant and groups claims.
+    external_issuer: str | None = Field(None, alias="GUARDIAN_TOKEN_EXTERNAL_ISSUER")
+    external_audience: str | None = Field(None, alias="GUARDIAN_TOKEN_EXTERNAL_AUDIENCE")
+    tenant_claim: str = Field("custom:tenantId", alias="GUARDIAN_TOKEN_TENANT_CLAIM", min_length=1)
+    groups_claim: str = Field("cognito:groups", alias="GUARDIAN_TOKEN_GROUPS_CLAIM", min_length=1)
 
     @field_validator("jwks_url")
     @classmethod

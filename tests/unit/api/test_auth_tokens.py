@@ -6,7 +6,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from anomaly_guardian.auth.authorizer import Unauthorized, authorize
-from anomaly_guardian.auth.tokens import TokenError, TokenSettings, sign_token, verify_token
+from anomaly_guardian.auth.tokens import ExternalIssuer, TokenError, TokenSettings, sign_token, verify_token
 
 KEY = b"k" * 32
 NOW = 1_800_000_000.0
@@ -63,19 +63,58 @@ def test_short_keys_are_refused():
         sign_token(b"short", "acme")
 
 
-def test_rs256_issuer_with_cognito_style_tenant_claim():
-    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = private.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    settings = TokenSettings(
-        issuer="https://cognito-idp.eu-west-1.amazonaws.com/pool",
-        audience="client-id",
-        tenant_claim="custom:tenantId",
-        rs256_key_for=lambda _t: pem,
-    )
-    claims = {"iss": settings.issuer, "aud": "client-id", "sub": "u1", "exp": NOW + 60, "custom:tenantId": "globex"}
-    good = jwt.encode(claims | {"scope": "api:read"}, private, algorithm="RS256")
-    assert verify_token(good, settings, now=NOW).tenant == "globex"
-    # An HS256 token signed with the public key as secret (alg confusion) must not pass.
+POOL = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Pool1"
+PRIVATE = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+PEM = PRIVATE.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+COGNITO = TokenSettings(
+    hs256_key=KEY, external=ExternalIssuer(key_for=lambda _t: PEM, issuer=POOL, audience="client-id")
+)
+
+
+def id_token(**claims):
+    """A Cognito-shaped ID token: aud = app client id, token_use id, custom:tenantId, cognito:groups."""
+    base = {"iss": POOL, "aud": "client-id", "sub": "u1", "token_use": "id", "iat": NOW, "exp": NOW + 3600}
+    return jwt.encode({"custom:tenantId": "globex"} | base | claims, PRIVATE, algorithm="RS256")
+
+
+def test_cognito_id_token_maps_tenant_attribute_and_groups_to_scopes():
+    claims = verify_token(id_token(**{"cognito:groups": ["analyst", "unrelated"]}), COGNITO, now=NOW)
+    assert (claims.tenant, claims.subject, claims.scopes) == ("globex", "u1", ("api:read", "api:write"))
+    viewer = verify_token(id_token(**{"cognito:groups": ["viewer"]}), COGNITO, now=NOW)
+    assert viewer.scopes == ("api:read",)
+    assert verify_token(id_token(**{"cognito:groups": ["events:write"]}), COGNITO, now=NOW).scopes == ("events:write",)
+    assert verify_token(id_token(), COGNITO, now=NOW).scopes == ()  # no group: signed in, allowed nothing
+
+
+def test_our_hs256_tokens_still_verify_beside_the_external_issuer():
+    assert verify_token(token(scopes=["api:read"]), COGNITO, now=NOW).tenant == "acme"
+
+
+@pytest.mark.parametrize(
+    ("claims", "reason"),
+    [
+        ({"iss": "https://cognito-idp.eu-west-1.amazonaws.com/other"}, "wrong issuer"),
+        ({"aud": "another-client"}, "wrong audience"),
+        ({"token_use": "access"}, "not an ID token"),
+        ({"custom:tenantId": "a#b"}, "claim custom:tenantId missing or not a valid tenant id"),
+        ({"iss": "anomaly-guardian", "aud": "anomaly-guardian-api"}, "wrong issuer"),  # our iss, their key
+    ],
+)
+def test_cognito_tokens_are_checked_against_the_pools_own_issuer_and_audience(claims, reason):
+    with pytest.raises(TokenError, match=reason):
+        verify_token(id_token(**claims), COGNITO, now=NOW)
+
+
+def test_tenant_is_never_taken_from_a_claim_the_user_could_choose():
+    """A tenantId claim (our HS256 name) in a Cognito token is ignored: only the admin-set attribute counts."""
+    forged = id_token(tenantId="acme", **{"custom:tenantId": None})
+    with pytest.raises(TokenError, match="custom:tenantId"):
+        verify_token(forged, COGNITO, now=NOW)
+
+
+def test_alg_confusion_with_the_public_key_as_hmac_secret_is_refused():
+    settings = TokenSettings(external=COGNITO.external)
+    claims = {"iss": POOL, "aud": "client-id", "sub": "u1", "exp": NOW + 60, "custom:tenantId": "globex"}
     with pytest.raises(TokenError, match="not accepted"):
         verify_token(jwt.encode(claims, b"p" * 64, algorithm="HS256"), settings, now=NOW)
 

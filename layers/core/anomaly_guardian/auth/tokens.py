@@ -3,7 +3,10 @@
 The tenant of every API call comes from here and nowhere else: the authorizer verifies the token
 and passes `tenantId` to the API in the request context. Tokens are HS256 JWTs signed with a key
 kept in SSM SecureString (`TOKEN_SIGNING_KEY_PARAM`) or `GUARDIAN_TOKEN_KEY` locally. RS256 tokens
-from an external issuer (e.g. Cognito) are accepted when a public key or JWKS URL is configured.
+from an external issuer (the console's Cognito user pool) are accepted when a public key or JWKS URL is
+configured: they are checked against that issuer's own iss/aud, the tenant is its tenant claim
+(`custom:tenantId`, an attribute only an administrator can set) and the scopes come from its groups
+(`cognito:groups`, GROUP_SCOPES), so both HS256 CLI tokens and console sign-ins work side by side.
 
 Tenant ids are restricted to `[A-Za-z0-9][A-Za-z0-9_.-]{0,63}` so a tenant can never smuggle the
 `#` separator into a DynamoDB key and address another tenant's items.
@@ -28,6 +31,13 @@ DEFAULT_AUDIENCE = "anomaly-guardian-api"
 # read: GET anything; write: POST/PUT/DELETE anything (includes POST /events); events:write: POST /events only.
 SCOPES = ("api:read", "api:write", "events:write", "admin")  # admin: cross-tenant views (reports of all tenants)
 DEFAULT_SCOPES = ("api:read", "api:write")
+# Cognito group -> scopes: a group named after a role, or exactly after one scope.
+GROUP_SCOPES: dict[str, tuple[str, ...]] = {
+    "viewer": ("api:read",),
+    "analyst": ("api:read", "api:write"),
+    "admin": ("api:read", "api:write", "admin"),
+    **{scope: (scope,) for scope in SCOPES},
+}
 MAX_TTL_SECONDS = 7 * 24 * 3600
 MIN_KEY_BYTES = 32
 _TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -54,14 +64,27 @@ class Claims:
 
 
 @dataclass(frozen=True)
+class ExternalIssuer:
+    """An RS256 identity provider (a Cognito user pool): its own iss/aud, where the tenant and scopes are.
+
+    Cognito ID tokens carry `aud` = the app client id and `token_use` = "id"; access tokens carry neither
+    `aud` nor custom attributes, so they are refused (missing aud / token_use)."""
+
+    key_for: Callable[[str], Any]  # token -> public key (PEM/JWK-derived)
+    issuer: str
+    audience: str
+    tenant_claim: str = "custom:tenantId"
+    groups_claim: str = "cognito:groups"
+
+
+@dataclass(frozen=True)
 class TokenSettings:
-    """What a verifier accepts. `hs256_key` for our own tokens; `rs256_key_for` for an external issuer."""
+    """What a verifier accepts. `hs256_key` (with issuer/audience) for our own tokens; `external` for RS256."""
 
     hs256_key: bytes | None = None
     issuer: str = DEFAULT_ISSUER
     audience: str = DEFAULT_AUDIENCE
-    tenant_claim: str = "tenantId"
-    rs256_key_for: Callable[[str], Any] | None = None  # token -> public key (PEM/JWK-derived)
+    external: ExternalIssuer | None = None
     leeway_seconds: int = 30
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -74,7 +97,7 @@ class TokenSettings:
 
     @classmethod
     def from_settings(cls, s: AuthorizerSettings, hs256_key: bytes | None) -> TokenSettings:
-        """Issuer/audience/tenant claim overridable for Cognito (`custom:tenantId`); JWKS via PyJWKClient."""
+        """The external issuer (JWKS via PyJWKClient, or a PEM) has its own iss/aud when configured, else ours."""
         jwks_url, pem = s.jwks_url, s.public_key
         key_for: Callable[[str], Any] | None = None
         if jwks_url:
@@ -82,13 +105,16 @@ class TokenSettings:
             key_for = lambda token: client.get_signing_key_from_jwt(token).key  # noqa: E731
         elif pem:
             key_for = lambda _token: pem  # noqa: E731
-        return cls(
-            hs256_key=hs256_key,
-            issuer=s.issuer,
-            audience=s.audience,
-            tenant_claim=s.tenant_claim,
-            rs256_key_for=key_for,
-        )
+        external = None
+        if key_for is not None:
+            external = ExternalIssuer(
+                key_for=key_for,
+                issuer=s.external_issuer or s.issuer,
+                audience=s.external_audience or s.audience,
+                tenant_claim=s.tenant_claim,
+                groups_claim=s.groups_claim,
+            )
+        return cls(hs256_key=hs256_key, issuer=s.issuer, audience=s.audience, external=external)
 
 
 def _check_key(key: bytes) -> bytes:
@@ -141,17 +167,20 @@ def verify_token(token: str, settings: TokenSettings, *, now: float | None = Non
     except jwt.PyJWTError:
         raise TokenError("token is not a JWT") from None
     alg = header.get("alg")
+    external = settings.external
+    issuer, audience = settings.issuer, settings.audience
     if alg == "HS256" and settings.hs256_key:
         key: Any = settings.hs256_key
-    elif alg == "RS256" and settings.rs256_key_for is not None:
+    elif alg == "RS256" and external is not None:
+        issuer, audience = external.issuer, external.audience
         try:
-            key = settings.rs256_key_for(token)
+            key = external.key_for(token)
         except jwt.PyJWTError:
             raise TokenError("no public key for this token (kid unknown)") from None
     else:
         raise TokenError(f"algorithm {alg!r} not accepted")
     try:
-        payload = _decode_at(token, key, alg, settings, time.time() if now is None else now)
+        payload = _decode_at(token, key, alg, issuer, audience, settings, time.time() if now is None else now)
     except jwt.ExpiredSignatureError:
         raise TokenError("token expired") from None
     except jwt.InvalidAudienceError:
@@ -164,22 +193,37 @@ def verify_token(token: str, settings: TokenSettings, *, now: float | None = Non
         raise TokenError(f"missing claim {exc.claim}") from None
     except jwt.PyJWTError as exc:
         raise TokenError(f"invalid token ({type(exc).__name__})") from None
-    tenant = payload.get(settings.tenant_claim)
+    tenant_claim = external.tenant_claim if alg == "RS256" and external else "tenantId"
+    tenant = payload.get(tenant_claim)
     if not valid_tenant(tenant):
-        raise TokenError(f"claim {settings.tenant_claim} missing or not a valid tenant id")
+        raise TokenError(f"claim {tenant_claim} missing or not a valid tenant id")
     raw_scope = payload.get("scope", "")
-    scopes = tuple(s for s in raw_scope.split() if s in SCOPES) if isinstance(raw_scope, str) else ()
-    return Claims(tenant=tenant, subject=str(payload["sub"]), scopes=scopes, expires_at=int(payload["exp"]))
+    scopes = [s for s in raw_scope.split() if s in SCOPES] if isinstance(raw_scope, str) else []
+    if alg == "RS256" and external is not None:
+        if payload.get("token_use", "id") != "id":
+            raise TokenError("not an ID token (token_use)")
+        groups = payload.get(external.groups_claim) or []
+        if isinstance(groups, str):  # some issuers send one group as a string
+            groups = [groups]
+        scopes += [scope for g in groups if isinstance(g, str) for scope in GROUP_SCOPES.get(g, ())]
+    return Claims(
+        tenant=tenant,
+        subject=str(payload["sub"]),
+        scopes=tuple(dict.fromkeys(scopes)),
+        expires_at=int(payload["exp"]),
+    )
 
 
-def _decode_at(token: str, key: Any, alg: str, settings: TokenSettings, now: float) -> dict[str, Any]:
+def _decode_at(
+    token: str, key: Any, alg: str, issuer: str, audience: str, settings: TokenSettings, now: float
+) -> dict[str, Any]:
     """Verify signature/iss/aud with PyJWT, then exp/nbf against an explicit clock (testable)."""
     payload = jwt.decode(
         token,
         key,
         algorithms=[alg],
-        audience=settings.audience,
-        issuer=settings.issuer,
+        audience=audience,
+        issuer=issuer,
         options={
             "require": ["exp", "iss", "aud", "sub"],
             "verify_exp": False,
