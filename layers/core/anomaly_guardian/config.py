@@ -124,6 +124,10 @@ class UsageConfig(_Section):
     readonly_min_count: int = Field(default=300, ge=1)
     # Hours of history an entity needs before a first-seen GPU launch or a spike is judged.
     warmup_hours: float = Field(default=24.0, ge=0)
+    # An event this many hours older than its entity's open bucket is a backfill (a replay of an older
+    # trail, `guardian cloudtrail send` of last month): that entity's history starts again from it, and
+    # needs `warmup_hours` before it is judged. Later-than-this events count toward the open bucket.
+    rewind_hours: float = Field(default=24.0, gt=0)
     # Dollar estimate of an Invoke spike (CloudTrail does not say how long or how big an invocation is).
     lambda_typical_memory_mb: float = Field(default=512.0, gt=0)
     lambda_typical_duration_ms: float = Field(default=1000.0, gt=0)

@@ -12,6 +12,13 @@ Priceable spikes (RunInstances, CreateVolume, Invoke) carry a dollar estimate (`
 `costEstimate` on the anomaly, an explanation entry and the description's "about $X per hour".
 Hour-of-day slots learn only from buckets that saw calls, which errs towards fewer alarms for rare APIs.
 
+Order: an event older than its key's open bucket counts toward that bucket, unless it is more than
+`rewind_hours` older: then it is a backfill (an older trail replayed into a live tenant) and the key's
+history starts again from it, with its own `warmup_hours` before it is judged (otherwise a whole older
+trail folds into one bucket of the live history and nothing in it is ever seen). The tenant's history
+starts at the oldest event it has seen. Interleaving a backfill with live traffic restarts keys each
+time the stream jumps back; replay backfills before live traffic resumes.
+
 Enrichment: each key's open bucket also tallies who and what made its calls (principal ARNs, access key
 ids, session issuers, accounts, regions, source IPs, user agents, resources, error codes; at most
 `MAX_DISTINCT` values each, the rest as "(other)"), and each principal keeps its own tally of APIs,
@@ -147,11 +154,14 @@ class UsageDetector:
         api = str(meta.get("api", "unknown"))
         count = int(meta.get("count") or 1)
         tenant_meta = states[state_key(ev.tenant, KIND, "_meta")].state
-        first_seen = tenant_meta.setdefault("t0", ev.epoch)
+        first_seen = tenant_meta["t0"] = min(tenant_meta.get("t0", ev.epoch), ev.epoch)
         warmed = ev.epoch - first_seen >= cfg.warmup_hours * 3600
         findings: list[Finding] = []
         bucket = int(ev.epoch // cfg.bucket_seconds)
-        principal = self._principal_tally(states[state_key(ev.tenant, KIND, f"prin|{ev.user}")].state, bucket, ev, meta)
+        rewind = max(1, int(cfg.rewind_hours * 3600 // cfg.bucket_seconds))
+        principal = self._principal_tally(
+            states[state_key(ev.tenant, KIND, f"prin|{ev.user}")].state, bucket, ev, meta, rewind
+        )
         spike = self._count(
             states[state_key(ev.tenant, KIND, f"api|{api}")].state, ev, count, meta, cfg, warmed, principal
         )
@@ -192,9 +202,9 @@ class UsageDetector:
         return findings
 
     @staticmethod
-    def _principal_tally(st: dict, bucket: int, ev: PreparedEvent, meta: dict) -> dict:
+    def _principal_tally(st: dict, bucket: int, ev: PreparedEvent, meta: dict, rewind: int) -> dict:
         """This principal's APIs, regions and errors over its current and previous bucket."""
-        if not st or bucket > st.get("b", -1):
+        if not st or bucket > st.get("b", -1) or bucket < st["b"] - rewind:
             previous = st.get("g") if st and bucket == st.get("b", -2) + 1 else None
             st.clear()
             st.update(b=bucket, g={}, p=previous or {})
@@ -207,11 +217,16 @@ class UsageDetector:
         st: dict, ev: PreparedEvent, count: int, meta: dict, cfg, warmed: bool, principal: dict | None = None
     ) -> Finding | None:
         bucket = int(ev.epoch // cfg.bucket_seconds)
-        if not st:
+        if st and bucket < st["b"] - max(1, int(cfg.rewind_hours * 3600 // cfg.bucket_seconds)):
+            st.clear()
+            st["w"] = ev.epoch  # a backfill: this key's history starts again here
+        if "b" not in st:
             st.update(b=bucket, c=0, m=0.0, v=0.0, s={}, a=-1)
         if bucket > st["b"]:
             UsageDetector._close(st, bucket, cfg.bucket_seconds)
-        st["c"] += count  # a late event (bucket < current) counts toward the open bucket
+        st["c"] += count  # a late event (bucket < current, within rewind_hours) counts toward the open bucket
+        if "w" in st and ev.epoch - st["w"] < cfg.warmup_hours * 3600:
+            warmed = False
         groups = st.setdefault("g", {})
         for dim, source in KEY_DIMENSIONS.items():
             _tally(groups, dim, _value(ev, meta, source), count if dim == "principals" else 1)
