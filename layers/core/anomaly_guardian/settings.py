@@ -118,6 +118,40 @@ class ReportsSettings(FunctionSettings):
     reports_bucket: str = Field(alias="REPORTS_BUCKET", min_length=1)
     reports_kms_key_id: str | None = Field(None, alias="REPORTS_KMS_KEY_ID")
     alerts_topic_arn: str | None = Field(None, alias="ALERTS_TOPIC_ARN")
+    # Monthly capacity planning reads these resources (unset ones are left out); docs/reports.md.
+    events_stream_name: str | None = Field(None, alias="EVENTS_STREAM_NAME")
+    state_table: str | None = Field(None, alias="STATE_TABLE")
+    config_table: str | None = Field(None, alias="CONFIG_TABLE")
+    incidents_table: str | None = Field(None, alias="INCIDENTS_TABLE")
+    blocklist_table: str | None = Field(None, alias="BLOCKLIST_TABLE")
+    idempotency_table: str | None = Field(None, alias="IDEMPOTENCY_TABLE")
+    # "project=anomaly-guardian,environment=dev": the stack's cost allocation tags (the system's own cost).
+    system_cost_tags: str | None = Field(None, alias="SYSTEM_COST_TAGS")
+
+    @property
+    def capacity_tables(self) -> list[str]:
+        names = (
+            self.state_table,
+            self.anomalies_table,
+            self.config_table,
+            self.incidents_table,
+            self.audit_table,
+            self.blocklist_table,
+            self.idempotency_table,
+        )
+        return [n for n in dict.fromkeys(names) if n]
+
+    @property
+    def cost_tags(self) -> dict[str, str]:
+        pairs = [p.split("=", 1) for p in (self.system_cost_tags or "").split(",") if p.strip()]
+        return {k.strip(): v.strip() for k, v in pairs}
+
+    @field_validator("system_cost_tags")
+    @classmethod
+    def _tags_are_pairs(cls, value: str | None) -> str | None:
+        if value and any("=" not in p or not p.split("=", 1)[0].strip() for p in value.split(",") if p.strip()):
+            raise ValueError("expected key=value pairs separated by commas")
+        return value
 
 
 class SearchIndexerSettings(FunctionSettings):

@@ -119,10 +119,15 @@ def model_promoter(settings: ModelPromoteSettings | None = None) -> Promoter:
 
 
 def report_ports(
-    settings: ReportsSettings | None = None, emit: Callable[[str, dict[str, Any]], None] | None = None
+    settings: ReportsSettings | None = None,
+    emit: Callable[[str, dict[str, Any]], None] | None = None,
+    capacity: bool = True,
 ) -> ReportPorts:
-    """functions/reports and the API's /reports router."""
+    """functions/reports and the API's /reports router. `capacity`: the monthly admin report's CloudWatch
+    and Cost Explorer readers (the scheduled function's; the API's role does not read them)."""
     from anomaly_guardian.adapters.anomalies import AnomalyRepository
+    from anomaly_guardian.adapters.capacity import CapacityReader
+    from anomaly_guardian.adapters.cost_explorer import SystemCost
     from anomaly_guardian.adapters.counters import TenantCounters
     from anomaly_guardian.adapters.reports_store import ReportStore
     from anomaly_guardian.adapters.sns import AlertTopic
@@ -135,6 +140,8 @@ def report_ports(
         store=ReportStore(s.reports_bucket, kms_key_id=s.reports_kms_key_id or ""),
         alerts=AlertTopic(s.alerts_topic_arn) if s.alerts_topic_arn else None,
         emit=emit,
+        capacity=CapacityReader([s.events_stream_name or ""], s.capacity_tables) if capacity else None,
+        system_cost=SystemCost(s.cost_tags) if capacity and s.cost_tags else None,
     )
 
 
@@ -268,14 +275,18 @@ def api_services(settings: ApiSettings | None = None) -> Services:
 def api_report_ports(s: ApiSettings) -> ReportPorts:
     """The API's /reports: the same ports as functions/reports, from the API function's settings."""
     return report_ports(
-        ReportsSettings(
-            ENVIRONMENT=s.environment,
-            ANOMALIES_TABLE=s.anomalies_table,
-            AUDIT_TABLE=s.audit_table,
-            REPORTS_BUCKET=s.reports_bucket,
-            REPORTS_KMS_KEY_ID=s.reports_kms_key_id,
-            ALERTS_TOPIC_ARN=s.alerts_topic_arn,
-        )
+        # the capacity fields stay unset: the API's role does not read CloudWatch or Cost Explorer
+        ReportsSettings.model_validate(
+            {
+                "ENVIRONMENT": s.environment,
+                "ANOMALIES_TABLE": s.anomalies_table,
+                "AUDIT_TABLE": s.audit_table,
+                "REPORTS_BUCKET": s.reports_bucket,
+                "REPORTS_KMS_KEY_ID": s.reports_kms_key_id,
+                "ALERTS_TOPIC_ARN": s.alerts_topic_arn,
+            }
+        ),
+        capacity=False,
     )
 
 

@@ -28,3 +28,56 @@ class CostExplorer:
             if not token:
                 return
             kwargs["NextPageToken"] = token
+
+
+class SystemCost:
+    """What the stack itself cost over a period: GetCostAndUsage (UnblendedCost, MONTHLY, by SERVICE)
+    filtered to the stack's tags. The tags must be activated as cost allocation tags in Billing (Terraform
+    `aws_ce_cost_allocation_tag`), or Cost Explorer returns nothing for them. Each call costs $0.01, so
+    only the monthly admin report asks."""
+
+    def __init__(self, tags: dict[str, str], ce: Any = None):
+        self.tags = dict(tags)
+        self.ce = ce or client("ce", "us-east-1")
+
+    def _filter(self) -> dict[str, Any]:
+        parts = [{"Tags": {"Key": k, "Values": [v], "MatchOptions": ["EQUALS"]}} for k, v in sorted(self.tags.items())]
+        return parts[0] if len(parts) == 1 else {"And": parts}
+
+    def read(self, start: str, end: str) -> dict[str, Any]:
+        """[start, end) (YYYY-MM-DD, end exclusive as Cost Explorer takes it) -> total and per-service USD."""
+        kwargs: dict[str, Any] = {
+            "TimePeriod": {"Start": start, "End": end},
+            "Granularity": "MONTHLY",
+            "Metrics": ["UnblendedCost"],
+            "GroupBy": [{"Type": "DIMENSION", "Key": "SERVICE"}],
+            "Filter": self._filter(),
+        }
+        by_service: dict[str, float] = {}
+        units, estimated, periods = set(), False, 0
+        while True:
+            resp = self.ce.get_cost_and_usage(**kwargs)
+            for result in resp.get("ResultsByTime", []):
+                periods += 1
+                estimated = estimated or bool(result.get("Estimated"))
+                for group in result.get("Groups", []):
+                    cost = group["Metrics"]["UnblendedCost"]
+                    units.add(cost.get("Unit", "USD"))
+                    name = group["Keys"][0]
+                    by_service[name] = by_service.get(name, 0.0) + float(cost["Amount"])
+            token = resp.get("NextPageToken")
+            if not token:
+                break
+            kwargs["NextPageToken"] = token
+        source = f"Cost Explorer GetCostAndUsage (UnblendedCost) for tags {self.tags}"
+        if not periods:
+            return {"value": None, "reason": "Cost Explorer returned no data for the stack's tags", "source": source}
+        services = sorted(by_service.items(), key=lambda kv: -kv[1])
+        return {
+            "totalUsd": round(sum(by_service.values()), 2),
+            "currency": "/".join(sorted(units)) or "USD",
+            "estimated": estimated,
+            "byService": [{"service": s, "usd": round(v, 2)} for s, v in services if round(v, 2)],
+            "tags": self.tags,
+            "source": source,
+        }

@@ -325,6 +325,74 @@ def _fmt(v: Any) -> str:
     return "n/a" if v is None else html.escape(f"{v:,}" if isinstance(v, int) else str(v))
 
 
+def _short(kind: str, name: str) -> str:
+    """A bar label that fits the chart's 150 px gutter: the end of a long physical name."""
+    label = f"{kind} {name}"
+    return label if len(label) <= 24 else f"{kind} ...{name[-(20 - len(kind)) :]}"
+
+
+def _pct_text(v: Any) -> str:
+    return "n/a" if v is None else f"{float(v):.1%}"
+
+
+def _capacity_html(cap: Mapping[str, Any]) -> str:
+    """Monthly: utilisation bars (peak against limit) and the figures behind them; or why there are none."""
+    if cap.get("reason"):
+        return f"<h2>Capacity planning</h2><p>n/a: {html.escape(str(cap['reason']))}</p>"
+    bars: list[tuple[str, float]] = []
+    rows = []
+    for st in cap.get("streams") or []:
+        bars.append((_short("stream", st["name"]), round(100 * float(st["utilisation"]), 1)))
+        rows.append(
+            f"<tr><td>stream {html.escape(st['name'])}</td><td>{html.escape(st['mode'])}, "
+            f"{st['openShards']} shard(s)</td><td>{st['peakRecordsPerSecond']:g} records/s, "
+            f"{st['peakBytesPerSecond']:g} B/s</td><td>{st['recordsLimitPerSecond']:,} records/s, "
+            f"{st['bytesLimitPerSecond']:,} B/s</td><td>{_pct_text(st['utilisation'])}</td>"
+            f"<td>{st['writeThrottled']:,}</td></tr>"
+        )
+    for t in cap.get("tables") or []:
+        peak = max(t["readUtilisation"] or 0.0, t["writeUtilisation"] or 0.0)
+        bars.append((_short("table", t["name"]), round(100 * peak, 1)))
+        rows.append(
+            f"<tr><td>table {html.escape(t['name'])}</td><td>{html.escape(t['billingMode'])}</td>"
+            f"<td>{t['peakReadUnitsPerSecond']:g} RCU/s, {t['peakWriteUnitsPerSecond']:g} WCU/s</td>"
+            f"<td>{_fmt(t['readLimitPerSecond'])} / {_fmt(t['writeLimitPerSecond'])} "
+            f"({html.escape(t['limitSource'])})</td><td>{_pct_text(t['readUtilisation'])} read, "
+            f"{_pct_text(t['writeUtilisation'])} write</td><td>{t['throttleEvents']:,}</td></tr>"
+        )
+    lam = cap.get("lambda")
+    if lam:
+        bars.append(("Lambda concurrency", round(100 * float(lam["utilisation"] or 0), 1)))
+        rows.append(
+            f"<tr><td>Lambda (account)</td><td>concurrency</td><td>{lam['peakConcurrentExecutions']:g}</td>"
+            f"<td>{lam['accountConcurrencyLimit']:,}</td><td>{_pct_text(lam['utilisation'])}</td>"
+            f"<td>{lam['throttles']:,}</td></tr>"
+        )
+    notes = "".join(f"<li>{html.escape(w)}</li>" for w in (cap.get("warnings") or []) + (cap.get("errors") or []))
+    return (
+        "<h2>Capacity planning</h2>"
+        + (_bars("Peak utilisation (% of limit)", bars) if bars else "")
+        + "<table><tr><th>resource</th><th>mode</th><th>peak (5-minute average)</th><th>limit</th>"
+        f"<th>utilisation</th><th>throttled</th></tr>{''.join(rows)}</table>" + (f"<ul>{notes}</ul>" if notes else "")
+    )
+
+
+def _cost_html(cost: Mapping[str, Any]) -> str:
+    if cost.get("reason"):
+        return f"<h2>Cost of the system</h2><p>n/a: {html.escape(str(cost['reason']))}</p>"
+    services = cost.get("byService") or []
+    chart = (
+        _bars("Cost by service (USD)", [(_short("", s["service"]).strip(), s["usd"]) for s in services[:10]])
+        if services
+        else ""
+    )
+    return (
+        f"<h2>Cost of the system</h2><p>{cost['totalUsd']:,.2f} {html.escape(str(cost['currency']))}"
+        f"{' (estimated: the month is not closed)' if cost.get('estimated') else ''}; "
+        f"{html.escape(str(cost.get('source', '')))}</p>{chart}"
+    )
+
+
 def render_html(report: Mapping[str, Any]) -> str:
     s, k = report["summary"], report["kpis"]
     perf = s["system_performance"]
@@ -364,6 +432,9 @@ def render_html(report: Mapping[str, Any]) -> str:
         )
         or "<li>none</li>"
     )
+    monthly = ""
+    if report["period"] == "monthly":
+        monthly = _capacity_html(report["capacity"]) + _cost_html(report["system_cost"])
     title = f"Anomaly Guardian {report['period']} report {report['date']} ({report['tenantId']})"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
@@ -374,4 +445,4 @@ system health: {html.escape(report["system_health"]["status"])}; events counted 
 <div class="cards">{card_html}</div>
 {"".join(charts)}
 <h2>Top anomalies</h2><table><tr><th>severity</th><th>type</th><th>score</th><th>description</th></tr>{rows}</table>
-<h2>Recommendations</h2><ul>{recs}</ul></body></html>"""
+<h2>Recommendations</h2><ul>{recs}</ul>{monthly}</body></html>"""

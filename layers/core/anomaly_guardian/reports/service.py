@@ -26,6 +26,8 @@ class ReportPorts:
     store: Any  # ReportStore
     alerts: Any = None  # AlertTopic
     emit: Callable[[str, dict[str, Any]], None] | None = None  # (tenant, kpis) -> EMF
+    capacity: Any = None  # CapacityReader (.read(start, end)); monthly admin report only
+    system_cost: Any = None  # SystemCost (.read(start_day, end_day)); monthly admin report only
 
 
 def _iso(dt: datetime) -> str:
@@ -69,6 +71,8 @@ def generate(ports: ReportPorts, period: str, day: date, tenant: str, notify: bo
         "healthNotes": [f"anomalies counted by the detector: {totals['anomalies']}"]
         + (["anomaly list truncated at 50,000"] if truncated else []),
     }
+    if period == "monthly":
+        counters.update(system_figures(ports, tenant, start, end))
     report = build(period, day, tenant, anomalies, previous, counters)
     if tenant == ADMIN_TENANT:
         report["tenants"] = tenants
@@ -99,6 +103,28 @@ def generate(ports: ReportPorts, period: str, day: date, tenant: str, notify: bo
         )
         ports.alerts.publish(subject, message, "LOW", tenant, "report.generated")
     return report
+
+
+def system_figures(ports: ReportPorts, tenant: str, start: datetime, end: datetime) -> dict[str, Any]:
+    """Capacity and the system's own cost: stack-wide figures, so only in the admin roll-up (a tenant's
+    report points there; the stack's cost is the operator's, not a tenant's). A reader that fails gives
+    a null with its reason instead of failing the report."""
+    if tenant != ADMIN_TENANT:
+        why = {"value": None, "reason": f"stack-wide figure: in the admin report (tenant {ADMIN_TENANT})"}
+        return {"capacity": why, "systemCost": why}
+    out: dict[str, Any] = {}
+    if ports.capacity is None:
+        out["capacity"] = {"value": None, "reason": "no capacity reader configured (functions/reports reads it)"}
+    else:
+        out["capacity"] = ports.capacity.read(start, end)
+    if ports.system_cost is None:
+        out["systemCost"] = {"value": None, "reason": "no cost reader configured (SYSTEM_COST_TAGS unset)"}
+    else:
+        try:
+            out["systemCost"] = ports.system_cost.read(start.date().isoformat(), end.date().isoformat())
+        except Exception as exc:  # Cost Explorer off or denied: the report still goes out
+            out["systemCost"] = {"value": None, "reason": f"Cost Explorer GetCostAndUsage failed: {exc}"}
+    return out
 
 
 def closed_day(period: str, today: date) -> date:
