@@ -6,7 +6,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
 from anomaly_guardian import wiring
-from anomaly_guardian.cost.service import run, tenant_config
+from anomaly_guardian.cost.service import run
 from anomaly_guardian.settings import LOCAL_ENVIRONMENTS
 
 logger = Logger()
@@ -21,7 +21,7 @@ ports, settings = wiring.cost_ports()
 def lambda_handler(event: dict, context: object) -> dict:
     tenant = settings.usage_tenant_id
     try:
-        result = run(ports, tenant, tenant_config(tenant), lookback_days=settings.cost_lookback_days)
+        result = run(ports, tenant, ports.config_for(tenant), lookback_days=settings.cost_lookback_days)
     except Exception as exc:
         # The local stack's AWS emulation has no Cost Explorer: say so instead of failing every run there.
         if settings.environment not in LOCAL_ENVIRONMENTS or "not been implemented" not in str(exc):

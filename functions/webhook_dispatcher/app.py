@@ -9,7 +9,6 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from anomaly_guardian import wiring
-from anomaly_guardian.adapters.secrets import secret_box_from_env
 from anomaly_guardian.adapters.webhook_http import post
 from anomaly_guardian.response.delivery import deliver
 
@@ -17,8 +16,7 @@ logger = Logger()
 tracer = Tracer()
 metrics = Metrics(namespace="AnomalyGuardian")
 processor = BatchProcessor(event_type=EventType.SQS)
-ports = wiring.response_ports()  # validates ResponseSettings at cold start
-secret_box = secret_box_from_env()
+ports, secret_box = wiring.webhook_dispatcher()  # validates ResponseSettings at cold start
 
 
 def record_handler(record: SQSRecord) -> dict:

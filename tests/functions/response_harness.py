@@ -136,17 +136,17 @@ class Resources:
     def settings(self, tenant: str, **values: Any) -> None:
         from anomaly_guardian.adapters.config_repo import ConfigRepository
 
-        ConfigRepository().put_settings(tenant, values)
+        ConfigRepository("test-config").put_settings(tenant, values)
 
     def store_anomaly(self, anomaly: dict[str, Any]) -> None:
         from anomaly_guardian.adapters.anomalies import AnomalyRepository
 
-        AnomalyRepository().put_many([anomaly])
+        AnomalyRepository("test-anomalies").put_many([anomaly])
 
     def stored_anomaly(self, tenant: str, anomaly_id: str) -> dict[str, Any]:
         from anomaly_guardian.adapters.anomalies import AnomalyRepository
 
-        return AnomalyRepository().get(tenant, anomaly_id)
+        return AnomalyRepository("test-anomalies").get(tenant, anomaly_id)
 
 
 def _create(res: Resources, monkeypatch: pytest.MonkeyPatch) -> Resources:

@@ -207,7 +207,7 @@ def test_customer_systems_can_query_what_is_in_force(actions, response_aws, lamb
     # and after erasure the user's block and flags are gone
     from anomaly_guardian.adapters.blocklist_admin import BlockListAdmin
 
-    assert BlockListAdmin().erase_user(TENANT, pseudonym) == 2
+    assert BlockListAdmin("test-blocklist").erase_user(TENANT, pseudonym) == 2
     status, body = parse(api.lambda_handler(apigw_event("apigw_get_enforcement_user"), LambdaContext()))
     assert not body["blocked"]["active"] and not body["stepUpRequired"]["active"]
 
@@ -265,7 +265,7 @@ def test_operators_flip_the_kill_switch_over_the_api_and_it_takes_effect(actions
     assert result["reason"] == "kill_switch"
     from anomaly_guardian.adapters.config_repo import ConfigRepository
 
-    assert ConfigRepository().get_settings(TENANT)["retentionNote"] == "kept"
+    assert ConfigRepository("test-config").get_settings(TENANT)["retentionNote"] == "kept"
     changes = [r for r in response_aws.items("AUDIT_TABLE", TENANT, "AU#") if r["action"] == "settings.response"]
     assert changes and changes[0]["changes"] == {"killSwitch": True, "actionCaps": {"rate_limit": 10}}
     # and another tenant's settings are untouched

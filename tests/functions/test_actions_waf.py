@@ -11,7 +11,7 @@ from anomaly_guardian.adapters.waf import WafIpSet, as_cidr
 
 @pytest.fixture
 def ip_set(response_aws):  # noqa: F811
-    return WafIpSet(sleep=lambda _s: None)
+    return WafIpSet("guardian-blocked", response_aws.env["WAF_IP_SET_ID"], sleep=lambda _s: None)
 
 
 def test_concurrent_writer_causes_a_lock_conflict_that_is_retried_without_losing_either_write(ip_set, response_aws):  # noqa: F811

@@ -41,7 +41,7 @@ def api(tables, handler_module, monkeypatch):
     monkeypatch.setenv("GUARDIAN_PSEUDONYM_KEY", "test-pseudonym-key")
     monkeypatch.setattr(alert_actions, "_key", None)
     deps.reset_services()
-    AnomalyRepository(token_key=b"k").put_many([ANOMALY])
+    AnomalyRepository("test-anomalies", token_key=b"k").put_many([ANOMALY])
     yield handler_module("api")
     deps.reset_services()
 
@@ -65,7 +65,8 @@ def call(api, ctx, method: str, token: str) -> tuple[int, str]:
 def suppression(tenant: str = "platform") -> dict | None:
     pattern = pattern_of(ANOMALY)
     item = client("dynamodb").get_item(
-        TableName=ConfigRepository().table, Key={"pk": {"S": f"T#{tenant}"}, "sk": {"S": suppression_sk(pattern)}}
+        TableName=ConfigRepository("test-config").table,
+        Key={"pk": {"S": f"T#{tenant}"}, "sk": {"S": suppression_sk(pattern)}},
     )
     return item.get("Item")
 
@@ -91,7 +92,7 @@ def test_get_confirms_without_changing_anything_and_post_snoozes(api, lambda_con
     item = suppression()
     assert abs(int(item["expiresAt"]["N"]) - (time.time() + 4 * 3600)) < 60
     assert item["createdBy"]["S"] == "alert-link"
-    assert "feedback" not in AnomalyRepository(token_key=b"k").get(
+    assert "feedback" not in AnomalyRepository("test-anomalies", token_key=b"k").get(
         "platform", ANOMALY["anomalyId"]
     )  # a snooze is no verdict
     assert call(api, lambda_context, "POST", t)[0] == 200  # clicking twice is harmless
@@ -100,7 +101,7 @@ def test_get_confirms_without_changing_anything_and_post_snoozes(api, lambda_con
 def test_false_positive_link_records_the_verdict_and_suppresses(api, lambda_context):
     status, _ = call(api, lambda_context, "POST", token("false_positive"))
     assert status == 200
-    stored = AnomalyRepository(token_key=b"k").get("platform", ANOMALY["anomalyId"])
+    stored = AnomalyRepository("test-anomalies", token_key=b"k").get("platform", ANOMALY["anomalyId"])
     assert stored["feedback"]["label"] == "false_positive" and stored["feedback"]["submittedBy"] == "alert-link"
     assert abs(int(suppression()["expiresAt"]["N"]) - (time.time() + 30 * 86400)) < 120
     audit = client("dynamodb").scan(TableName=__import__("os").environ["AUDIT_TABLE"])["Items"]

@@ -30,7 +30,7 @@ def make(tenant="acme", minute=0, severity="HIGH", kind="value", user="u_1", sco
 
 @pytest.fixture
 def repo(tables):
-    return AnomalyRepository(token_key=b"k" * 32)
+    return AnomalyRepository("test-anomalies", token_key=b"k" * 32)
 
 
 def test_put_many_then_get_round_trips_the_contract_fields(repo):
@@ -145,7 +145,7 @@ def test_next_token_cannot_be_used_for_another_tenant_or_filter_or_edited(repo):
     with pytest.raises(InvalidNextToken):
         repo.query("acme", limit=2, next_token="garbage")
     # A token signed with a different key is refused too
-    other_repo = AnomalyRepository(token_key=b"x" * 32)
+    other_repo = AnomalyRepository("test-anomalies", token_key=b"x" * 32)
     with pytest.raises(InvalidNextToken):
         other_repo.query("acme", limit=2, next_token=token)
 

@@ -149,14 +149,16 @@ class TestRules:
         assert (status, body["message"]) == (400, "Missing required field: conditions")
 
     def test_a_rule_created_through_the_api_fires_in_the_detector(self, call, api):
-        from anomaly_guardian.adapters.config_repo import rule_provider_from_env
+        from anomaly_guardian.adapters.config_repo import ConfigRepository, rule_provider
         from anomaly_guardian.detection.pipeline import DetectionPipeline
         from anomaly_guardian.detection.registry import build_detectors
         from anomaly_guardian.models.event import parse_event
         from anomaly_guardian.state.store import InMemoryStateStore
 
         assert call("apigw_post_rule")[0] == 201
-        pipeline = DetectionPipeline(InMemoryStateStore(), detectors=build_detectors(rule_provider_from_env()))
+        pipeline = DetectionPipeline(
+            InMemoryStateStore(), detectors=build_detectors(rule_provider(ConfigRepository("test-config")))
+        )
         ev = {"eventId": "e1", "userId": "u1", "eventType": "transaction", "timestamp": "2026-11-20T10:00:00Z"}
         out = pipeline.process("acme", [parse_event({**ev, "transactionAmount": 12000.0})])
         rule_hits = [a for a in out if a.anomalyType == "rule"]

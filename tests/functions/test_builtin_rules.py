@@ -97,7 +97,7 @@ def test_put_the_get_body_with_a_new_threshold_versions_audits_and_isolates_tena
         (3, 150, "cli:acme"),
     ]
     # The effective config the detector reads for each tenant.
-    repo = ConfigRepository()
+    repo = ConfigRepository("test-config")
     configs = TenantConfigProvider(repo.builtin_overrides_many)
     assert configs("acme").velocity.max_events_per_user == 150 and configs("acme").velocity.enabled is False
     assert configs("globex").velocity.max_events_per_user == 100 and configs("globex").velocity.enabled is True
@@ -179,14 +179,14 @@ def burst(tenant, user, n, start, seconds, seq0=0):
 
 
 def velocity(tenant):
-    items, _ = AnomalyRepository(token_key=b"k").query(tenant, limit=1000)
+    items, _ = AnomalyRepository("test-anomalies", token_key=b"k").query(tenant, limit=1000)
     return [a for a in items if a["anomalyType"] == "velocity"]
 
 
 def test_the_detector_lambda_judges_each_tenant_with_its_own_thresholds(
     tables, detector_dlq, handler_module, lambda_context
 ):
-    repo = ConfigRepository()
+    repo = ConfigRepository("test-config")
     repo.put_builtin("tuned", "velocity-check", threshold=150, enabled=True, expected_version=1, actor="t", old={})
     repo.put_builtin("quiet", "velocity-check", threshold=100, enabled=False, expected_version=1, actor="t", old={})
     detector = handler_module("detector")

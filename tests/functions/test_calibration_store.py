@@ -17,27 +17,27 @@ def cvs(n, median, seed):
 
 def test_given_two_shards_writing_the_same_tenant_when_read_then_the_counts_add_up(tables):
     clock = [1_800_000_000.0]
-    a = DynamoDBCalibration(clock=lambda: clock[0])  # two containers (two shards)
-    b = DynamoDBCalibration(clock=lambda: clock[0])
+    a = DynamoDBCalibration("test-state", clock=lambda: clock[0])  # two containers (two shards)
+    b = DynamoDBCalibration("test-state", clock=lambda: clock[0])
     x, y = cvs(400, 0.3, 1), cvs(600, 0.3, 2)
     a.add("acme", "session_cv", histogram(x))
     b.add("acme", "session_cv", histogram(y))
     b.add("acme", "session_cv", histogram(y))  # a redelivered batch is counted again: a calibration, not a ledger
-    reader = DynamoDBCalibration(clock=lambda: clock[0])
+    reader = DynamoDBCalibration("test-state", clock=lambda: clock[0])
     assert reader.histograms("acme")["session_cv"] == histogram(x + y + y)
     assert reader.histograms("globex") == {}
 
 
 def test_given_days_of_history_when_read_then_the_window_is_merged_and_older_days_drop_out(tables):
     clock = [1_800_000_000.0]
-    store = DynamoDBCalibration(clock=lambda: clock[0])
+    store = DynamoDBCalibration("test-state", clock=lambda: clock[0])
     store.add("acme", "session_cv", histogram(cvs(100, 0.3, 3)))
     clock[0] += 3 * 86400
     store.add("acme", "session_cv", histogram(cvs(100, 0.3, 4)))
-    fresh = DynamoDBCalibration(clock=lambda: clock[0])
+    fresh = DynamoDBCalibration("test-state", clock=lambda: clock[0])
     assert sum(fresh.histograms("acme")["session_cv"]) == 200
     clock[0] += 5 * 86400  # the first day is now 8 days old
-    later = DynamoDBCalibration(clock=lambda: clock[0])
+    later = DynamoDBCalibration("test-state", clock=lambda: clock[0])
     assert sum(later.histograms("acme")["session_cv"]) == 100
     item = client("dynamodb").get_item(
         TableName=store.table, Key={"pk": {"S": calibration_key("acme", "session_cv", store._now())}}
@@ -47,7 +47,7 @@ def test_given_days_of_history_when_read_then_the_window_is_merged_and_older_day
 
 def test_given_a_cached_read_when_the_container_adds_then_it_sees_its_own_additions(tables):
     clock = [1_800_000_000.0]
-    store = DynamoDBCalibration(clock=lambda: clock[0])
+    store = DynamoDBCalibration("test-state", clock=lambda: clock[0])
     assert store.histograms("acme") == {}
     store.add("acme", "session_cv", histogram(cvs(3000, 0.3, 5)))
     assert sum(store.histograms("acme")["session_cv"]) == 3000  # cache updated, no re-read
@@ -58,6 +58,6 @@ def test_given_a_cached_read_when_the_container_adds_then_it_sees_its_own_additi
 
 def test_given_the_table_is_unreachable_when_used_then_detection_goes_on_with_the_seed(aws, monkeypatch):
     monkeypatch.setenv("STATE_TABLE", "no-such-table")
-    store = DynamoDBCalibration()
+    store = DynamoDBCalibration("test-state")
     store.add("acme", "session_cv", histogram([0.3] * 10))  # logged, not raised
     assert store.histograms("acme") == {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from anomaly_guardian.adapters.config_repo import ConfigNotFound, ConfigRepository, rule_provider_from_env
+from anomaly_guardian.adapters.config_repo import ConfigNotFound, ConfigRepository, rule_provider
 from anomaly_guardian.detection.rules import RuleSpec
 
 SPEC = RuleSpec(ruleName="big", conditions={"metric": "transactionAmount", "operator": ">", "threshold": 10})
@@ -12,7 +12,7 @@ SPEC = RuleSpec(ruleName="big", conditions={"metric": "transactionAmount", "oper
 
 @pytest.fixture
 def repo(tables):
-    return ConfigRepository()
+    return ConfigRepository("test-config")
 
 
 def test_settings_are_per_tenant(repo):
@@ -34,7 +34,7 @@ def test_rules_live_in_the_tenants_partition_only(repo):
 
 
 def test_detector_loader_sees_changes_after_the_cache_ttl(repo):
-    provider = rule_provider_from_env(ttl_seconds=0.05)
+    provider = rule_provider(ConfigRepository("test-config"), ttl_seconds=0.05)
     assert provider("acme") == []
     rule = repo.create_rule("acme", SPEC)
     import time

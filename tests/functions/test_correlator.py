@@ -79,7 +79,7 @@ def test_a_users_related_anomalies_become_one_incident(correlator, response_aws,
     assert result == {"batchItemFailures": []}
     from anomaly_guardian.adapters.incidents import IncidentRepository
 
-    incidents, _ = IncidentRepository().list(TENANT)
+    incidents, _ = IncidentRepository("test-incidents").list(TENANT)
     assert len(incidents) == 2
     (inc,) = [i for i in incidents if i.primaryEntity["value"] == user]
     assert inc.memberCount == 3
@@ -95,7 +95,7 @@ def test_a_users_related_anomalies_become_one_incident(correlator, response_aws,
     again = correlator.lambda_handler(sqs_event(messages), lambda_context)
     # Then nothing is duplicated
     assert again == {"batchItemFailures": []}
-    assert IncidentRepository().get(TENANT, inc.incidentId).memberCount == 3
+    assert IncidentRepository("test-incidents").get(TENANT, inc.incidentId).memberCount == 3
     assert len(executions()) == 4
 
 
@@ -107,14 +107,14 @@ def test_anomalies_beyond_the_window_open_a_new_incident(correlator, response_aw
     correlator.lambda_handler(sqs_event(response_aws.drain(response_aws.env["RESPONSE_QUEUE_URL"])), lambda_context)
     from anomaly_guardian.adapters.incidents import IncidentRepository
 
-    incidents, _ = IncidentRepository().list(TENANT)
+    incidents, _ = IncidentRepository("test-incidents").list(TENANT)
     assert [i.memberCount for i in incidents] == [1, 1]
 
 
 def test_incident_opened_webhook_is_queued_for_subscribers(correlator, response_aws, lambda_context):  # noqa: F811
     from anomaly_guardian.adapters.config_repo import ConfigRepository
 
-    ConfigRepository().create_webhook(
+    ConfigRepository("test-config").create_webhook(
         TENANT,
         {"webhookId": "W1", "url": "https://hooks.example/x", "events": ["incident.opened"], "secretCiphertext": "x"},
     )
@@ -198,14 +198,14 @@ def test_resolving_an_incident_notifies_and_the_next_anomaly_opens_a_new_one(cor
     from anomaly_guardian.adapters.incidents import IncidentRepository
     from anomaly_guardian.api import deps
 
-    ConfigRepository().create_webhook(
+    ConfigRepository("test-config").create_webhook(
         TENANT,
         {"webhookId": "W2", "url": "https://hooks.example/y", "events": ["incident.resolved"], "secretCiphertext": "x"},
     )
     user = "u_ffffffffffffffffffffffff"
     dispatch([make_anomaly("velocity", user=user, at_ms=T0)])
     correlator.lambda_handler(sqs_event(response_aws.drain(response_aws.env["RESPONSE_QUEUE_URL"])), lambda_context)
-    (inc,) = IncidentRepository().list(TENANT)[0]
+    (inc,) = IncidentRepository("test-incidents").list(TENANT)[0]
     deps.reset_services()
     api = load_handler("api")
     event = apigw_event("apigw_post_incident_resolve", path_params={"incidentId": inc.incidentId})
@@ -220,13 +220,13 @@ def test_resolving_an_incident_notifies_and_the_next_anomaly_opens_a_new_one(cor
     # a later anomaly on the same user opens a new incident
     dispatch([make_anomaly("geolocation", user=user, at_ms=T0 + 60_000)])
     correlator.lambda_handler(sqs_event(response_aws.drain(response_aws.env["RESPONSE_QUEUE_URL"])), lambda_context)
-    assert sorted(i.status for i in IncidentRepository().list(TENANT)[0]) == ["OPEN", "RESOLVED"]
+    assert sorted(i.status for i in IncidentRepository("test-incidents").list(TENANT)[0]) == ["OPEN", "RESOLVED"]
 
 
 def test_a_webhook_queue_failure_does_not_hold_back_the_remediation(correlator, response_aws, lambda_context):  # noqa: F811
     from anomaly_guardian.adapters.config_repo import ConfigRepository
 
-    ConfigRepository().create_webhook(
+    ConfigRepository("test-config").create_webhook(
         TENANT,
         {"webhookId": "W3", "url": "https://hooks.example/z", "events": ["incident.opened"], "secretCiphertext": "x"},
     )

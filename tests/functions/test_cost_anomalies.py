@@ -126,12 +126,12 @@ def test_cost_explorer_anomaly_joins_the_usage_incident_and_is_alerted(
     assert usage and all(a["entities"]["aws"] == f"{ACCOUNT}|ec2|us-east-1" for a in usage)
     spike = next(a for a in usage if "calls in" in a["description"])
     assert spike["costEstimate"]["text"].startswith("about $")
-    AnomalyRepository().put_many(usage)
+    AnomalyRepository("test-anomalies").put_many(usage)
     from anomaly_guardian.adapters.queues import Queue
 
     dispatch(usage, events, queue=Queue(response_aws.env["RESPONSE_QUEUE_URL"]))
     correlator.lambda_handler(sqs_event(response_aws.drain(response_aws.env["RESPONSE_QUEUE_URL"])), lambda_context)
-    (usage_incident,) = IncidentRepository().list(TENANT)[0]
+    (usage_incident,) = IncidentRepository("test-incidents").list(TENANT)[0]
 
     # When Cost Explorer reports three anomalies over two pages (one below the $100 threshold)
     expect_pages(stub, TODAY - timedelta(days=7), [([EC2, S3], "page-2"), ([LAMBDA], None)])
@@ -140,7 +140,7 @@ def test_cost_explorer_anomaly_joins_the_usage_incident_and_is_alerted(
     assert result["read"] == 3 and result["emitted"] == 2 and result["below"] == 1
 
     # Then two cost anomalies are stored with their impact and root causes
-    stored, _ = AnomalyRepository().query(TENANT, anomaly_type="cost")
+    stored, _ = AnomalyRepository("test-anomalies").query(TENANT, anomaly_type="cost")
     by_ce = {a["costAnomalyId"]: a for a in stored}
     assert set(by_ce) == {"ce-ec2-1", "ce-lambda-1"}
     ec2 = by_ce["ce-ec2-1"]
@@ -161,11 +161,11 @@ def test_cost_explorer_anomaly_joins_the_usage_incident_and_is_alerted(
     handed = response_aws.drain(response_aws.env["RESPONSE_QUEUE_URL"])
     assert len(handed) == 2
     assert correlator.lambda_handler(sqs_event(handed), lambda_context) == {"batchItemFailures": []}
-    joined = IncidentRepository().get(TENANT, usage_incident.incidentId)
+    joined = IncidentRepository("test-incidents").get(TENANT, usage_incident.incidentId)
     assert joined.types == {"usage": len(usage), "cost": 1}
     assert "likely runaway resource or leaked credentials" in joined.summary
     assert joined.estimatedCostUsd == 2400.0  # what Cost Explorer measured, not the estimate as well
-    incidents, _ = IncidentRepository().list(TENANT)
+    incidents, _ = IncidentRepository("test-incidents").list(TENANT)
     assert len(incidents) == 2
     lone = next(i for i in incidents if i.incidentId != usage_incident.incidentId)
     assert lone.types == {"cost": 1} and lone.entities["aws"] == ["210987654321|lambda|eu-west-1"]
@@ -218,12 +218,12 @@ def test_a_run_that_died_after_claiming_is_finished_with_the_same_anomaly_id(cos
     expect_pages(stub, TODAY - timedelta(days=7), [([EC2], None)])
     with pytest.raises(RuntimeError):
         handler.lambda_handler({}, lambda_context)
-    first, _ = AnomalyRepository().query(TENANT, anomaly_type="cost")
+    first, _ = AnomalyRepository("test-anomalies").query(TENANT, anomaly_type="cost")
     handler.ports.dispatch = real_dispatch
     # the cursor did not move: the same window is read again
     expect_pages(stub, TODAY - timedelta(days=7), [([EC2], None)])
     assert handler.lambda_handler({}, lambda_context)["emitted"] == 1
-    second, _ = AnomalyRepository().query(TENANT, anomaly_type="cost")
+    second, _ = AnomalyRepository("test-anomalies").query(TENANT, anomaly_type="cost")
     assert [a["anomalyId"] for a in second] == [a["anomalyId"] for a in first]  # one anomaly, not two
     (msg,) = response_aws.drain(response_aws.env["RESPONSE_QUEUE_URL"])
     assert json.loads(msg["Body"])["anomaly"]["anomalyId"] == first[0]["anomalyId"]

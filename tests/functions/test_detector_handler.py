@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -31,7 +32,7 @@ def detector(tables, detector_dlq, handler_module):
 
 
 def all_anomalies(tenant):
-    items, token = AnomalyRepository(token_key=b"k").query(tenant, limit=1000)
+    items, token = AnomalyRepository("test-anomalies", token_key=b"k").query(tenant, limit=1000)
     assert token is None
     return items
 
@@ -65,7 +66,9 @@ def test_replaying_the_same_batch_creates_no_duplicates(detector, lambda_context
     assert detector.lambda_handler(event, lambda_context) == {"batchItemFailures": []}
     again = sorted(a["anomalyId"] for a in all_anomalies("acme") + all_anomalies("globex"))
     assert again == first
-    done = DynamoDBEventDedupe().seen(["acme#evt-1001", "acme#evt-1002", "globex#evt-2002", "acme#evt-9999"])
+    done = DynamoDBEventDedupe("test-idempotency").seen(
+        ["acme#evt-1001", "acme#evt-1002", "globex#evt-2002", "acme#evt-9999"]
+    )
     assert done == {"acme#evt-1001": None, "acme#evt-1002": None, "globex#evt-2002": None}  # all DONE
 
 
@@ -160,10 +163,10 @@ def kinesis_record(seq, user, eid, ip="198.51.100.200"):
 def shard_detector():
     return BatchDetector(
         lambda s: DetectionPipeline(s, detectors=[IpCounter()], pseudonymiser=Pseudonymiser(b"k")),
-        DynamoDBStateStore(),
-        AnomalyRepository(token_key=b"k"),
-        DynamoDBEventDedupe(),
-        SqsDeadLetterQueue(),
+        DynamoDBStateStore("test-state"),
+        AnomalyRepository("test-anomalies", token_key=b"k"),
+        DynamoDBEventDedupe("test-idempotency"),
+        SqsDeadLetterQueue(os.environ.get("DETECTOR_DLQ_URL")),
     )
 
 
@@ -187,7 +190,7 @@ def test_two_shards_racing_on_one_ip_both_count(tables, detector_dlq):
     assert result.failed == set() and result.conflict_retries == 1
     assert raced[0].failed == set()
     key = state_key("acme", "ipcount", Pseudonymiser(b"k").ip("acme", "198.51.100.200"))
-    item = DynamoDBStateStore().load([key])[key]
+    item = DynamoDBStateStore("test-state").load([key])[key]
     assert item.state == {"n": 8} and item.version == 2
 
 
@@ -251,7 +254,7 @@ def test_failed_anomaly_write_is_retried_without_updating_state_twice(detector, 
         i["pk"]["S"]: int(i["version"]["N"]) for i in client("dynamodb").scan(TableName="test-state")["Items"]
     }
     assert state_after_retry == state_after_first
-    assert set(DynamoDBEventDedupe().seen(["acme#evt-1002", "globex#evt-2001"]).values()) == {None}
+    assert set(DynamoDBEventDedupe("test-idempotency").seen(["acme#evt-1002", "globex#evt-2001"]).values()) == {None}
 
 
 def test_per_tenant_hourly_counters_count_each_event_once(detector, lambda_context):
@@ -270,7 +273,7 @@ def test_per_tenant_hourly_counters_count_each_event_once(detector, lambda_conte
     detector.lambda_handler(event, lambda_context)
     detector.lambda_handler(event, lambda_context)  # redelivered: the dedupe skips it, so no recount
     now = datetime.now(UTC)
-    counters = TenantCounters()
+    counters = TenantCounters("test-audit")
     span = (now - timedelta(hours=2), now + timedelta(hours=1))
     assert counters.active_tenants(*span) == sorted(per_tenant)
     for tenant, n in per_tenant.items():

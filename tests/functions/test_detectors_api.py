@@ -114,7 +114,7 @@ def test_given_a_budget_when_set_then_stored_on_the_builtin_rule_and_the_detecto
     from anomaly_guardian.adapters.config_repo import ConfigRepository
     from anomaly_guardian.detection.builtin import effective_config
 
-    cfg = effective_config(ConfigRepository().builtin_overrides("acme"))
+    cfg = effective_config(ConfigRepository("test-config").builtin_overrides("acme"))
     assert cfg.score_floors == {"system": body["scoreFloor"]}
     # GET /detectors shows the budget; the period's rate (4 per 10k) exceeds it
     _, listed = call("apigw_get_detectors")
@@ -129,7 +129,7 @@ def test_given_a_budget_when_set_then_stored_on_the_builtin_rule_and_the_detecto
     # null removes it
     status, body = call("apigw_put_detector_budget", body={"alertsPer10k": None})
     assert status == 200 and body["alertsPer10k"] is None and body["scoreFloor"] is None
-    assert effective_config(ConfigRepository().builtin_overrides("acme")).score_floors == {}
+    assert effective_config(ConfigRepository("test-config").builtin_overrides("acme")).score_floors == {}
 
 
 def test_given_a_detector_without_settings_when_setting_a_budget_then_404(call, traffic):

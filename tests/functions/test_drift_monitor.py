@@ -102,7 +102,7 @@ def _executions():
 def _feedback(tenant="t1"):
     from anomaly_guardian.adapters.anomalies import AnomalyRepository
 
-    repo = AnomalyRepository()
+    repo = AnomalyRepository("test-anomalies")
     made = []
     for i, label in enumerate(["true_positive", "false_positive", None]):
         a = Anomaly(

@@ -128,28 +128,32 @@ def test_erasure_leaves_no_raw_id_and_no_pseudonym_in_any_table_or_object(stack,
     # Detector: anomalies, state, dedupe markers of both people.
     detector = stack("detector")
     assert detector.lambda_handler(kinesis(alice + bob), lambda_context) == {"batchItemFailures": []}
-    anomalies = AnomalyRepository(token_key=b"k")
+    anomalies = AnomalyRepository("test-anomalies", token_key=b"k")
     mine = anomalies.user_anomalies(TENANT, alice_pseudo)
     assert mine, "the detector found nothing for alice"
     assert anomalies.user_anomalies(TENANT, p.user(TENANT, BOB["userId"]))
     first = mine[0]
     # A PENDING marker (as left by a crash between store and respond) carries anomaly documents.
-    DynamoDBEventDedupe().mark([], {f"{TENANT}#{first['originalEvent']['eventId']}": json.dumps([first])})
+    DynamoDBEventDedupe("test-idempotency").mark(
+        [], {f"{TENANT}#{first['originalEvent']['eventId']}": json.dumps([first])}
+    )
     # Response records.
     incident = Incident(incidentId="01JINCIDENT0000000000000000", tenantId=TENANT, summary=f"user {alice_pseudo}")
     incident.entities = {"user": [alice_pseudo], "ip": [first["entities"].get("ip", needles["ip pseudonym"])]}
     incident.members = [{"anomalyId": first["anomalyId"], "userId": alice_pseudo}]
-    IncidentRepository().save(incident)
-    audit = AuditLog()
+    IncidentRepository("test-incidents").save(incident)
+    audit = AuditLog("test-audit")
     audit.record(TENANT, {"action": "rate_limit", "subject": first["anomalyId"], "detail": {"ip": ALICE["ipAddress"]}})
     audit.record(TENANT, {"action": "step_up_auth", "subject": first["anomalyId"], "userId": alice_pseudo})
     audit.record(TENANT, {"action": "rule.create", "subject": "01RULE", "actor": "ops"})
-    blocks = BlockListAdmin()
+    blocks = BlockListAdmin("test-blocklist")
     blocks.put(TENANT, f"USER#{alice_pseudo}", 2**31, {"kind": "user", "userId": alice_pseudo})
     blocks.put(TENANT, f"IP#{ALICE['ipAddress']}", 2**31, {"kind": "ip", "anomalyId": first["anomalyId"]})
     blocks.put(TENANT, f"HOLD#{first['originalEvent']['eventId']}", 2**31, {"kind": "hold", "userId": alice_pseudo})
     blocks.put(TENANT, f"IP#{BOB['ipAddress']}", 2**31, {"kind": "ip"})
-    ConfigRepository().put_suppression(TENANT, ("behavioral", alice_pseudo), 2**31, {"anomalyId": first["anomalyId"]})
+    ConfigRepository("test-config").put_suppression(
+        TENANT, ("behavioral", alice_pseudo), 2**31, {"anomalyId": first["anomalyId"]}
+    )
     # The archive as Firehose writes it (two versions of one object), the feedback export beside it, a
     # training snapshot and a feature matrix in the model bucket.
     s3 = client("s3")

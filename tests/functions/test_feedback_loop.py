@@ -63,7 +63,7 @@ def detect(detector, ctx, *records):
     ids = {json.loads(base64.b64decode(r["kinesis"]["data"]))["event"]["eventId"] for r in records}
     out: dict[str, list] = {}
     for tenant in ("acme", "globex"):
-        items, _ = AnomalyRepository(token_key=b"k").query(tenant, limit=1000)
+        items, _ = AnomalyRepository("test-anomalies", token_key=b"k").query(tenant, limit=1000)
         for a in items:
             if a["originalEvent"]["eventId"] in ids:
                 out.setdefault(a["originalEvent"]["eventId"], []).append(a)
@@ -94,7 +94,7 @@ class TestFeedbackSuppression:
         assert body["suppression"]["status"] == "suppressed"
         assert body["suppression"]["entity"] == user("acme", "user-1") == first["userId"]
         stored = client("dynamodb").get_item(
-            TableName=ConfigRepository().table,
+            TableName=ConfigRepository("test-config").table,
             Key={"pk": {"S": "T#acme"}, "sk": {"S": f"SUPPRESS#velocity#{first['userId']}"}},
         )["Item"]
         assert stored["ttl"]["N"] == stored["expiresAt"]["N"]
@@ -151,7 +151,7 @@ class TestFeedbackSuppression:
         feedback(api, lambda_context, "acme", first["anomalyId"], "false_positive", suppressDays=1)
         # Given the suppression's expiry has passed but DynamoDB's TTL sweep has not deleted it yet
         client("dynamodb").update_item(
-            TableName=ConfigRepository().table,
+            TableName=ConfigRepository("test-config").table,
             Key={"pk": {"S": "T#acme"}, "sk": {"S": f"SUPPRESS#velocity#{first['userId']}"}},
             UpdateExpression="SET expiresAt = :p",
             ExpressionAttributeValues={":p": {"N": str(int(time.time()) - 5)}},
@@ -169,7 +169,7 @@ class TestFeedbackSuppression:
         # Then acme's user-1 with the same raw id still fires
         found = detect(det, lambda_context, record("acme", "user-1", "a1", T0 + 60, requestsPerSecond=60))
         assert [a["anomalyType"] for a in found["a1"]] == ["velocity"]
-        assert ConfigRepository().list_suppressions("acme") == []
+        assert ConfigRepository("test-config").list_suppressions("acme") == []
 
 
 def monitor(tenant, raw_user, factor=0.5, minutes=720):
@@ -184,7 +184,9 @@ def monitor(tenant, raw_user, factor=0.5, minutes=720):
             "anomaly": {"anomalyId": "01JTEST", "tenantId": tenant, "userId": user(tenant, raw_user)},
         }
     )
-    return ACTIONS["enhanced_monitoring"](SimpleNamespace(blocks=BlockListAdmin()), req, time.time(), True)
+    return ACTIONS["enhanced_monitoring"](
+        SimpleNamespace(blocks=BlockListAdmin("test-blocklist")), req, time.time(), True
+    )
 
 
 class TestEnhancedMonitoring:
@@ -206,7 +208,7 @@ class TestEnhancedMonitoring:
     def test_an_expired_flag_is_ignored(self, handlers, lambda_context):
         _, det = handlers
         monitor("acme", "was-watched")
-        BlockListAdmin().update(
+        BlockListAdmin("test-blocklist").update(
             "acme", f"FLAG#monitor#{user('acme', 'was-watched')}", {"expiresAt": int(time.time()) - 1}
         )
         found = detect(det, lambda_context, record("acme", "was-watched", "w2", T0, requestsPerSecond=30))
@@ -221,7 +223,7 @@ def test_erasing_a_subject_deletes_the_suppressions_naming_them(handlers, lambda
         feedback(api, lambda_context, "acme", a["anomalyId"], "false_positive")
     resp = api.lambda_handler(apigw_event("apigw_delete_subject", path_params={"userId": "user-1"}), lambda_context)
     assert json.loads(resp["body"])["suppressionsDeleted"] == 1
-    assert [s["entity"] for s in ConfigRepository().list_suppressions("acme")] == [user("acme", "user-2")]
+    assert [s["entity"] for s in ConfigRepository("test-config").list_suppressions("acme")] == [user("acme", "user-2")]
 
 
 def test_feedback_on_a_rule_hit_suppresses_nothing(handlers, lambda_context):
@@ -237,7 +239,7 @@ def test_feedback_on_a_rule_hit_suppresses_nothing(handlers, lambda_context):
         description="rule matched",
         originalEvent={"eventId": "r1", "timestamp": "2026-03-01T12:00:00Z", "eventType": "login"},
     )
-    AnomalyRepository(token_key=b"k").put_many([hit])
+    AnomalyRepository("test-anomalies", token_key=b"k").put_many([hit])
     status, body = feedback(api, lambda_context, "acme", hit.anomalyId, "false_positive")
     assert status == 200 and body["suppression"] == {
         "status": "none",
@@ -245,4 +247,4 @@ def test_feedback_on_a_rule_hit_suppresses_nothing(handlers, lambda_context):
         "entity": None,
         "expiresAt": None,
     }
-    assert ConfigRepository().list_suppressions("acme") == []
+    assert ConfigRepository("test-config").list_suppressions("acme") == []

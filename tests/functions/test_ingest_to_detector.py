@@ -54,7 +54,7 @@ def test_posted_events_become_stored_anomalies(tables, events_stream, detector_d
     assert len(event["Records"]) == 5
     assert detector.lambda_handler(event, lambda_context) == {"batchItemFailures": []}
 
-    items, _ = AnomalyRepository(token_key=b"k").query("acme", anomaly_type="value")
+    items, _ = AnomalyRepository("test-anomalies", token_key=b"k").query("acme", anomaly_type="value")
     hit = next(a for a in items if a["originalEvent"]["eventId"] == "evt-big")
     assert hit["tenantId"] == "acme" and hit["userId"] == Pseudonymiser().user("acme", "user-42")
     assert hit["originalEvent"]["transactionAmount"] == 9800.0

@@ -151,7 +151,7 @@ def scored_stream(prefix: str) -> list[dict]:
 def ml_anomalies(tenant: str = "t1") -> list[dict]:
     from anomaly_guardian.adapters.anomalies import AnomalyRepository
 
-    items, _ = AnomalyRepository(token_key=b"k").query(tenant, limit=1000)
+    items, _ = AnomalyRepository("test-anomalies", token_key=b"k").query(tenant, limit=1000)
     return [a for a in items if a.get("detector") == "ml"]
 
 

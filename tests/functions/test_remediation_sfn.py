@@ -18,14 +18,14 @@ def open_incident(h, anomaly) -> str:
 
     inc = Incident(incidentId=anomaly["anomalyId"], tenantId=anomaly["tenantId"])
     correlate(inc, anomaly, anomaly["detectedAt"])
-    IncidentRepository().save(inc)
+    IncidentRepository("test-incidents").save(inc)
     return inc.incidentId
 
 
 def incident(anomaly_tenant: str, incident_id: str) -> Incident:
     from anomaly_guardian.adapters.incidents import IncidentRepository
 
-    return IncidentRepository().get(anomaly_tenant, incident_id)
+    return IncidentRepository("test-incidents").get(anomaly_tenant, incident_id)
 
 
 def run(h, anomaly, **kw):

@@ -59,7 +59,7 @@ def anomaly(tenant, at, kind="velocity", score=0.8, severity="HIGH", label=None,
 
 
 def seed():
-    repo, counters = AnomalyRepository(), TenantCounters()
+    repo, counters = AnomalyRepository("test-anomalies"), TenantCounters("test-audit")
     items = [anomaly("acme", NOON + timedelta(minutes=i), actions=("rate_limit",)) for i in range(3)]
     # a noisy detector: 4 false positives around 0.6 and one confirmed at 0.9
     items += [

@@ -116,7 +116,7 @@ def test_new_anomalies_are_indexed_signed_and_erasure_removes_them(indexer, open
     from anomaly_guardian.adapters.anomalies import AnomalyRepository
 
     # Given two tenants' anomalies written through the repository (the table's stream records them)
-    repo = AnomalyRepository()
+    repo = AnomalyRepository("test-anomalies")
     repo.put_many(
         [
             anomaly("acme", "u_alice", "2026-11-20T10:00:00.000Z", "e1"),
@@ -147,7 +147,7 @@ def test_throttled_documents_are_reported_for_retry_and_the_rest_indexed(indexer
     from anomaly_guardian.adapters.anomalies import AnomalyRepository
 
     items = [anomaly("acme", f"u_{i}", f"2026-11-20T10:00:0{i}.000Z", f"e{i}") for i in range(3)]
-    AnomalyRepository().put_many(items)
+    AnomalyRepository("test-anomalies").put_many(items)
     opensearch.throttle_ids = {f"acme:{items[1].anomalyId}"}
     event = stream_event()
     result = indexer.lambda_handler(event, lambda_context)

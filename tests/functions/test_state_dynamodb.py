@@ -11,7 +11,7 @@ from anomaly_guardian.state.dynamodb import DynamoDBStateStore, PartialStateConf
 
 @pytest.fixture
 def store(tables):
-    return DynamoDBStateStore()
+    return DynamoDBStateStore("test-state")
 
 
 def test_missing_keys_load_empty_and_new_items_are_created(store):
@@ -20,7 +20,7 @@ def test_missing_keys_load_empty_and_new_items_are_created(store):
     items["t#value#u1"].state = {"n": 3, "mean": 12.5, "last": [1, 2]}
     store.save(items)
     assert items["t#value#u1"].version == 1
-    again = DynamoDBStateStore().load(["t#value#u1", "t#value#u2"])
+    again = DynamoDBStateStore("test-state").load(["t#value#u1", "t#value#u2"])
     assert again["t#value#u1"].state == {"n": 3, "mean": 12.5, "last": [1, 2]}
     assert again["t#value#u1"].version == 1 and again["t#value#u1"].ttl
     # An empty never-stored item is not written at all
@@ -34,7 +34,7 @@ def test_load_more_than_one_batch_get(store):
     for i, key in enumerate(keys):
         items[key].state = {"i": i}
     store.save(items)
-    loaded = DynamoDBStateStore().load(keys)
+    loaded = DynamoDBStateStore("test-state").load(keys)
     assert [loaded[k].state["i"] for k in keys] == list(range(250))
     assert {loaded[k].version for k in keys} == {1}
 
@@ -46,12 +46,12 @@ def test_unchanged_items_are_not_written(store):
     items = store.load(["t#k#a"])
     store.save(items)  # nothing changed
     assert items["t#k#a"].version == 1
-    assert DynamoDBStateStore().load(["t#k#a"])["t#k#a"].version == 1
+    assert DynamoDBStateStore("test-state").load(["t#k#a"])["t#k#a"].version == 1
 
 
 def test_concurrent_writer_loses_with_state_conflict_naming_the_key(store):
     # Given two detectors (two shards) that loaded the same IP state
-    other = DynamoDBStateStore()
+    other = DynamoDBStateStore("test-state")
     mine = store.load(["t#ip#x", "t#user#a"])
     theirs = other.load(["t#ip#x"])
     # When the other one saves first
@@ -64,19 +64,19 @@ def test_concurrent_writer_loses_with_state_conflict_naming_the_key(store):
         store.save(mine)
     assert err.value.keys == ["t#ip#x"]
     assert isinstance(err.value, PartialStateConflict) and err.value.saved == set()
-    fresh = DynamoDBStateStore().load(["t#ip#x", "t#user#a"])
+    fresh = DynamoDBStateStore("test-state").load(["t#ip#x", "t#user#a"])
     assert fresh["t#ip#x"].state == {"count": 5} and fresh["t#user#a"].version == 0
     # And reloading the conflicting key and re-applying succeeds
     mine.update(store.load(["t#ip#x"]))
     mine["t#ip#x"].state["count"] += 1
     store.save(mine)
-    assert DynamoDBStateStore().load(["t#ip#x"])["t#ip#x"].state == {"count": 6}
+    assert DynamoDBStateStore("test-state").load(["t#ip#x"])["t#ip#x"].state == {"count": 6}
 
 
 def test_conflict_in_a_later_chunk_reports_committed_chunks(store):
     keys = [f"t#k#{i:03d}" for i in range(150)]
     items = store.load(keys)
-    other = DynamoDBStateStore()
+    other = DynamoDBStateStore("test-state")
     theirs = other.load(["t#k#140"])
     theirs["t#k#140"].state = {"v": "theirs"}
     other.save(theirs)
@@ -87,7 +87,7 @@ def test_conflict_in_a_later_chunk_reports_committed_chunks(store):
     assert err.value.keys == ["t#k#140"]
     assert err.value.saved == set(keys[:100])
     # the committed chunk really is committed, the conflicting chunk is not
-    fresh = DynamoDBStateStore().load(["t#k#005", "t#k#120"])
+    fresh = DynamoDBStateStore("test-state").load(["t#k#005", "t#k#120"])
     assert fresh["t#k#005"].version == 1 and fresh["t#k#120"].version == 0
     # snapshot() still gives the state as loaded (before this batch's changes), no read needed
     snap = store.snapshot(["t#k#005", "t#k#120"])
@@ -102,7 +102,7 @@ def test_erasure_by_exact_keys_and_entity(store):
     store.save(items)
     assert store.delete_entity("t", "u1", ["value", "geo", "velocity"]) == 2
     assert store.delete_prefix("t#value#u2") == 1
-    assert {k: v.version for k, v in DynamoDBStateStore().load(items).items()} == {
+    assert {k: v.version for k, v in DynamoDBStateStore("test-state").load(items).items()} == {
         "t#value#u1": 0,
         "t#geo#u1": 0,
         "t#value#u2": 0,

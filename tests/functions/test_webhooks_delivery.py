@@ -70,10 +70,10 @@ def dispatcher(response_aws, monkeypatch):  # noqa: F811
 
 def register(url: str, max_retries: int = 3, multiplier: float = 1) -> str:
     from anomaly_guardian.adapters.config_repo import ConfigRepository
-    from anomaly_guardian.adapters.secrets import secret_box_from_env
+    from anomaly_guardian.adapters.secrets import secret_box
 
     webhook_id = "01KAHX5Q3R8M9N2P4T6V8W0Y3B"
-    ConfigRepository().create_webhook(
+    ConfigRepository("test-config").create_webhook(
         TENANT,
         {
             "webhookId": webhook_id,
@@ -82,7 +82,7 @@ def register(url: str, max_retries: int = 3, multiplier: float = 1) -> str:
             "severityFilter": [],
             "retryPolicy": {"maxRetries": max_retries, "backoffMultiplier": multiplier},
             "enabled": True,
-            "secretCiphertext": secret_box_from_env().encrypt(TENANT, SECRET),
+            "secretCiphertext": secret_box(None, "test").encrypt(TENANT, SECRET),
         },
     )
     return webhook_id
@@ -225,7 +225,7 @@ def test_deleted_webhook_is_dropped_and_malformed_message_fails(dispatcher, resp
 def test_undecryptable_secret_is_dead_lettered_not_retried_forever(dispatcher, response_aws, lambda_context):  # noqa: F811
     from anomaly_guardian.adapters.config_repo import ConfigRepository
 
-    ConfigRepository().create_webhook(
+    ConfigRepository("test-config").create_webhook(
         TENANT,
         {"webhookId": "01KAHX5Q3R8M9N2P4T6V8W0Y3B", "url": "http://127.0.0.1:9/x", "secretCiphertext": "local:v1:AAAA"},
     )

@@ -4,7 +4,7 @@ Every number a detector compares against lives here, so a tenant can tune it wit
 reviewer can see the defaults in one place. Each section's `enabled` switches that detector on or off.
 A tenant's effective config is these defaults with the tenant's built-in rule settings applied
 (`detection.builtin`: `PUT /rules/velocity-check` etc.); in the detector path read it with
-`adapters.config_repo.tenant_detection_config(tenant)` (cached per tenant, at most 60 s stale).
+the `config_for` port `wiring` builds from `adapters.config_repo.config_provider` (cached per tenant).
 """
 
 from __future__ import annotations

@@ -11,15 +11,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
-import os
 
 DEV_KEY = b"anomaly-guardian-local-development-key"
 
 
 class Pseudonymiser:
     def __init__(self, key: bytes | None = None):
-        env = os.environ.get("GUARDIAN_PSEUDONYM_KEY")
-        self._key = key or (env.encode() if env else DEV_KEY)
+        self._key = key or DEV_KEY  # the key comes from wiring (adapters.keys); none: the development key
         self._cache: dict[tuple[str, str, str], str] = {}
 
     def _digest(self, tenant: str, kind: str, value: str) -> str:

@@ -13,13 +13,45 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass
 from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 # Environments without AWS behind them (the local stack, the test suite): local keys, no OpenSearch.
 LOCAL_ENVIRONMENTS = frozenset({"", "local", "test"})
+
+
+@dataclass(frozen=True)
+class ProcessEnvironment:
+    """What the platform sets for every process (the Lambda runtime, SAM, the local stack, the tests):
+    the AWS SDK's region and endpoint and Powertools' names. Not a function's configuration, so it has no
+    settings model: the boto3 client factories (adapters.dynamodb) and the metrics fallback read it here."""
+
+    region: str
+    endpoint_url: str | None
+    metrics_namespace: str
+    service_name: str
+
+
+def process_environment(environ: Mapping[str, str] | None = None) -> ProcessEnvironment:
+    env = os.environ if environ is None else environ
+    return ProcessEnvironment(
+        region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+        endpoint_url=env.get("AWS_ENDPOINT_URL") or None,  # set only for the local stack (moto on loopback)
+        metrics_namespace=env.get("POWERTOOLS_METRICS_NAMESPACE") or "AnomalyGuardian",
+        service_name=env.get("POWERTOOLS_SERVICE_NAME") or "anomaly-guardian",
+    )
+
+
+def follow_local_endpoint(environ: MutableMapping[str, str] | None = None) -> None:
+    """`sam local invoke` only passes variables the template declares: LOCAL_AWS_ENDPOINT_URL (empty when
+    deployed) carries the local stack's endpoint into the container, and every boto3 client (Powertools'
+    too) follows AWS_ENDPOINT_URL. Called once when `wiring` is imported (every handler imports it first)."""
+    env = os.environ if environ is None else environ
+    if env.get("LOCAL_AWS_ENDPOINT_URL"):
+        env.setdefault("AWS_ENDPOINT_URL", env["LOCAL_AWS_ENDPOINT_URL"])
 
 
 class SettingsError(ValueError):
@@ -70,6 +102,7 @@ class IngestSettings(FunctionSettings):
     events_stream_name: str = Field(alias="EVENTS_STREAM_NAME", min_length=1)
     blocklist_table: str = Field(alias="BLOCKLIST_TABLE", min_length=1)
     pseudonym_key_param: str | None = Field(None, alias="PSEUDONYM_KEY_PARAM")
+    pseudonym_key: str | None = Field(None, alias="GUARDIAN_PSEUDONYM_KEY", repr=False)  # local key, no param
     # IAM principal ARN (or account id) -> tenant, for SigV4 callers of POST /events.
     iam_tenant_map: dict[str, str] = Field(default_factory=dict, alias="IAM_TENANT_MAP")
     # What was accepted under each eventId (`_ingest#` receipts), kept as long as the detector's dedupe.
@@ -95,6 +128,7 @@ class CostAnomaliesSettings(FunctionSettings):
     usage_tenant_id: str = Field(alias="USAGE_TENANT_ID", min_length=1)
     config_table: str = Field(alias="CONFIG_TABLE", min_length=1)
     anomalies_table: str = Field(alias="ANOMALIES_TABLE", min_length=1)
+    anomaly_retention_days: int | None = Field(None, alias="ANOMALY_RETENTION_DAYS", gt=0)  # stored TTL
     response_queue_url: str | None = Field(None, alias="RESPONSE_QUEUE_URL")
     cost_lookback_days: int = Field(7, alias="COST_LOOKBACK_DAYS", ge=1, le=90)
     cost_monitor_arn: str | None = Field(None, alias="COST_MONITOR_ARN")
@@ -114,6 +148,7 @@ class ReportsSettings(FunctionSettings):
     """functions/reports (and the API's /reports): anomalies, counters, the reports bucket, the alerts topic."""
 
     anomalies_table: str = Field(alias="ANOMALIES_TABLE", min_length=1)
+    anomaly_retention_days: int | None = Field(None, alias="ANOMALY_RETENTION_DAYS", gt=0)  # stored TTL
     audit_table: str = Field(alias="AUDIT_TABLE", min_length=1)
     reports_bucket: str = Field(alias="REPORTS_BUCKET", min_length=1)
     reports_kms_key_id: str | None = Field(None, alias="REPORTS_KMS_KEY_ID")
@@ -179,6 +214,7 @@ class ResponseSettings(FunctionSettings):
     blocklist_table: str = Field(alias="BLOCKLIST_TABLE", min_length=1)
     incidents_table: str = Field(alias="INCIDENTS_TABLE", min_length=1)
     anomalies_table: str = Field(alias="ANOMALIES_TABLE", min_length=1)
+    anomaly_retention_days: int | None = Field(None, alias="ANOMALY_RETENTION_DAYS", gt=0)  # stored TTL
     remediation_state_machine_arn: str | None = Field(None, alias="REMEDIATION_STATE_MACHINE_ARN")
     waf_ip_set_id: str | None = Field(None, alias="WAF_IP_SET_ID")
     waf_ip_set_name: str | None = Field(None, alias="WAF_IP_SET_NAME")
@@ -192,6 +228,14 @@ class ResponseSettings(FunctionSettings):
     alert_links_api_url_param: str | None = Field(None, alias="ALERT_LINKS_API_URL_PARAM")  # SSM name of it
     opensearch_dashboards_url: str | None = Field(None, alias="OPENSEARCH_DASHBOARDS_URL")
     alert_link_ttl_hours: float = Field(72, alias="ALERT_LINK_TTL_HOURS", gt=0, le=24 * 14)
+    # The action-link MAC key; unset: derived from the token signing key (auth.action_links.link_key).
+    action_link_key: str | None = Field(None, alias="GUARDIAN_ACTION_LINK_KEY", repr=False)
+    # Webhook secrets (webhook_dispatcher decrypts them): KMS outside the local stack, else a local key.
+    secrets_kms_key_id: str | None = Field(None, alias="SECRETS_KMS_KEY_ID")
+    secret_key: str | None = Field(None, alias="GUARDIAN_SECRET_KEY", repr=False)
+    # Local stack and tests only: webhooks may target http(s)://127.0.0.1 (url_guard).
+    webhook_allow_loopback: bool = Field(False, alias="GUARDIAN_WEBHOOK_ALLOW_LOOPBACK")
+    response_dry_run: bool = Field(False, alias="RESPONSE_DRY_RUN")  # forces dry-run for every tenant
 
 
 class CorrelatorSettings(ResponseSettings):
@@ -236,8 +280,15 @@ class ApiSettings(FunctionSettings):
     audit_table: str = Field(alias="AUDIT_TABLE", min_length=1)
     blocklist_table: str = Field(alias="BLOCKLIST_TABLE", min_length=1)
     pseudonym_key_param: str | None = Field(None, alias="PSEUDONYM_KEY_PARAM")
+    pseudonym_key: str | None = Field(None, alias="GUARDIAN_PSEUDONYM_KEY", repr=False)  # local key, no param
     # KMS key for webhook secrets; required outside the local stack (adapters.secrets says so too).
     secrets_kms_key_id: str | None = Field(None, alias="SECRETS_KMS_KEY_ID")
+    secret_key: str | None = Field(None, alias="GUARDIAN_SECRET_KEY", repr=False)  # the local stack's box key
+    # Page tokens' and action links' MAC keys; unset: derived from the token signing key.
+    pagination_key: str | None = Field(None, alias="GUARDIAN_PAGINATION_KEY", repr=False)
+    action_link_key: str | None = Field(None, alias="GUARDIAN_ACTION_LINK_KEY", repr=False)
+    # Local stack and tests only: webhooks may be registered at http(s)://127.0.0.1 (url_guard).
+    webhook_allow_loopback: bool = Field(False, alias="GUARDIAN_WEBHOOK_ALLOW_LOOPBACK")
     anomaly_retention_days: int | None = Field(None, alias="ANOMALY_RETENTION_DAYS", gt=0)
     # Erasure (DELETE /subjects) also reaches these; unset ones are skipped (unit tests).
     incidents_table: str | None = Field(None, alias="INCIDENTS_TABLE")
@@ -264,7 +315,9 @@ class DetectorSettings(FunctionSettings):
 
     state_table: str = Field(alias="STATE_TABLE", min_length=1)
     anomalies_table: str = Field(alias="ANOMALIES_TABLE", min_length=1)
+    anomaly_retention_days: int | None = Field(None, alias="ANOMALY_RETENTION_DAYS", gt=0)  # stored TTL
     idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE", min_length=1)
+    audit_table: str = Field(alias="AUDIT_TABLE", min_length=1)  # per-tenant hourly counters (reports)
     dedupe_ttl_hours: int = Field(168, alias="DEDUPE_TTL_HOURS", ge=1)  # keep >= the stream's retention
     # Without these the detector runs without tenant rules/suppressions, or without monitoring flags.
     config_table: str | None = Field(None, alias="CONFIG_TABLE")
@@ -272,6 +325,10 @@ class DetectorSettings(FunctionSettings):
     detector_dlq_url: str | None = Field(None, alias="DETECTOR_DLQ_URL")
     response_queue_url: str | None = Field(None, alias="RESPONSE_QUEUE_URL")  # unset: no response hand-off
     pseudonym_key_param: str | None = Field(None, alias="PSEUDONYM_KEY_PARAM")
+    pseudonym_key: str | None = Field(None, alias="GUARDIAN_PSEUDONYM_KEY", repr=False)  # local key, no param
+    # How long suppressions and monitoring flags are cached per container.
+    feedback_cache_seconds: float = Field(30.0, alias="FEEDBACK_CACHE_SECONDS", ge=0)
+    feature_sample_kms_key_id: str | None = Field(None, alias="FEATURE_SAMPLE_KMS_KEY_ID")  # model's samples
     suppression_max_score: float = Field(0.9, alias="SUPPRESSION_MAX_SCORE", ge=0, le=1)
 
 
@@ -287,6 +344,7 @@ class DriftMonitorSettings(FunctionSettings):
     retrain_pipeline_name: str | None = Field(None, alias="RETRAIN_PIPELINE_NAME")
     model_package_group: str | None = Field(None, alias="MODEL_PACKAGE_GROUP")
     anomalies_table: str | None = Field(None, alias="ANOMALIES_TABLE")
+    anomaly_retention_days: int | None = Field(None, alias="ANOMALY_RETENTION_DAYS", gt=0)  # stored TTL
     event_bus_name: str | None = Field(None, alias="EVENT_BUS_NAME")  # unset: retraining is only logged
     psi_threshold: float = Field(0.25, alias="PSI_THRESHOLD", gt=0)
     min_sample_rows: int = Field(500, alias="MIN_SAMPLE_ROWS", ge=1)

@@ -34,6 +34,7 @@ from anomaly_guardian.settings import (
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
+    from anomaly_guardian.adapters.secrets import SecretBox
     from anomaly_guardian.api.deps import Services
     from anomaly_guardian.auth.tokens import TokenSettings
     from anomaly_guardian.cost.service import CostPorts
@@ -61,7 +62,7 @@ def ingest_service(settings: IngestSettings | None = None) -> IngestService:
     return IngestService(
         KinesisSink(s.events_stream_name, kinesis=interactive_client("kinesis")),
         DynamoDBBlockList(s.blocklist_table, ddb=ddb),
-        pseudonymiser_from_param(s.pseudonym_key_param),
+        pseudonymiser_from_param(s.pseudonym_key_param, s.pseudonym_key),
         receipts=DynamoDBIngestReceipts(
             s.idempotency_table, ddb=ddb, write_ddb=best_effort_client("dynamodb"), ttl_hours=s.dedupe_ttl_hours
         ),
@@ -87,6 +88,7 @@ def usage_ingest_service(settings: UsageIngestSettings | None = None) -> UsageIn
 def cost_ports(settings: CostAnomaliesSettings | None = None) -> tuple[CostPorts, CostAnomaliesSettings]:
     """functions/cost_anomalies: Cost Explorer, the cursor/markers, the anomalies table, the response queue."""
     from anomaly_guardian.adapters.anomalies import AnomalyRepository
+    from anomaly_guardian.adapters.config_repo import ConfigRepository, config_provider
     from anomaly_guardian.adapters.cost_explorer import CostExplorer
     from anomaly_guardian.adapters.cost_state import CostStateRepository
     from anomaly_guardian.adapters.queues import Queue
@@ -98,8 +100,9 @@ def cost_ports(settings: CostAnomaliesSettings | None = None) -> tuple[CostPorts
     ports = CostPorts(
         explorer=CostExplorer(monitor_arn=s.cost_monitor_arn),
         state=CostStateRepository(s.config_table),
-        anomalies=AnomalyRepository(s.anomalies_table),
+        anomalies=AnomalyRepository(s.anomalies_table, retention_days=s.anomaly_retention_days),
         dispatch=lambda anomalies: dispatch(anomalies, queue=queue) if queue is not None else 0,
+        config_for=config_provider(ConfigRepository(s.config_table)),
     )
     return ports, s
 
@@ -135,7 +138,7 @@ def report_ports(
 
     s = settings or ReportsSettings.from_env()
     return ReportPorts(
-        anomalies=AnomalyRepository(s.anomalies_table),
+        anomalies=AnomalyRepository(s.anomalies_table, retention_days=s.anomaly_retention_days),
         counters=TenantCounters(s.audit_table),
         store=ReportStore(s.reports_bucket, kms_key_id=s.reports_kms_key_id or ""),
         alerts=AlertTopic(s.alerts_topic_arn) if s.alerts_topic_arn else None,
@@ -174,7 +177,7 @@ def response_ports(settings: ResponseSettings | None = None) -> Ports:
         audit=AuditLog(s.audit_table),
         blocks=BlockListAdmin(s.blocklist_table),
         incidents=IncidentRepository(s.incidents_table),
-        anomalies=AnomalyRepository(s.anomalies_table),
+        anomalies=AnomalyRepository(s.anomalies_table, retention_days=s.anomaly_retention_days),
         workflows=Workflows(s.remediation_state_machine_arn) if s.remediation_state_machine_arn else None,
         waf=WafIpSet(s.waf_ip_set_name, s.waf_ip_set_id, s.waf_scope) if has_waf else None,
         alerts=AlertTopic(s.alerts_topic_arn) if s.alerts_topic_arn else None,
@@ -183,6 +186,14 @@ def response_ports(settings: ResponseSettings | None = None) -> Ports:
         bus=EventBus(s.event_bus_name) if s.event_bus_name else None,
         alert_links=_alert_links(s),
     )
+
+
+def webhook_dispatcher(settings: ResponseSettings | None = None) -> tuple[Ports, SecretBox]:
+    """functions/webhook_dispatcher: the response ports and the box that decrypts webhook secrets."""
+    from anomaly_guardian.adapters.secrets import secret_box
+
+    s = settings or ResponseSettings.from_env()
+    return response_ports(s), secret_box(s.secrets_kms_key_id, s.environment, s.secret_key)
 
 
 def correlator(settings: CorrelatorSettings | None = None) -> tuple[Ports, int]:
@@ -234,7 +245,7 @@ def _alert_links(s: ResponseSettings):
 
 def api_services(settings: ApiSettings | None = None) -> Services:
     """functions/api: what the routers receive through `Depends(current_services)`."""
-    from anomaly_guardian.adapters.anomalies import AnomalyRepository
+    from anomaly_guardian.adapters.anomalies import AnomalyRepository, pagination_key
     from anomaly_guardian.adapters.audit import AuditLog
     from anomaly_guardian.adapters.blocklist_admin import BlockListAdmin
     from anomaly_guardian.adapters.config_repo import ConfigRepository
@@ -243,20 +254,25 @@ def api_services(settings: ApiSettings | None = None) -> Services:
     from anomaly_guardian.adapters.incidents import IncidentRepository
     from anomaly_guardian.adapters.keys import pseudonymiser_from_param
     from anomaly_guardian.adapters.queues import Queue
-    from anomaly_guardian.adapters.secrets import secret_box_from_env
+    from anomaly_guardian.adapters.secrets import secret_box
     from anomaly_guardian.adapters.state_store import DynamoDBStateStore
     from anomaly_guardian.adapters.stepfunctions import Workflows
     from anomaly_guardian.api.deps import Services
 
     s = settings or ApiSettings.from_env()
     ddb = interactive_client("dynamodb")  # fails fast: a stalled AWS endpoint is a 503 with Retry-After
-    anomalies = AnomalyRepository(s.anomalies_table, ddb=ddb, retention_days=s.anomaly_retention_days)
+    anomalies = AnomalyRepository(
+        s.anomalies_table,
+        ddb=ddb,
+        retention_days=s.anomaly_retention_days,
+        token_key=lambda: pagination_key(s.pagination_key),  # read on the first page token
+    )
     state = DynamoDBStateStore(s.state_table, ddb=ddb)
-    pseudonymiser = pseudonymiser_from_param(s.pseudonym_key_param)  # same key as ingest and the detector
+    pseudonymiser = pseudonymiser_from_param(s.pseudonym_key_param, s.pseudonym_key)  # as ingest, the detector
     return Services(
         config=ConfigRepository(s.config_table, ddb=ddb),
         anomalies=anomalies,
-        secrets=secret_box_from_env(),
+        secrets=secret_box(s.secrets_kms_key_id, s.environment, s.secret_key),
         state=state,
         pseudonymiser=pseudonymiser,
         audit=AuditLog(s.audit_table, ddb=ddb),
@@ -280,6 +296,7 @@ def api_report_ports(s: ApiSettings) -> ReportPorts:
             {
                 "ENVIRONMENT": s.environment,
                 "ANOMALIES_TABLE": s.anomalies_table,
+                "ANOMALY_RETENTION_DAYS": s.anomaly_retention_days,
                 "AUDIT_TABLE": s.audit_table,
                 "REPORTS_BUCKET": s.reports_bucket,
                 "REPORTS_KMS_KEY_ID": s.reports_kms_key_id,
@@ -321,7 +338,7 @@ def detector(logger: Any = None, settings: DetectorSettings | None = None) -> Ba
     from anomaly_guardian.adapters.counters import TenantCounters
     from anomaly_guardian.adapters.idempotency import DynamoDBEventDedupe
     from anomaly_guardian.adapters.keys import pseudonymiser_from_param
-    from anomaly_guardian.adapters.ml_artifacts import S3_ARTIFACTS
+    from anomaly_guardian.adapters.ml_artifacts import S3ModelArtifacts
     from anomaly_guardian.adapters.queues import Queue
     from anomaly_guardian.adapters.sqs import SqsDeadLetterQueue
     from anomaly_guardian.adapters.state_store import DynamoDBStateStore
@@ -334,44 +351,43 @@ def detector(logger: Any = None, settings: DetectorSettings | None = None) -> Ba
     s = settings or DetectorSettings.from_env()
     rules = suppressions = sensitivity = config_for = None
     if s.config_table:
-        from anomaly_guardian.adapters.config_repo import (
-            ConfigRepository,
-            config_provider_from_env,
-            rule_provider_from_env,
-        )
+        from anomaly_guardian.adapters.config_repo import ConfigRepository, config_provider, rule_provider
         from anomaly_guardian.adapters.feedback_loop import SuppressionLookup
 
-        rules = rule_provider_from_env()
-        config_for = config_provider_from_env(logger=logger)
-        suppressions = SuppressionLookup(ConfigRepository(s.config_table), logger=logger)
+        config_repo = ConfigRepository(s.config_table)
+        rules = rule_provider(config_repo)
+        config_for = config_provider(config_repo, logger=logger)
+        suppressions = SuppressionLookup(config_repo, ttl_seconds=s.feedback_cache_seconds, logger=logger)
     if s.blocklist_table:
         from anomaly_guardian.adapters.blocklist import DynamoDBBlockList
         from anomaly_guardian.adapters.feedback_loop import MonitoringLookup
 
-        sensitivity = MonitoringLookup(DynamoDBBlockList(s.blocklist_table), logger=logger).factors
-    pseudonymiser = pseudonymiser_from_param(s.pseudonym_key_param)
+        flags = DynamoDBBlockList(s.blocklist_table)
+        sensitivity = MonitoringLookup(flags, ttl_seconds=s.feedback_cache_seconds, logger=logger).factors
+    pseudonymiser = pseudonymiser_from_param(s.pseudonym_key_param, s.pseudonym_key)
     queue = Queue(s.response_queue_url) if s.response_queue_url else None
     from anomaly_guardian.adapters.calibration import DynamoDBCalibration
 
+    artifacts = S3ModelArtifacts(sample_kms_key_id=s.feature_sample_kms_key_id)
     calibration = DynamoDBCalibration(s.state_table, logger=logger)  # per container: its cache outlives batches
     return BatchDetector(
         lambda store: DetectionPipeline(
             store,
             config_for=config_for,
-            detectors=build_detectors(rule_provider=rules, model_artifacts=S3_ARTIFACTS),
+            detectors=build_detectors(rule_provider=rules, model_artifacts=artifacts),
             pseudonymiser=pseudonymiser,
             sensitivity=sensitivity,
             calibration=calibration,
         ),
         DynamoDBStateStore(s.state_table),
-        AnomalyRepository(s.anomalies_table),
+        AnomalyRepository(s.anomalies_table, retention_days=s.anomaly_retention_days),
         DynamoDBEventDedupe(s.idempotency_table, ttl_hours=s.dedupe_ttl_hours),
         SqsDeadLetterQueue(s.detector_dlq_url),
         on_anomalies=[lambda _tenant, anomalies, events: dispatch(anomalies, events, queue)],
         logger=logger,
         suppressions=suppressions,
         suppression_policy=SuppressionPolicy(max_score=s.suppression_max_score),
-        counters=TenantCounters(),
+        counters=TenantCounters(s.audit_table),
     )
 
 
@@ -402,6 +418,9 @@ def drift_monitor(settings: DriftMonitorSettings | None = None) -> DriftMonitor:
     def feedback(since: datetime, until: datetime) -> list[dict[str, Any]]:
         if not tenants:
             log.warning("TRAINING_TENANTS is empty: no analyst feedback is exported")
+            return []
+        if not s.anomalies_table:
+            log.warning("ANOMALIES_TABLE is unset: no analyst feedback is exported")
             return []
         return collect_feedback(AnomalyRepository(s.anomalies_table), tenants, since, until)
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from anomaly_guardian.adapters.secrets import LocalSecretBox, SecretError, secret_box_from_env
+from anomaly_guardian.adapters.secrets import KmsSecretBox, LocalSecretBox, SecretError, secret_box
 
 
 def test_local_box_round_trip_and_tenant_binding():
@@ -14,8 +14,14 @@ def test_local_box_round_trip_and_tenant_binding():
         box.decrypt("globex", blob)
 
 
-def test_no_local_fallback_outside_local_environments(monkeypatch):
-    monkeypatch.delenv("SECRETS_KMS_KEY_ID", raising=False)
-    monkeypatch.setenv("ENVIRONMENT", "prod")
+def test_no_local_fallback_outside_local_environments():
     with pytest.raises(SecretError, match="SECRETS_KMS_KEY_ID"):
-        secret_box_from_env()
+        secret_box(None, "prod")
+
+
+def test_the_box_follows_the_settings_given():
+    assert isinstance(secret_box("arn:aws:kms:us-east-1:1:key/k", "prod"), KmsSecretBox)
+    sealed = secret_box(None, "test", "local-key").encrypt("acme", "v")
+    assert LocalSecretBox(b"local-key").decrypt("acme", sealed) == "v"
+    with pytest.raises(SecretError):
+        secret_box(None, "test").decrypt("acme", sealed)  # the development key does not open it

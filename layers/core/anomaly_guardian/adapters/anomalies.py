@@ -22,9 +22,8 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -73,10 +72,11 @@ def _iso_ms(value: datetime | str | None) -> int | None:
     return int(value.timestamp() * 1000)
 
 
-def _pagination_key() -> bytes:
+def pagination_key(explicit: str | None = None) -> bytes:
+    """The page-token MAC key: `GUARDIAN_PAGINATION_KEY` when set (wiring passes it), else derived from
+    the token signing key."""
     from anomaly_guardian.auth.keys import load_signing_key
 
-    explicit = os.environ.get("GUARDIAN_PAGINATION_KEY")
     base = explicit.encode() if explicit else load_signing_key()
     return hmac.new(base, _TOKEN_DOMAIN, hashlib.sha256).digest()
 
@@ -84,17 +84,16 @@ def _pagination_key() -> bytes:
 class AnomalyRepository:
     def __init__(
         self,
-        table_name: str | None = None,
+        table_name: str,
         *,
         ddb: Any = None,
-        token_key: bytes | None = None,
+        token_key: bytes | Callable[[], bytes] | None = None,
         retention_days: int | None = None,
     ) -> None:
-        self.table = table_name or os.environ["ANOMALIES_TABLE"]
+        self.table = table_name
         self._ddb = ddb
-        self._token_key = token_key
-        days = retention_days or int(os.environ.get("ANOMALY_RETENTION_DAYS", DEFAULT_RETENTION_DAYS))
-        self.retention_seconds = days * 86400
+        self._token_key = token_key  # bytes, or its loader (read on the first page token)
+        self.retention_seconds = (retention_days or DEFAULT_RETENTION_DAYS) * 86400
 
     @property
     def ddb(self) -> Any:
@@ -104,8 +103,8 @@ class AnomalyRepository:
 
     @property
     def token_key(self) -> bytes:
-        if self._token_key is None:
-            self._token_key = _pagination_key()
+        if not isinstance(self._token_key, bytes):
+            self._token_key = pagination_key() if self._token_key is None else self._token_key()
         return self._token_key
 
     # ---- writes -----------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ while below the cap, so concurrent executions can never exceed it.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -32,8 +31,8 @@ def _failed_condition(exc: ClientError) -> bool:
 
 
 class AuditLog:
-    def __init__(self, table: str | None = None, ddb: Any = None):
-        self.table = table or os.environ["AUDIT_TABLE"]
+    def __init__(self, table: str, ddb: Any = None):
+        self.table = table
         self.ddb = ddb or client("dynamodb")
 
     def record(self, tenant: str, entry: Mapping[str, Any]) -> str:

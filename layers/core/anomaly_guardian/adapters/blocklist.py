@@ -9,7 +9,6 @@ The detector reads `FLAG#monitor#{userPseudonym}` the same way (`monitor_flags`)
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -34,10 +33,8 @@ def _expired(item: dict[str, Any], now: float) -> bool:
 
 
 class DynamoDBBlockList:
-    def __init__(
-        self, table_name: str | None = None, *, ddb: Any = None, clock: Callable[[], float] = time.time
-    ) -> None:
-        self.table = table_name or os.environ["BLOCKLIST_TABLE"]
+    def __init__(self, table_name: str, *, ddb: Any = None, clock: Callable[[], float] = time.time) -> None:
+        self.table = table_name
         self._ddb = ddb
         self.clock = clock
 

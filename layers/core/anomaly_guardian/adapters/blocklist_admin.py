@@ -10,7 +10,6 @@ later, so the block_expiry sweep always sees an expired block before DynamoDB de
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -21,8 +20,8 @@ TTL_GRACE_SECONDS = 86400
 
 
 class BlockListAdmin:
-    def __init__(self, table: str | None = None, ddb: Any = None):
-        self.table = table or os.environ["BLOCKLIST_TABLE"]
+    def __init__(self, table: str, ddb: Any = None):
+        self.table = table
         self.ddb = ddb or client("dynamodb")
 
     def put(self, tenant: str, sk: str, expires_at: int, attrs: Mapping[str, Any]) -> None:

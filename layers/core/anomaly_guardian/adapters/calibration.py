@@ -10,7 +10,6 @@ what it had (the seed cut-offs at worst).
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -31,12 +30,12 @@ def calibration_key(tenant: str, statistic: str, day: datetime) -> str:
 class DynamoDBCalibration:
     def __init__(
         self,
-        table: str | None = None,
+        table: str,
         ddb: Any = None,
         clock: Callable[[], float] = time.time,
         logger: Any = None,
     ) -> None:
-        self.table = table or os.environ["STATE_TABLE"]
+        self.table = table
         self._ddb = ddb
         self._clock = clock
         self._logger = logger

@@ -13,7 +13,6 @@ another tenant's rule is simply "not found".
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping
@@ -68,8 +67,8 @@ def _now() -> str:
 
 
 class ConfigRepository:
-    def __init__(self, table: str | None = None, ddb: Any | None = None):
-        self.table = table or os.environ["CONFIG_TABLE"]
+    def __init__(self, table: str, ddb: Any | None = None):
+        self.table = table
         self._ddb = ddb
 
     @property
@@ -516,26 +515,14 @@ class TenantConfigProvider:
         return self._cache[tenant][1]
 
 
-_tenant_configs: TenantConfigProvider | None = None
-
-
-def config_provider_from_env(ttl_seconds: float = 30.0, logger: Any = None) -> TenantConfigProvider:
-    """What the detector Lambda passes to `DetectionPipeline(config_for=...)`: cached Config-table settings."""
-    repo = ConfigRepository()
+def config_provider(repo: ConfigRepository, ttl_seconds: float = 30.0, logger: Any = None) -> TenantConfigProvider:
+    """Each tenant's effective DetectionConfig (defaults + its built-in rule settings), cached (at most
+    `ttl_seconds` stale): the detector's `DetectionPipeline(config_for=...)` and the cost check's threshold."""
     return TenantConfigProvider(
         lambda tenants: repo.builtin_overrides_many(tenants, consistent=False), ttl_seconds, logger=logger
     )
 
 
-def tenant_detection_config(tenant: str) -> DetectionConfig:
-    """The tenant's effective DetectionConfig (defaults + its built-in rule settings), as the detector
-    judges it: one process-wide cached provider over `CONFIG_TABLE` (at most 30 s stale)."""
-    global _tenant_configs
-    if _tenant_configs is None:
-        _tenant_configs = config_provider_from_env()
-    return _tenant_configs(tenant)
-
-
-def rule_provider_from_env(ttl_seconds: float = 30.0) -> CachedRuleProvider:
+def rule_provider(repo: ConfigRepository, ttl_seconds: float = 30.0) -> CachedRuleProvider:
     """What the detector Lambda passes to `build_detectors(rule_provider=...)`: cached Config-table rules."""
-    return CachedRuleProvider(ConfigRepository().enabled_rules, ttl_seconds=ttl_seconds)
+    return CachedRuleProvider(repo.enabled_rules, ttl_seconds=ttl_seconds)

@@ -10,7 +10,6 @@ anomalies table and the correlator treat as the same anomaly.
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
@@ -28,8 +27,8 @@ def _pk(tenant: str) -> str:
 
 
 class CostStateRepository:
-    def __init__(self, table: str | None = None, ddb: Any = None):
-        self.table = table or os.environ["CONFIG_TABLE"]
+    def __init__(self, table: str, ddb: Any = None):
+        self.table = table
         self.ddb = ddb or client("dynamodb")
 
     def _get(self, tenant: str, sk: str) -> dict[str, Any] | None:

@@ -13,7 +13,6 @@ overcount) by that batch.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,8 +31,8 @@ def tenants_key(day: datetime) -> dict[str, dict[str, str]]:
 
 
 class TenantCounters:
-    def __init__(self, table: str | None = None, ddb: Any = None):
-        self.table = table or os.environ["AUDIT_TABLE"]
+    def __init__(self, table: str, ddb: Any = None):
+        self.table = table
         self._ddb = ddb
 
     @property

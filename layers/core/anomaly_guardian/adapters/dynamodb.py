@@ -8,7 +8,6 @@ round trip (floats stay floats) and about 3x less CPU per item, which matters on
 
 from __future__ import annotations
 
-import os
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -24,6 +23,7 @@ from anomaly_guardian.models.ddb_codec import from_item as from_item
 from anomaly_guardian.models.ddb_codec import report_unreadable as report_unreadable
 from anomaly_guardian.models.ddb_codec import to_attr as to_attr
 from anomaly_guardian.models.ddb_codec import to_item as to_item
+from anomaly_guardian.settings import process_environment
 
 _RETRY_CONFIG = Config(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=3, read_timeout=10)
 MAX_BATCH_WRITE = 25
@@ -35,12 +35,12 @@ MAX_ATTEMPTS = 8
 def client(service: str, region: str | None = None) -> Any:
     """One boto3 client per service per process (created at cold start, reused by warm invocations).
 
-    `AWS_ENDPOINT_URL` is set only for the local stack (moto server on loopback).
+    Region and endpoint are the process's (settings.process_environment: the local stack sets the endpoint).
     """
     return boto3.client(
         service,
-        endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
-        region_name=region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+        endpoint_url=process_environment().endpoint_url,
+        region_name=region or process_environment().region,
         config=_RETRY_CONFIG,
     )
 
@@ -56,8 +56,8 @@ def interactive_client(service: str, region: str | None = None) -> Any:
     """A client for request paths: fails fast (about 14 s at worst) instead of retrying for a minute."""
     return boto3.client(
         service,
-        endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
-        region_name=region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+        endpoint_url=process_environment().endpoint_url,
+        region_name=region or process_environment().region,
         config=_INTERACTIVE_CONFIG,
     )
 
@@ -71,8 +71,8 @@ _BEST_EFFORT_CONFIG = Config(retries={"total_max_attempts": 1, "mode": "standard
 def best_effort_client(service: str, region: str | None = None) -> Any:
     return boto3.client(
         service,
-        endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
-        region_name=region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+        endpoint_url=process_environment().endpoint_url,
+        region_name=region or process_environment().region,
         config=_BEST_EFFORT_CONFIG,
     )
 

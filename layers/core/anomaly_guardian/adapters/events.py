@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -20,8 +19,8 @@ class PublishError(RuntimeError):
 
 
 class EventBus:
-    def __init__(self, bus_name: str | None = None, events: Any = None):
-        self.bus = bus_name or os.environ.get("EVENT_BUS_NAME", "default")
+    def __init__(self, bus_name: str = "default", events: Any = None):
+        self.bus = bus_name
         self.events = events or client("events")
 
     def put(self, detail_type: str, details: Sequence[Mapping[str, Any]]) -> int:

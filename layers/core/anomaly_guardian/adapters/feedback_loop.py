@@ -13,7 +13,6 @@ logged: losing the loop must not lose detections or stall the stream.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Collection, Hashable
 from typing import Any
@@ -55,14 +54,13 @@ class KeyCache:
         return out
 
 
-def _cache_seconds() -> float:
-    return float(os.environ.get("FEEDBACK_CACHE_SECONDS", "30"))
+DEFAULT_CACHE_SECONDS = 30.0  # FEEDBACK_CACHE_SECONDS (DetectorSettings)
 
 
 class SuppressionLookup:
     def __init__(self, repo: Any, *, ttl_seconds: float | None = None, clock=time.time, logger: Any = None):
         self.repo = repo  # adapters.config_repo.ConfigRepository
-        self.cache = KeyCache(_cache_seconds() if ttl_seconds is None else ttl_seconds, clock)
+        self.cache = KeyCache(DEFAULT_CACHE_SECONDS if ttl_seconds is None else ttl_seconds, clock)
         self.logger = logger
 
     def active(self, tenant: str, patterns: Collection[tuple[str, str]]) -> set[tuple[str, str]]:
@@ -82,7 +80,7 @@ class SuppressionLookup:
 class MonitoringLookup:
     def __init__(self, flags: Any, *, ttl_seconds: float | None = None, clock=time.time, logger: Any = None):
         self.flags = flags  # adapters.blocklist.DynamoDBBlockList
-        self.cache = KeyCache(_cache_seconds() if ttl_seconds is None else ttl_seconds, clock)
+        self.cache = KeyCache(DEFAULT_CACHE_SECONDS if ttl_seconds is None else ttl_seconds, clock)
         self.logger = logger
 
     def factors(self, tenant: str, users: Collection[str]) -> dict[str, float]:

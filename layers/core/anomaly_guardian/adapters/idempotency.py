@@ -14,7 +14,6 @@ Markers expire after `DEDUPE_TTL_HOURS` (default 168 = 7 days); keep it >= the s
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -25,10 +24,10 @@ DEFAULT_TTL_HOURS = 168
 
 
 class DynamoDBEventDedupe:
-    def __init__(self, table_name: str | None = None, *, ddb: Any = None, ttl_hours: int | None = None) -> None:
-        self.table = table_name or os.environ["IDEMPOTENCY_TABLE"]
+    def __init__(self, table_name: str, *, ddb: Any = None, ttl_hours: int = DEFAULT_TTL_HOURS) -> None:
+        self.table = table_name
         self._ddb = ddb
-        self.ttl_seconds = int(ttl_hours or os.environ.get("DEDUPE_TTL_HOURS", DEFAULT_TTL_HOURS)) * 3600
+        self.ttl_seconds = int(ttl_hours) * 3600
 
     @property
     def ddb(self) -> Any:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -55,8 +54,8 @@ def decode_token(token: str | None, tenant: str) -> dict[str, Any] | None:
 
 
 class IncidentRepository:
-    def __init__(self, table: str | None = None, ddb: Any = None):
-        self.table = table or os.environ["INCIDENTS_TABLE"]
+    def __init__(self, table: str, ddb: Any = None):
+        self.table = table
         self.ddb = ddb or client("dynamodb")
 
     # ---- correlation ----------------------------------------------------------------------------

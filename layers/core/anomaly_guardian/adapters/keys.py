@@ -6,19 +6,14 @@ user) and the detector (everything it stores) derive the same pseudonyms.
 
 from __future__ import annotations
 
-import os
-
 from anomaly_guardian.privacy import Pseudonymiser
 
 
-def pseudonymiser_from_env() -> Pseudonymiser:
-    return pseudonymiser_from_param(os.environ.get("PSEUDONYM_KEY_PARAM"))
-
-
-def pseudonymiser_from_param(param: str | None) -> Pseudonymiser:
-    """The key from the SSM SecureString named `param`; without one, the local key (privacy.Pseudonymiser)."""
+def pseudonymiser_from_param(param: str | None, local_key: str | None = None) -> Pseudonymiser:
+    """The key from the SSM SecureString named `param`; without one, `local_key` (GUARDIAN_PSEUDONYM_KEY)
+    or the development key (privacy.Pseudonymiser)."""
     if param:
         from aws_lambda_powertools.utilities import parameters
 
         return Pseudonymiser(str(parameters.get_parameter(param, decrypt=True, max_age=300)).encode())
-    return Pseudonymiser()
+    return Pseudonymiser(local_key.encode() if local_key else None)

@@ -7,7 +7,6 @@ any other error (stream missing, access denied, KMS key disabled) raises: it wil
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,8 +29,8 @@ RETRYABLE_CALL_ERRORS = frozenset(
 
 
 class KinesisSink:
-    def __init__(self, stream_name: str | None = None, *, kinesis: Any = None) -> None:
-        self.stream_name = stream_name or os.environ["EVENTS_STREAM_NAME"]
+    def __init__(self, stream_name: str, *, kinesis: Any = None) -> None:
+        self.stream_name = stream_name
         self._kinesis = kinesis
 
     @property

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import random
 import time
 import uuid
@@ -21,17 +20,18 @@ import numpy as np
 from botocore.config import Config
 
 from anomaly_guardian.ids import new_ulid
+from anomaly_guardian.settings import process_environment
 
 
 def _region() -> str:
-    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    return process_environment().region
 
 
 @cache
 def _client(service: str) -> Any:
     return boto3.client(
         service,
-        endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
+        endpoint_url=process_environment().endpoint_url,
         region_name=_region(),
         config=Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=3, read_timeout=20),
     )
@@ -68,7 +68,7 @@ def runtime_client(timeout_s: float) -> Any:
     """sagemaker-runtime with a hard timeout and a single attempt: the circuit breaker decides retries."""
     return boto3.client(
         "sagemaker-runtime",
-        endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
+        endpoint_url=process_environment().endpoint_url,
         region_name=_region(),
         config=Config(
             connect_timeout=timeout_s, read_timeout=timeout_s, retries={"total_max_attempts": 1, "mode": "standard"}
@@ -105,8 +105,9 @@ class S3SampleSink:
         max_age_s: float = 300.0,
         clock: Callable[[], float] = time.time,
         seed: int | None = None,
+        kms_key_id: str | None = None,
     ):
-        self.bucket, self.prefix, self.rate = bucket, prefix, rate
+        self.bucket, self.prefix, self.rate, self.kms_key_id = bucket, prefix, rate, kms_key_id or None
         self.max_rows, self.max_age_s, self.clock = max_rows, max_age_s, clock
         self._rows: list[np.ndarray] = []
         self._count = 0
@@ -128,7 +129,7 @@ class S3SampleSink:
         key = f"{self.prefix}{now:%Y/%m/%d/%H}/{new_ulid()}.npy"
         buf = io.BytesIO()
         np.save(buf, np.vstack(self._rows), allow_pickle=False)
-        write_s3_bytes(self.bucket, key, buf.getvalue(), os.environ.get("FEATURE_SAMPLE_KMS_KEY_ID") or None)
+        write_s3_bytes(self.bucket, key, buf.getvalue(), self.kms_key_id)
         self._rows, self._count, self._since = [], 0, self.clock()
         return key
 
@@ -222,7 +223,11 @@ class PipelineStarter:
 
 
 class S3ModelArtifacts:
-    """The `detection.model.ModelArtifacts` port: models in S3, a SageMaker endpoint, S3 feature samples."""
+    """The `detection.model.ModelArtifacts` port: models in S3, a SageMaker endpoint, S3 feature samples
+    (written with `sample_kms_key_id`, FEATURE_SAMPLE_KMS_KEY_ID; None: the bucket's default key)."""
+
+    def __init__(self, sample_kms_key_id: str | None = None) -> None:
+        self.sample_kms_key_id = sample_kms_key_id
 
     def read_bytes(self, bucket: str, key: str) -> bytes:
         return read_s3_bytes(bucket, key)
@@ -236,7 +241,7 @@ class S3ModelArtifacts:
         return endpoint_invoker(endpoint, timeout_s)
 
     def sample_sink(self, bucket: str, prefix: str, rate: float) -> S3SampleSink:
-        return S3SampleSink(bucket, prefix=prefix, rate=rate)
+        return S3SampleSink(bucket, prefix=prefix, rate=rate, kms_key_id=self.sample_kms_key_id)
 
 
 S3_ARTIFACTS = S3ModelArtifacts()

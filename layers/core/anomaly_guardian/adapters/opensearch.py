@@ -8,13 +8,14 @@ plain signed HTTP requests, and botocore (in every Lambda runtime) signs and sen
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.httpsession import URLLib3Session
 from botocore.session import get_session
+
+from anomaly_guardian.settings import process_environment
 
 
 class OpenSearchUnavailable(RuntimeError):
@@ -24,15 +25,14 @@ class OpenSearchUnavailable(RuntimeError):
 class OpenSearchClient:
     def __init__(
         self,
-        endpoint: str | None = None,
+        endpoint: str,
         region: str | None = None,
         *,
         credentials: Any = None,
         timeout: float = 10.0,
     ) -> None:
-        endpoint = endpoint or os.environ["OPENSEARCH_ENDPOINT"]
         self.base = (endpoint if "://" in endpoint else f"https://{endpoint}").rstrip("/")
-        self.region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
+        self.region = region or process_environment().region
         self._credentials = credentials
         self._http = URLLib3Session(timeout=timeout)
 

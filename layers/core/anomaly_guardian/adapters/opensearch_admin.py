@@ -9,9 +9,10 @@ Dashboards endpoint (`https://<domain>/_dashboards` on OpenSearch Service) with 
 
 from __future__ import annotations
 
-import os
 from typing import Any
 from urllib.parse import urlsplit
+
+from anomaly_guardian.settings import process_environment
 
 
 class OpenSearchAdmin:
@@ -39,7 +40,7 @@ class OpenSearchAdmin:
             credentials = session.get_credentials()
             if credentials is None:
                 raise RuntimeError("no AWS credentials for SigV4 (aws sso login, AWS_PROFILE, or --auth basic)")
-            region = region or session.region_name or os.environ.get("AWS_REGION") or "us-east-1"
+            region = region or session.region_name or process_environment().region
             http_auth: Any = AWSV4SignerAuth(credentials, region, "es")
         elif auth == "basic":
             if not username or password is None:

@@ -5,7 +5,6 @@ blocked, lifecycle): `reports/{tenant}/{period}/{date}.json` and `.html`. The ad
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
@@ -13,6 +12,7 @@ from urllib.parse import quote
 from botocore.exceptions import ClientError
 
 from anomaly_guardian.adapters.dynamodb import client
+from anomaly_guardian.settings import process_environment
 
 PREFIX = "reports"
 PRESIGN_SECONDS = 3600
@@ -28,10 +28,10 @@ def report_key(tenant: str, report_id: str, ext: str) -> str:
 
 
 class ReportStore:
-    def __init__(self, bucket: str | None = None, s3: Any = None, kms_key_id: str | None = None):
-        self.bucket = bucket or os.environ["REPORTS_BUCKET"]
+    def __init__(self, bucket: str, s3: Any = None, kms_key_id: str | None = None):
+        self.bucket = bucket
         self._s3 = s3
-        self.kms_key_id = kms_key_id if kms_key_id is not None else os.environ.get("REPORTS_KMS_KEY_ID") or None
+        self.kms_key_id = kms_key_id or None
 
     @property
     def s3(self) -> Any:
@@ -98,15 +98,15 @@ class ReportStore:
 
             self._signer = boto3.client(
                 "s3",
-                endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
-                region_name=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+                endpoint_url=process_environment().endpoint_url,
+                region_name=process_environment().region,
                 config=Config(signature_version="s3v4"),
             )
         return self._signer
 
     def links(self, tenant: str, report_id: str) -> dict[str, str]:
         html_key, json_key = report_key(tenant, report_id, "html"), report_key(tenant, report_id, "json")
-        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+        region = process_environment().region
         return {
             "htmlUrl": self.signer.generate_presigned_url(
                 "get_object", Params={"Bucket": self.bucket, "Key": html_key}, ExpiresIn=PRESIGN_SECONDS

@@ -92,11 +92,11 @@ class LocalSecretBox:
             raise SecretError("secret does not decrypt for this tenant") from None
 
 
-def secret_box_from_env() -> SecretBox:
-    key_id = os.environ.get("SECRETS_KMS_KEY_ID")
-    if key_id:
-        return KmsSecretBox(key_id)
-    if os.environ.get("ENVIRONMENT", "") not in LOCAL_ENVIRONMENTS:
+def secret_box(kms_key_id: str | None, environment: str, local_key: str | None = None) -> SecretBox:
+    """KMS when `SECRETS_KMS_KEY_ID` is set; only the local stack and tests fall back to a local key
+    (`GUARDIAN_SECRET_KEY`, else the development key). wiring passes the function's settings."""
+    if kms_key_id:
+        return KmsSecretBox(kms_key_id)
+    if environment not in LOCAL_ENVIRONMENTS:
         raise SecretError("SECRETS_KMS_KEY_ID is required outside local environments")
-    env = os.environ.get("GUARDIAN_SECRET_KEY")
-    return LocalSecretBox(env.encode() if env else DEV_SECRET_KEY)
+    return LocalSecretBox(local_key.encode() if local_key else DEV_SECRET_KEY)

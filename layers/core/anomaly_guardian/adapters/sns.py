@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,8 +10,8 @@ from anomaly_guardian.adapters.dynamodb import client
 
 
 class AlertTopic:
-    def __init__(self, topic_arn: str | None = None, sns: Any = None):
-        self.topic_arn = topic_arn or os.environ["ALERTS_TOPIC_ARN"]
+    def __init__(self, topic_arn: str, sns: Any = None):
+        self.topic_arn = topic_arn
         self.sns = sns or client("sns")
 
     def publish(self, subject: str, message: Mapping[str, Any], severity: str, tenant: str, event: str) -> str:

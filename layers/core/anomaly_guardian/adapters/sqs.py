@@ -7,7 +7,6 @@ so the detector sends each record it cannot accept here itself (message built by
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,9 +16,9 @@ MAX_BATCH_BYTES = 250_000
 
 
 class SqsDeadLetterQueue:
-    def __init__(self, queue_url: str | None = None, *, sqs: Any = None) -> None:
-        # Read lazily so a missing setting fails the poison records (reported, logged), not every batch.
-        self.queue_url = queue_url or os.environ.get("DETECTOR_DLQ_URL")
+    def __init__(self, queue_url: str | None, *, sqs: Any = None) -> None:
+        # None (DETECTOR_DLQ_URL unset) fails the poison records (reported, logged), not every batch.
+        self.queue_url = queue_url
         self._sqs = sqs
 
     @property

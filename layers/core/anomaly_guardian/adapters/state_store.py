@@ -19,7 +19,6 @@ Item: `pk` = `{tenant}#{kind}#{entity}`, `state` = JSON string, `version` (numbe
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -44,8 +43,8 @@ def _dumps(state: dict[str, Any]) -> str:
 
 
 class DynamoDBStateStore:
-    def __init__(self, table_name: str | None = None, *, ddb: Any = None, ttl_days: int = DEFAULT_TTL_DAYS) -> None:
-        self.table = table_name or os.environ["STATE_TABLE"]
+    def __init__(self, table_name: str, *, ddb: Any = None, ttl_days: int = DEFAULT_TTL_DAYS) -> None:
+        self.table = table_name
         self._ddb = ddb
         self.ttl_seconds = ttl_days * 86400
         # JSON as loaded, per key: lets `save` skip unchanged items and `snapshot` rebuild the

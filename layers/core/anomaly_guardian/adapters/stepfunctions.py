@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,8 +23,8 @@ class ResumeFailed(RuntimeError):
 
 
 class Workflows:
-    def __init__(self, state_machine_arn: str | None = None, sfn: Any = None):
-        self.arn = state_machine_arn or os.environ.get("REMEDIATION_STATE_MACHINE_ARN", "")
+    def __init__(self, state_machine_arn: str, sfn: Any = None):
+        self.arn = state_machine_arn
         self.sfn = sfn or client("stepfunctions")
 
     def start(self, name: str, payload: Mapping[str, Any]) -> tuple[str, bool]:

@@ -7,7 +7,6 @@ writer makes it fail with WAFOptimisticLockException, so read-modify-write is re
 from __future__ import annotations
 
 import ipaddress
-import os
 import random
 import time
 from collections.abc import Callable, Iterable
@@ -22,15 +21,15 @@ MAX_LOCK_RETRIES = 6
 class WafIpSet:
     def __init__(
         self,
-        name: str | None = None,
-        ip_set_id: str | None = None,
-        scope: str | None = None,
+        name: str,
+        ip_set_id: str,
+        scope: str = "REGIONAL",
         waf: Any = None,
         sleep: Callable[[float], None] = time.sleep,
     ):
-        self.name = name or os.environ["WAF_IP_SET_NAME"]
-        self.id = ip_set_id or os.environ["WAF_IP_SET_ID"]
-        self.scope = scope or os.environ.get("WAF_SCOPE", "REGIONAL")
+        self.name = name
+        self.id = ip_set_id
+        self.scope = scope
         self.waf = waf or client("wafv2")
         self.sleep = sleep
 

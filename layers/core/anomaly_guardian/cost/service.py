@@ -26,6 +26,8 @@ class CostPorts:
     state: Any  # CostStateRepository
     anomalies: Any  # AnomalyRepository (.put_many)
     dispatch: Callable[[list[Anomaly]], int]
+    # The tenant's effective detection config (its cost-check threshold, `PUT /rules/cost-check`).
+    config_for: Callable[[str], DetectionConfig] | None = None
 
 
 def _iso_ms(ms: int) -> str:
@@ -78,10 +80,3 @@ def run(
         counts["emitted"] = len(new)
     ports.state.put_cursor(tenant, end, now.isoformat(timespec="seconds").replace("+00:00", "Z"))
     return {"tenant": tenant, "window": [start, end], "threshold": threshold, **counts}
-
-
-def tenant_config(tenant: str) -> DetectionConfig:
-    """The tenant's effective detection config (its cost-check threshold, `PUT /rules/cost-check`)."""
-    from anomaly_guardian.adapters.config_repo import tenant_detection_config
-
-    return tenant_detection_config(tenant)
