@@ -11,9 +11,9 @@ from anomaly_guardian.settings import ApiSettings
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics(namespace="AnomalyGuardian")
-ApiSettings.from_env()  # cold start: a bad variable fails here, named
+settings = ApiSettings.from_env()  # cold start: a bad variable fails here, named
 deps.configure(wiring.api_services)  # built on the first request that needs them (same environment)
-app = create_app()
+app = create_app(cors_origin=settings.console_origin)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -39,7 +39,8 @@ def test_given_the_waf_when_read_then_rate_rule_2000_common_rules_ip_set_and_log
     assert _default("waf", "rate_limit") == 2000
     doc = load_hcl_dir(TERRAFORM / "modules/waf")
     acl = tf_resources(doc, "aws_wafv2_web_acl")["api"]
-    assert acl["scope"] == "REGIONAL"
+    assert acl["scope"] == "${var.scope}" and _default("waf", "scope") == "REGIONAL"  # the API's: REGIONAL
+    assert "scope" not in tf_modules(load_hcl_dir(TERRAFORM / "modules/platform"))["waf"]
     rules = {r["name"]: r for r in acl["rule"]}
     rate = rules["rate-limit-per-ip"]["statement"][0]["rate_based_statement"][0]
     assert rate["limit"] == "${var.rate_limit}" and rate["aggregate_key_type"] == "IP"

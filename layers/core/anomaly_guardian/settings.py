@@ -302,6 +302,9 @@ class ApiSettings(FunctionSettings):
     webhook_queue_url: str | None = Field(None, alias="WEBHOOK_QUEUE_URL")  # incident.resolved notifications
     suppression_days: int = Field(30, alias="SUPPRESSION_DAYS", ge=1)  # a false_positive silences its pattern
     response_dry_run: bool = Field(False, alias="RESPONSE_DRY_RUN")  # shown by GET /settings/response
+    # The deployed console's origin (CloudFront): the only origin answered with CORS headers; unset locally,
+    # where the console is served by the API's own origin.
+    console_origin: str | None = Field(None, alias="CONSOLE_ORIGIN", pattern=r"^https?://[^/\s]+$")
 
     @model_validator(mode="after")
     def _kms_outside_local(self) -> Self:

@@ -9,3 +9,8 @@ opensearch_dedicated_masters = true
 opensearch_volume_size_gb    = 100
 log_retention_days           = 365
 force_destroy                = false
+
+# The console is served on its own domain in prod (TLSv1.2_2021; the module refuses to plan without both):
+# an ACM certificate in us-east-1 covering the name, e.g.
+# console_domain_name     = "console.example.com"
+# console_certificate_arn = "arn:aws:acm:us-east-1:111122223333:certificate/..."

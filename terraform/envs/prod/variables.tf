@@ -75,3 +75,21 @@ variable "force_destroy" {
   type        = bool
   default     = false
 }
+
+variable "console_domain_name" {
+  description = "The console's own domain; null: its *.cloudfront.net name (prod must set one)."
+  type        = string
+  default     = null
+}
+
+variable "console_certificate_arn" {
+  description = "ACM certificate (us-east-1) for console_domain_name; prod must set one."
+  type        = string
+  default     = null
+}
+
+variable "console_mfa" {
+  description = "Cognito MFA for analysts: ON or OPTIONAL."
+  type        = string
+  default     = "ON"
+}

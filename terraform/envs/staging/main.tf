@@ -1,17 +1,32 @@
+locals {
+  default_tags = {
+    project     = "anomaly-guardian"
+    environment = "staging"
+    managed-by  = "terraform"
+  }
+}
+
 provider "aws" {
   region = var.region
 
   default_tags {
-    tags = {
-      project     = "anomaly-guardian"
-      environment = "staging"
-      managed-by  = "terraform"
-    }
+    tags = local.default_tags
+  }
+}
+
+# CloudFront's web ACLs (the console's) and their log key live in us-east-1.
+provider "aws" {
+  alias  = "us_east_1"
+  region = "us-east-1"
+
+  default_tags {
+    tags = local.default_tags
   }
 }
 
 module "platform" {
-  source = "../../modules/platform"
+  source    = "../../modules/platform"
+  providers = { aws = aws, aws.us_east_1 = aws.us_east_1 }
 
   environment                  = "staging"
   azs                          = var.azs
@@ -26,4 +41,7 @@ module "platform" {
   log_retention_days           = var.log_retention_days
   key_admin_arns               = var.key_admin_arns
   force_destroy                = var.force_destroy
+  console_domain_name          = var.console_domain_name
+  console_certificate_arn      = var.console_certificate_arn
+  console_mfa                  = var.console_mfa
 }

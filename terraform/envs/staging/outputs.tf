@@ -12,3 +12,8 @@ output "opensearch_endpoint" {
   description = "OpenSearch VPC endpoint."
   value       = module.platform.opensearch_endpoint
 }
+
+output "console_url" {
+  description = "Where analysts open the console."
+  value       = module.platform.console_url
+}

@@ -60,6 +60,24 @@ module "storage" {
   tags          = local.tags
 }
 
+# The analyst console: bucket + CloudFront (OAC, security headers, CLOUDFRONT web ACL in us-east-1) and
+# the Cognito user pool whose ID tokens the API's authorizer accepts (docs/console.md).
+module "console" {
+  source    = "../console"
+  providers = { aws = aws, aws.us_east_1 = aws.us_east_1 }
+
+  name               = local.name
+  environment        = var.environment
+  access_log_bucket  = module.storage.access_log_bucket_name
+  domain_name        = var.console_domain_name
+  certificate_arn    = var.console_certificate_arn
+  mfa                = var.console_mfa
+  log_retention_days = var.log_retention_days
+  key_admin_arns     = var.key_admin_arns
+  force_destroy      = var.force_destroy
+  tags               = local.tags
+}
+
 module "cost_anomaly" {
   source                     = "../cost_anomaly"
   name                       = local.name
@@ -296,6 +314,14 @@ module "contract" {
     "cost/service-monitor-arn"        = module.cost_anomaly.service_monitor_arn
     "cost/alerts-topic-arn"           = module.cost_anomaly.topic_arn
     "cloudtrail/log-group-name"       = module.cloudtrail.log_group_name
+    "console/bucket"                  = module.console.bucket_name
+    "console/distribution-id"         = module.console.distribution_id
+    "console/url"                     = module.console.console_url
+    "console/origin"                  = module.console.console_origin
+    "cognito/issuer"                  = module.console.issuer
+    "cognito/jwks-url"                = module.console.jwks_url
+    "cognito/client-id"               = module.console.client_id
+    "cognito/domain"                  = module.console.cognito_domain
   }
 
   list_values = {

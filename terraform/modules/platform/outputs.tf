@@ -22,3 +22,8 @@ output "bucket_names" {
   description = "S3 bucket names by purpose."
   value       = module.storage.bucket_names
 }
+
+output "console_url" {
+  description = "Where analysts open the console."
+  value       = module.console.console_url
+}

@@ -132,3 +132,21 @@ variable "cloudtrail_s3_data_event_arns" {
   type        = list(string)
   default     = []
 }
+
+variable "console_domain_name" {
+  description = "The console's own domain (CloudFront alias); null: its *.cloudfront.net name. Required in prod."
+  type        = string
+  default     = null
+}
+
+variable "console_certificate_arn" {
+  description = "ACM certificate in us-east-1 for console_domain_name (viewer TLS policy TLSv1.2_2021). Required in prod."
+  type        = string
+  default     = null
+}
+
+variable "console_mfa" {
+  description = "Cognito MFA for analysts: ON or OPTIONAL."
+  type        = string
+  default     = "ON"
+}

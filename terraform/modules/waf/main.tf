@@ -1,10 +1,10 @@
-# REGIONAL web ACL for the API Gateway stage: AWS managed common and known-bad-inputs rule sets,
+# A web ACL (REGIONAL for the API Gateway stage; CLOUDFRONT, from us-east-1, for the console's distribution):
 # a rate-based rule per IP, and an IP set the response layer (rate_limit action) writes to block
 # abusive sources. The IP set's addresses are managed at run time, so Terraform ignores them.
 resource "aws_wafv2_ip_set" "blocked" {
   name               = "${var.name}-blocked-ips"
   description        = "IPs blocked by Anomaly Guardian rate_limit actions (entries expire via block_expiry)"
-  scope              = "REGIONAL"
+  scope              = var.scope
   ip_address_version = "IPV4"
   addresses          = []
   tags               = var.tags
@@ -17,7 +17,7 @@ resource "aws_wafv2_ip_set" "blocked" {
 resource "aws_wafv2_web_acl" "api" {
   name        = "${var.name}-api"
   description = "Anomaly Guardian API protection"
-  scope       = "REGIONAL"
+  scope       = var.scope
   tags        = var.tags
 
   default_action {

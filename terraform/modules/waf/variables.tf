@@ -36,3 +36,14 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "scope" {
+  description = "REGIONAL (API Gateway) or CLOUDFRONT (a distribution; the provider must be in us-east-1)."
+  type        = string
+  default     = "REGIONAL"
+
+  validation {
+    condition     = contains(["REGIONAL", "CLOUDFRONT"], var.scope)
+    error_message = "scope must be REGIONAL or CLOUDFRONT."
+  }
+}

@@ -83,6 +83,8 @@ def test_cognito_id_token_maps_tenant_attribute_and_groups_to_scopes():
     viewer = verify_token(id_token(**{"cognito:groups": ["viewer"]}), COGNITO, now=NOW)
     assert viewer.scopes == ("api:read",)
     assert verify_token(id_token(**{"cognito:groups": ["events:write"]}), COGNITO, now=NOW).scopes == ("events:write",)
+    admin = verify_token(id_token(**{"cognito:groups": ["admin"]}), COGNITO, now=NOW)
+    assert admin.scopes == ("api:read", "api:write", "admin")  # the role, not only the scope of that name
     assert verify_token(id_token(), COGNITO, now=NOW).scopes == ()  # no group: signed in, allowed nothing
 
 

@@ -14,7 +14,12 @@ from typing import Any
 from urllib.parse import unquote
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, DependencyResolutionError, Response
+from aws_lambda_powertools.event_handler import (
+    APIGatewayRestResolver,
+    CORSConfig,
+    DependencyResolutionError,
+    Response,
+)
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
@@ -101,8 +106,14 @@ class GuardianResolver(APIGatewayRestResolver):
         return {key: unquote(value) for key, value in match.groupdict().items()}
 
 
-def create_app() -> APIGatewayRestResolver:
-    app = GuardianResolver(enable_validation=True, json_body_deserializer=decode_body, strip_prefixes=None)
+# What the console sends cross-origin (API Gateway answers the preflight with the same list).
+CORS_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key"]
+
+
+def create_app(cors_origin: str | None = None) -> APIGatewayRestResolver:
+    """`cors_origin`: the deployed console's origin, the only one whose browser calls get CORS headers."""
+    cors = CORSConfig(allow_origin=cors_origin, allow_headers=CORS_HEADERS, max_age=600) if cors_origin else None
+    app = GuardianResolver(enable_validation=True, json_body_deserializer=decode_body, strip_prefixes=None, cors=cors)
     for name in ROUTER_MODULES:
         app.include_router(importlib.import_module(f"anomaly_guardian.api.{name}").router)
 

@@ -32,12 +32,14 @@ DEFAULT_AUDIENCE = "anomaly-guardian-api"
 SCOPES = ("api:read", "api:write", "events:write", "admin")  # admin: cross-tenant views (reports of all tenants)
 DEFAULT_SCOPES = ("api:read", "api:write")
 # Cognito group -> scopes: a group named after a role, or exactly after one scope.
+# The roles come last: "admin" is both a scope and a role, and as a group it is the role.
 GROUP_SCOPES: dict[str, tuple[str, ...]] = {
+    **{scope: (scope,) for scope in SCOPES},
     "viewer": ("api:read",),
     "analyst": ("api:read", "api:write"),
     "admin": ("api:read", "api:write", "admin"),
-    **{scope: (scope,) for scope in SCOPES},
 }
+CONSOLE_GROUPS = ("viewer", "analyst", "admin")  # the user pool's groups (terraform/modules/console)
 MAX_TTL_SECONDS = 7 * 24 * 3600
 MIN_KEY_BYTES = 32
 _TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
