@@ -1,7 +1,7 @@
 # The analyst console (functions/console: Vite + TypeScript, pinned in its package-lock.json, `npm ci` from the
 # npm registry; docs/console.md). `make console` type-checks and builds it into build/console, which the local
 # stack serves at /console/ and `make deploy` uploads to the console bucket (terraform/modules/console).
-.PHONY: console console-typecheck console-upload
+.PHONY: console console-typecheck console-publish
 CONSOLE_SRC := functions/console
 CONSOLE_DIST := build/console
 CONSOLE_DEPS := $(CONSOLE_SRC)/node_modules/.installed
@@ -26,3 +26,8 @@ lint: console-typecheck
 test: console
 local: console
 demo: console
+
+# Deployed environments: `make deploy` runs this after the SAM stack (the API URL it writes is in config.json).
+console-publish: install console ## upload build/console to ENV's console bucket, write config.json, invalidate CloudFront
+	$(call require_env)
+	$(VENV)/bin/guardian console publish --env $(ENV) --build $(CONSOLE_DIST)

@@ -122,12 +122,13 @@ sam-deploy: install sam-tools ## sam deploy the already built sam/.aws-sam/build
 	@test -f sam/.aws-sam/build/template.yaml || { echo "sam/.aws-sam/build is missing: run make build first" >&2; exit 2; }
 	cd sam && SAM_CLI_TELEMETRY=0 $(SAM) deploy --config-env $(ENV) --no-progressbar
 
-deploy: install sam-tools ## Terraform then SAM for ENV (make deploy ENV=prod; AUTO_APPROVE=1 skips the Terraform prompt)
+deploy: install sam-tools ## Terraform, SAM, then the console's files for ENV (make deploy ENV=prod; AUTO_APPROVE=1 skips the Terraform prompt)
 	$(call require_env)
 	$(call require_aws)
 	$(MAKE) --no-print-directory tf-apply ENV=$(ENV) AUTO_APPROVE=$(AUTO_APPROVE)
 	$(MAKE) --no-print-directory build
 	$(MAKE) --no-print-directory sam-deploy ENV=$(ENV)
+	$(MAKE) --no-print-directory console-publish ENV=$(ENV)
 	$(MAKE) --no-print-directory opensearch-sync ENV=$(ENV)
 
 # OPENSEARCH_SYNC=required makes a failed sync fail the deploy; the default (auto) reports it and goes on:

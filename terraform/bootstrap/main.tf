@@ -222,6 +222,7 @@ data "aws_iam_policy_document" "deploy" {
       "${local.arn}:cloudwatch:${var.region}:${local.account_id}:alarm:anomaly-guardian-${each.key}*",
       "${local.arn}:cloudwatch::${local.account_id}:dashboard/anomaly-guardian-${each.key}*",
       "${local.arn}:ssm:${var.region}:${local.account_id}:parameter/anomaly-guardian/${each.key}/*",
+      "${local.arn}:ssm:${var.region}:${local.account_id}:parameter/anomaly-guardian-app/${each.key}/*",
       "${local.arn}:s3:::anomaly-guardian-${each.key}-*",
       "${local.arn}:s3:::aws-sam-cli-managed-*",
       "${local.arn}:es:${var.region}:${local.account_id}:domain/anomaly-guardian-${each.key}*",
@@ -232,6 +233,31 @@ data "aws_iam_policy_document" "deploy" {
       "${local.arn}:application-autoscaling:${var.region}:${local.account_id}:scalable-target/*",
       "${local.arn}:firehose:${var.region}:${local.account_id}:deliverystream/anomaly-guardian-${each.key}*",
     ]
+  }
+  # The console (terraform/modules/console; make deploy publishes it): CloudFront and Cognito ARNs carry ids,
+  # not names, so these are scoped to the account; its web ACL, log group and log key are in us-east-1.
+  statement {
+    sid     = "ConsoleDistributionAndSignIn"
+    actions = ["cloudfront:*", "cognito-idp:*", "wafv2:*", "logs:*", "kms:*"]
+    resources = [
+      "${local.arn}:cloudfront::${local.account_id}:distribution/*",
+      "${local.arn}:cloudfront::${local.account_id}:origin-access-control/*",
+      "${local.arn}:cloudfront::${local.account_id}:response-headers-policy/*",
+      "${local.arn}:cloudfront::${local.account_id}:cache-policy/*",
+      "${local.arn}:cognito-idp:${var.region}:${local.account_id}:userpool/*",
+      "${local.arn}:wafv2:us-east-1:${local.account_id}:global/*/anomaly-guardian-${each.key}-console*/*",
+      "${local.arn}:logs:us-east-1:${local.account_id}:log-group:aws-waf-logs-anomaly-guardian-${each.key}-console*",
+      "${local.arn}:kms:us-east-1:${local.account_id}:key/*",
+    ]
+  }
+  statement {
+    sid = "ConsoleCreateAndListWithoutResourceLevelPermissions"
+    actions = [
+      "cloudfront:ListCachePolicies", "cloudfront:ListResponseHeadersPolicies", "cloudfront:ListOriginAccessControls",
+      "cloudfront:CreateOriginAccessControl", "cloudfront:CreateResponseHeadersPolicy", "cognito-idp:CreateUserPool",
+      "cognito-idp:ListUserPools", "cognito-idp:DescribeUserPoolDomain",
+    ]
+    resources = ["*"] # these actions do not support resource-level permissions
   }
   statement {
     sid = "DescribeAndCreateWithoutResourceLevelPermissions"

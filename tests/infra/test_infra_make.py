@@ -34,7 +34,7 @@ def _tools_present():
     tool("sam/bin/sam")  # the targets depend on it; installing it is make infra-tools' job, not this test's
 
 
-@pytest.mark.parametrize("target", ["deploy", "plan", "destroy"])
+@pytest.mark.parametrize("target", ["deploy", "plan", "destroy", "console-publish"])
 def test_given_no_env_when_a_deployment_target_runs_then_it_refuses_naming_the_fix(target):
     result = make(target, env=NO_AWS)
     assert result.returncode != 0
@@ -71,3 +71,11 @@ def test_given_no_container_runtime_when_invoke_runs_then_it_points_to_the_in_pr
         pytest.skip("a container runtime is available here: sam local invoke ran")
     assert "needs a container runtime" in result.stderr
     assert "pytest tests/functions -k ingest" in result.stderr
+
+
+def test_given_deploy_when_read_then_the_console_is_published_after_the_stack_that_writes_its_api_url():
+    recipe = make("-n", "deploy", "ENV=dev", "AUTO_APPROVE=1", env=NO_AWS).stdout
+    stack, console = recipe.find("sam-deploy ENV=dev"), recipe.find("console-publish ENV=dev")
+    assert 0 < stack < console, recipe
+    publish = make("-n", "console-publish", "ENV=dev", env=NO_AWS).stdout
+    assert "guardian console publish --env dev --build build/console" in publish
