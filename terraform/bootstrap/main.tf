@@ -244,6 +244,7 @@ data "aws_iam_policy_document" "deploy" {
       "${local.arn}:cloudfront::${local.account_id}:origin-access-control/*",
       "${local.arn}:cloudfront::${local.account_id}:response-headers-policy/*",
       "${local.arn}:cloudfront::${local.account_id}:cache-policy/*",
+      "${local.arn}:cloudfront::${local.account_id}:function/anomaly-guardian-${each.key}-console*",
       "${local.arn}:cognito-idp:${var.region}:${local.account_id}:userpool/*",
       "${local.arn}:wafv2:us-east-1:${local.account_id}:global/*/anomaly-guardian-${each.key}-console*/*",
       "${local.arn}:logs:us-east-1:${local.account_id}:log-group:aws-waf-logs-anomaly-guardian-${each.key}-console*",

@@ -46,7 +46,7 @@ def deployed(aws):
             },
         }
     )["Distribution"]
-    console_url = f"https://{distribution['DomainName']}/"
+    console_url = f"https://{distribution['DomainName']}/console/"
     ssm = client("ssm")
     for name, value in {
         "/anomaly-guardian/dev/console/bucket": BUCKET,
@@ -57,14 +57,16 @@ def deployed(aws):
         "/anomaly-guardian-app/dev/api-url": API,
     }.items():
         ssm.put_parameter(Name=name, Value=value, Type="String")
-    s3.put_object(Bucket=BUCKET, Key="assets/index-OLD.js", Body=b"old build")
+    s3.put_object(Bucket=BUCKET, Key="console/assets/index-OLD.js", Body=b"old build")
     return distribution["Id"], console_url
 
 
 @pytest.fixture
 def build(tmp_path):
     (tmp_path / "assets").mkdir()
-    (tmp_path / "index.html").write_text('<!doctype html><script type="module" src="./assets/index-NEW.js"></script>')
+    (tmp_path / "index.html").write_text(
+        '<!doctype html><script type="module" src="/console/assets/index-NEW.js"></script>'
+    )
     (tmp_path / "assets/index-NEW.js").write_text("console.log('new')")
     (tmp_path / "assets/index-NEW.css").write_text("body{}")
     (tmp_path / "config.json").write_text('{"apiUrl": ""}')  # a local one must never be published
@@ -76,16 +78,21 @@ def test_publish_uploads_the_build_writes_config_and_invalidates(deployed, build
     assert guardian(["console", "publish", "--env", "dev", "--build", str(build)]) == 0
     s3 = client("s3")
     keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"])
-    assert keys == ["assets/index-NEW.css", "assets/index-NEW.js", "config.json", "index.html"]  # old build gone
-    config = s3.get_object(Bucket=BUCKET, Key="config.json")
+    assert keys == [  # under console/ (served at /console/); the old build is gone
+        "console/assets/index-NEW.css",
+        "console/assets/index-NEW.js",
+        "console/config.json",
+        "console/index.html",
+    ]
+    config = s3.get_object(Bucket=BUCKET, Key="console/config.json")
     assert json.loads(config["Body"].read()) == {
         "apiUrl": API,
         "cognito": {"domain": DOMAIN, "clientId": "console-client-id", "redirectUri": console_url},
     }
     assert config["CacheControl"] == "no-store" and config["ContentType"] == "application/json"
-    index = s3.head_object(Bucket=BUCKET, Key="index.html")
+    index = s3.head_object(Bucket=BUCKET, Key="console/index.html")
     assert index["CacheControl"] == "no-cache" and index["ContentType"] == "text/html; charset=utf-8"
-    asset = s3.head_object(Bucket=BUCKET, Key="assets/index-NEW.js")
+    asset = s3.head_object(Bucket=BUCKET, Key="console/assets/index-NEW.js")
     assert "immutable" in asset["CacheControl"] and "javascript" in asset["ContentType"]
     (invalidation,) = client("cloudfront").list_invalidations(DistributionId=distribution_id)["InvalidationList"][
         "Items"
@@ -109,4 +116,4 @@ def test_without_a_build_nothing_is_uploaded(deployed, tmp_path, capsys):
     assert guardian(["console", "publish", "--env", "dev", "--build", str(tmp_path / "none")]) == 2
     assert "run make console first" in capsys.readouterr().err
     keys = [o["Key"] for o in client("s3").list_objects_v2(Bucket=BUCKET)["Contents"]]
-    assert keys == ["assets/index-OLD.js"]
+    assert keys == ["console/assets/index-OLD.js"]

@@ -8,7 +8,11 @@ authorizer and the API are wired to the pool and the console's origin through th
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shutil
+import subprocess
 
 import iac_rules
 import pytest
@@ -127,7 +131,7 @@ def test_the_app_client_is_a_pkce_public_client_that_cannot_write_its_tenant():
     assert client["callback_urls"] == client["logout_urls"] == ["${local.console_url}"]
     assert "custom:tenantId" in client["read_attributes"] and "custom:tenantId" not in client["write_attributes"]
     assert client["id_token_validity"] <= 60 and _block(client, "token_validity_units")["id_token"] == "minutes"
-    assert iac_rules._first(CONSOLE["locals"])["console_url"] == "https://${local.console_host}/"
+    assert iac_rules._first(CONSOLE["locals"])["console_url"] == "https://${local.console_host}/console/"
 
 
 def test_the_pool_is_admin_provisioned_with_strong_passwords_mfa_and_threat_protection():
@@ -185,3 +189,45 @@ def test_the_api_allows_the_consoles_origin_and_every_gateway_error_names_it(tem
             .get("gatewayresponse.header.Access-Control-Allow-Origin")
         )
         assert origin == {"Fn::Sub": "'${ConsoleOrigin}'"}, name
+
+
+def test_config_json_is_never_cached_and_every_request_passes_the_path_function():
+    dist = _one("aws_cloudfront_distribution", "this")
+    (config,) = dist["ordered_cache_behavior"]
+    assert config["path_pattern"] == "/console/config.json"
+    assert config["cache_policy_id"] == "${data.aws_cloudfront_cache_policy.disabled.id}"
+    association = _block(_block(dist, "default_cache_behavior"), "function_association")
+    assert association == {"event_type": "viewer-request", "function_arn": "${aws_cloudfront_function.paths.arn}"}
+    function = _one("aws_cloudfront_function", "paths")
+    assert function["runtime"] == "cloudfront-js-2.0" and function["publish"] is True
+    assert function["code"] == '${file("${path.module}/paths.js")}'
+
+
+PATHS_JS = TERRAFORM / "modules/console/paths.js"
+
+
+def _viewer_request(uri: str, querystring: dict | None = None) -> dict:
+    """Run paths.js's handler in Node (the same JavaScript CloudFront's runtime runs)."""
+    node = shutil.which("node")
+    if node is None:
+        if os.environ.get("GUARDIAN_REQUIRE_INFRA_TOOLS") == "1":
+            pytest.fail("node is not on PATH (make console needs it too)")
+        pytest.skip("node is not on PATH")
+    event = {"request": {"method": "GET", "uri": uri, "querystring": querystring or {}, "headers": {}}}
+    script = f"{PATHS_JS.read_text()}\nprocess.stdout.write(JSON.stringify(handler({json.dumps(event)})));"
+    out = subprocess.run([node, "-e", script], capture_output=True, text=True, timeout=30, check=True)
+    return json.loads(out.stdout)
+
+
+@pytest.mark.parametrize("uri", ["/", "/index.html", "/console"])
+def test_the_root_redirects_to_the_console(uri):
+    response = _viewer_request(uri)
+    assert response["statusCode"] == 301 and response["headers"]["location"] == {"value": "/console/"}
+
+
+def test_the_console_path_is_its_index_and_the_sign_in_callback_keeps_its_query():
+    code = {"code": {"value": "abc"}, "state": {"value": "xyz"}}
+    request = _viewer_request("/console/", code)
+    assert request["uri"] == "/console/index.html" and request["querystring"] == code
+    assert _viewer_request("/console/assets/index-1.js")["uri"] == "/console/assets/index-1.js"
+    assert _viewer_request("/console/config.json")["uri"] == "/console/config.json"

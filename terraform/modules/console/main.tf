@@ -16,7 +16,8 @@ locals {
   # The hosted UI domain prefix is global: the account id keeps it unique.
   cognito_domain = "${aws_cognito_user_pool_domain.this.domain}.auth.${local.region}.amazoncognito.com"
   console_host   = coalesce(var.domain_name, aws_cloudfront_distribution.this.domain_name)
-  console_url    = "https://${local.console_host}/"
+  # Served under /console/ as on the local stack (one build: Vite base /console/); paths.js maps "/" there.
+  console_url = "https://${local.console_host}/console/"
   # The local gateway's policy (anomaly_guardian/local/console.py CSP), with connect-src widened to the
   # API (API Gateway in this region, created later by SAM) and the hosted UI's token endpoint.
   csp = join("; ", [
@@ -178,6 +179,14 @@ resource "aws_cloudfront_response_headers_policy" "console" {
   }
 }
 
+resource "aws_cloudfront_function" "paths" {
+  name    = "${var.name}-console-paths"
+  runtime = "cloudfront-js-2.0"
+  comment = "/ and /console redirect to /console/, which is index.html"
+  publish = true
+  code    = file("${path.module}/paths.js")
+}
+
 data "aws_cloudfront_cache_policy" "optimized" {
   name = "Managed-CachingOptimized"
 }
@@ -191,15 +200,15 @@ resource "aws_cloudfront_distribution" "this" {
   #checkov:skip=CKV_AWS_310:One origin (the console bucket); a failover origin would be a copy of the same build.
   #checkov:skip=CKV_AWS_374:Analysts sign in from wherever they work; access is by Cognito sign-in, not by country.
   #checkov:skip=CKV2_AWS_42:The certificate is the caller's (var.certificate_arn, required in prod by the precondition below); without one the *.cloudfront.net certificate is used.
+  #checkov:skip=CKV_AWS_305:No default root object on purpose: the viewer-request function (paths.js) redirects / to /console/ and serves its index.html; nothing is listed at the root.
   #checkov:skip=CKV_AWS_174:minimum_protocol_version is TLSv1.2_2021 whenever a certificate is set (prod must); CloudFront fixes the *.cloudfront.net certificate's policy itself.
-  enabled             = true
-  comment             = "${var.name} analyst console"
-  default_root_object = "index.html"
-  http_version        = "http2and3"
-  price_class         = "PriceClass_100"
-  aliases             = var.domain_name == null ? [] : [var.domain_name]
-  web_acl_id          = module.waf.web_acl_arn
-  tags                = var.tags
+  enabled      = true
+  comment      = "${var.name} analyst console"
+  http_version = "http2and3"
+  price_class  = "PriceClass_100"
+  aliases      = var.domain_name == null ? [] : [var.domain_name]
+  web_acl_id   = module.waf.web_acl_arn
+  tags         = var.tags
 
   origin {
     origin_id                = "console-bucket"
@@ -215,11 +224,16 @@ resource "aws_cloudfront_distribution" "this" {
     compress                   = true
     cache_policy_id            = data.aws_cloudfront_cache_policy.optimized.id
     response_headers_policy_id = aws_cloudfront_response_headers_policy.console.id
+
+    function_association {
+      event_type   = "viewer-request"
+      function_arn = aws_cloudfront_function.paths.arn
+    }
   }
 
   # config.json (API URL, hosted UI domain, client id) changes with every deploy: never cached.
   ordered_cache_behavior {
-    path_pattern               = "/config.json"
+    path_pattern               = "/console/config.json"
     target_origin_id           = "console-bucket"
     viewer_protocol_policy     = "https-only"
     allowed_methods            = ["GET", "HEAD"]

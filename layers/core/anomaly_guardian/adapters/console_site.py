@@ -1,5 +1,6 @@
 """Publishing the console build to its bucket (terraform/modules/console) and refreshing the distribution.
 
+The files go under console/ (the distribution serves them at /console/, as the local gateway does).
 `make deploy` runs it after the SAM stack (`guardian console publish --env ENV`): everything it needs is in
 the SSM contract (/anomaly-guardian/<env>/console/*, cognito/*) and the API URL the stack writes
 (/anomaly-guardian-app/<env>/api-url). Hashed assets are cached for a year, index.html is revalidated,
@@ -18,6 +19,7 @@ from typing import Any
 
 from anomaly_guardian.adapters.dynamodb import client
 
+PREFIX = "console/"  # served at /console/ as on the local stack (Vite base /console/; terraform paths.js)
 CONFIG = "config.json"
 IMMUTABLE = "public, max-age=31536000, immutable"  # Vite names assets by content hash
 REVALIDATE = "no-cache"
@@ -73,7 +75,7 @@ def _content_type(path: Path) -> str:
 
 
 def _cache_control(key: str) -> str:
-    return IMMUTABLE if key.startswith("assets/") else REVALIDATE
+    return IMMUTABLE if key.startswith(f"{PREFIX}assets/") else REVALIDATE
 
 
 @dataclass
@@ -97,10 +99,10 @@ def publish(
         raise FileNotFoundError(f"{index} is missing: run make console first")
     s3 = s3 or client("s3")
     cloudfront = cloudfront or client("cloudfront")
-    files = {p.relative_to(build).as_posix(): p for p in sorted(build.rglob("*")) if p.is_file()}
-    files.pop(CONFIG, None)
+    files = {PREFIX + p.relative_to(build).as_posix(): p for p in sorted(build.rglob("*")) if p.is_file()}
+    files.pop(PREFIX + CONFIG, None)
     # index.html last: it names the assets, which must be there before any browser asks for them.
-    order = sorted(files, key=lambda k: (k == "index.html", k))
+    order = sorted(files, key=lambda k: (k == f"{PREFIX}index.html", k))
     for key in order:
         s3.put_object(
             Bucket=target.bucket,
@@ -112,12 +114,12 @@ def publish(
         log(f"uploaded s3://{target.bucket}/{key}")
     s3.put_object(
         Bucket=target.bucket,
-        Key=CONFIG,
+        Key=PREFIX + CONFIG,
         Body=json.dumps(target.config(), indent=2).encode(),
         ContentType="application/json",
         CacheControl=NEVER,
     )
-    keep = set(files) | {CONFIG}
+    keep = set(files) | {PREFIX + CONFIG}
     stale = [
         obj["Key"]
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=target.bucket)
@@ -134,4 +136,4 @@ def publish(
         InvalidationBatch={"Paths": {"Quantity": 1, "Items": ["/*"]}, "CallerReference": f"guardian-{time.time_ns()}"},
     )["Invalidation"]["Id"]
     log(f"invalidated distribution {target.distribution_id} ({invalidation})")
-    return Published(uploaded=[*order, CONFIG], removed=stale, invalidation_id=invalidation)
+    return Published(uploaded=[*order, PREFIX + CONFIG], removed=stale, invalidation_id=invalidation)
