@@ -1,6 +1,9 @@
-"""POST /events: validate, authorise, block-list check, write to Kinesis (logic in anomaly_guardian.ingest)."""
+"""POST /events: validate, authorise, block-list check, write to Kinesis (logic in anomaly_guardian.ingest).
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+Tracing is Lambda's active tracing, without the X-Ray SDK in process (see functions/detector/app.py).
+"""
+
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -9,7 +12,6 @@ from anomaly_guardian.ingest.service import request_from_apigw
 from anomaly_guardian.settings import IngestSettings
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 app = APIGatewayRestResolver(enable_validation=True)
 settings = IngestSettings.from_env()  # cold start: a bad variable fails here, named
@@ -18,7 +20,6 @@ IAM_TENANTS = settings.iam_tenant_map
 
 
 @app.post("/events")
-@tracer.capture_method
 def post_events():  # returns Response (annotation omitted: the validating resolver would model it)
     result = service.handle(request_from_apigw(app.current_event.raw_event, IAM_TENANTS))
     if result.accepted:
@@ -35,7 +36,6 @@ def post_events():  # returns Response (annotation omitted: the validating resol
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: object) -> dict:
     return app.resolve(event, context)

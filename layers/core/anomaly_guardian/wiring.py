@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 
 def ingest_service(settings: IngestSettings | None = None) -> IngestService:
     from anomaly_guardian.adapters.blocklist import DynamoDBBlockList
-    from anomaly_guardian.adapters.dynamodb import best_effort_client, interactive_client
+    from anomaly_guardian.adapters.dynamodb import best_effort_client, interactive_client, warm_clients
     from anomaly_guardian.adapters.ingest_receipts import DynamoDBIngestReceipts
     from anomaly_guardian.adapters.keys import pseudonymiser_from_param
     from anomaly_guardian.adapters.kinesis import KinesisSink
@@ -59,7 +59,7 @@ def ingest_service(settings: IngestSettings | None = None) -> IngestService:
     s = settings or IngestSettings.from_env()
     # Fast-failing clients: a stalled AWS endpoint becomes a 503 within the function's 10 s.
     ddb = interactive_client("dynamodb")
-    return IngestService(
+    service = IngestService(
         KinesisSink(s.events_stream_name, kinesis=interactive_client("kinesis")),
         DynamoDBBlockList(s.blocklist_table, ddb=ddb),
         pseudonymiser_from_param(s.pseudonym_key_param, s.pseudonym_key),
@@ -68,6 +68,8 @@ def ingest_service(settings: IngestSettings | None = None) -> IngestService:
         ),
         receipt_ttl_hours=s.dedupe_ttl_hours,
     )
+    warm_clients()  # built on first use, unless this init runs ahead of traffic
+    return service
 
 
 def usage_ingest_service(settings: UsageIngestSettings | None = None) -> UsageIngest:
@@ -370,6 +372,9 @@ def detector(logger: Any = None, settings: DetectorSettings | None = None) -> Ba
 
     artifacts = S3ModelArtifacts(sample_kms_key_id=s.feature_sample_kms_key_id)
     calibration = DynamoDBCalibration(s.state_table, logger=logger)  # per container: its cache outlives batches
+    from anomaly_guardian.adapters.dynamodb import warm_clients
+
+    warm_clients(("dynamodb", "sqs"))  # the adapters build their clients on first use, unless init is ahead of traffic
     return BatchDetector(
         lambda store: DetectionPipeline(
             store,

@@ -22,13 +22,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from anomaly_guardian.adapters.dynamodb import (
-    UNREADABLE_RESPONSE,
     batch_get,
     client,
     from_item,
     report_unreadable,
     to_attr,
     to_item,
+    unreadable_response,
 )
 from anomaly_guardian.config import DetectionConfig
 from anomaly_guardian.detection.builtin import BUILTIN_IDS, Override, effective_config
@@ -88,7 +88,7 @@ class ConfigRepository:
             try:
                 resp = self.ddb.query(**kwargs)
                 items = resp.get("Items", [])
-            except UNREADABLE_RESPONSE:  # an item in this page cannot be parsed: read the page item by item
+            except unreadable_response():  # an item in this page cannot be parsed: read the page item by item
                 resp = self.ddb.query(**kwargs, ProjectionExpression="pk, sk")
                 items = [i for i in (self._get_raw(k) for k in resp.get("Items", [])) if i is not None]
             for raw in items:
@@ -103,7 +103,7 @@ class ConfigRepository:
     def _get_raw(self, key: Mapping[str, Any]) -> dict[str, Any] | None:
         try:
             return self.ddb.get_item(TableName=self.table, Key=dict(key), ConsistentRead=True).get("Item")
-        except UNREADABLE_RESPONSE as exc:
+        except unreadable_response() as exc:
             report_unreadable(self.table, key, exc)
             return None
 
@@ -145,7 +145,7 @@ class ConfigRepository:
     def get_rule(self, tenant: str, rule_id: str) -> Rule:
         try:
             item = self._get(tenant, RULE + rule_id)
-        except UNREADABLE_RESPONSE as exc:
+        except unreadable_response() as exc:
             report_unreadable(self.table, {"pk": tenant_pk(tenant), "sk": RULE + rule_id}, exc)
             item = None
         if item is None or item.get("deleted"):

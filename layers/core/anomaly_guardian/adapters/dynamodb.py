@@ -14,10 +14,6 @@ from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 from typing import Any
 
-import boto3
-from botocore.config import Config
-from botocore.parsers import ResponseParserError
-
 from anomaly_guardian.models.ddb_codec import from_attr as from_attr
 from anomaly_guardian.models.ddb_codec import from_item as from_item
 from anomaly_guardian.models.ddb_codec import report_unreadable as report_unreadable
@@ -25,56 +21,99 @@ from anomaly_guardian.models.ddb_codec import to_attr as to_attr
 from anomaly_guardian.models.ddb_codec import to_item as to_item
 from anomaly_guardian.settings import process_environment
 
-_RETRY_CONFIG = Config(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=3, read_timeout=10)
 MAX_BATCH_WRITE = 25
 MAX_BATCH_GET = 100
 MAX_ATTEMPTS = 8
 
+# botocore `Config` arguments of the three kinds of client (built when the first client is).
+# Default: batch paths (the detector), bounded retries. Request paths (the API, POST /events) answer within
+# API Gateway's 29 s and the function's timeout: short timeouts and one retry, so a stalled or unreachable
+# AWS endpoint becomes a documented 503 with Retry-After (and, for POST /events, what was and was not
+# accepted) instead of a gateway timeout. Best-effort writes on a request path after the answer is already
+# decided (POST /events' receipts of events that landed): one attempt, short timeouts (about 2.5 s at worst).
+_RETRY_CONFIG: dict[str, Any] = {
+    "retries": {"max_attempts": 5, "mode": "standard"},
+    "connect_timeout": 3,
+    "read_timeout": 10,
+}
+_INTERACTIVE_CONFIG: dict[str, Any] = {
+    "retries": {"total_max_attempts": 2, "mode": "standard"},
+    "connect_timeout": 1,
+    "read_timeout": 3,
+}
+_BEST_EFFORT_CONFIG: dict[str, Any] = {
+    "retries": {"total_max_attempts": 1, "mode": "standard"},
+    "connect_timeout": 1,
+    "read_timeout": 1.5,
+}
+_LAZY: list[LazyClient] = []
 
-@cache
-def client(service: str, region: str | None = None) -> Any:
-    """One boto3 client per service per process (created at cold start, reused by warm invocations).
 
-    Region and endpoint are the process's (settings.process_environment: the local stack sets the endpoint).
-    """
+def boto3_client(service: str, region: str | None = None, **config: Any) -> Any:
+    """A real boto3 client (imports boto3/botocore on first call). Region and endpoint are the process's
+    (settings.process_environment: the local stack sets the endpoint)."""
+    import boto3
+    from botocore.config import Config
+
     return boto3.client(
         service,
         endpoint_url=process_environment().endpoint_url,
         region_name=region or process_environment().region,
-        config=_RETRY_CONFIG,
+        config=Config(**config),
     )
 
 
-# Request paths (the API, POST /events) answer within API Gateway's 29 s and the function's timeout:
-# short timeouts and one retry, so a stalled or unreachable AWS endpoint becomes a documented 503 with
-# Retry-After (and, for POST /events, what was and was not accepted) instead of a gateway timeout.
-_INTERACTIVE_CONFIG = Config(retries={"total_max_attempts": 2, "mode": "standard"}, connect_timeout=1, read_timeout=3)
+class LazyClient:
+    """A boto3 client built on first use (issue 16). Importing boto3/botocore and building a client costs
+    about 0.35 s of CPU; a handler module that wires its adapters at import time no longer pays it there,
+    and a path that never calls AWS (a request refused before any AWS call) never pays it. Under provisioned
+    concurrency or SnapStart (`AWS_LAMBDA_INITIALIZATION_TYPE`) `warm_clients` builds them during init."""
+
+    __slots__ = ("_args", "_client")
+
+    def __init__(self, service: str, region: str | None, config: dict[str, Any]) -> None:
+        self._args = (service, region, config)
+        self._client: Any = None
+        _LAZY.append(self)
+
+    def materialise(self) -> Any:
+        if self._client is None:
+            service, region, config = self._args
+            self._client = boto3_client(service, region, **config)
+        return self._client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.materialise(), name)
+
+    def __setattr__(self, name: str, value: Any) -> None:  # tests patch client methods through the proxy
+        if name in LazyClient.__slots__:
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self.materialise(), name, value)
+
+    def __delattr__(self, name: str) -> None:
+        delattr(self.materialise(), name)
+
+    def __repr__(self) -> str:
+        return f"LazyClient({self._args[0]!r}, built={self._client is not None})"
+
+
+@cache
+def client(service: str, region: str | None = None) -> Any:
+    """One boto3 client per service per process (wired at cold start, built on first use, reused by warm
+    invocations)."""
+    return LazyClient(service, region, _RETRY_CONFIG)
 
 
 @cache
 def interactive_client(service: str, region: str | None = None) -> Any:
     """A client for request paths: fails fast (about 14 s at worst) instead of retrying for a minute."""
-    return boto3.client(
-        service,
-        endpoint_url=process_environment().endpoint_url,
-        region_name=region or process_environment().region,
-        config=_INTERACTIVE_CONFIG,
-    )
-
-
-# Best-effort writes on a request path after the answer is already decided (POST /events' receipts of
-# events that landed): one attempt, short timeouts, so a stalled endpoint costs at most about 2.5 s.
-_BEST_EFFORT_CONFIG = Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=1, read_timeout=1.5)
+    return LazyClient(service, region, _INTERACTIVE_CONFIG)
 
 
 @cache
 def best_effort_client(service: str, region: str | None = None) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=process_environment().endpoint_url,
-        region_name=region or process_environment().region,
-        config=_BEST_EFFORT_CONFIG,
-    )
+    return LazyClient(service, region, _BEST_EFFORT_CONFIG)
 
 
 def reset_clients() -> None:
@@ -82,13 +121,35 @@ def reset_clients() -> None:
     client.cache_clear()
     interactive_client.cache_clear()
     best_effort_client.cache_clear()
+    _LAZY.clear()
+
+
+def warm_clients(services: Iterable[str] = (), *, force: bool = False) -> int:
+    """Build every wired client (and `client(s)` for each of `services`) now, when the environment is
+    initialised ahead of traffic (provisioned concurrency, SnapStart: init is off the request path there),
+    or when `force`. Returns how many clients were built; 0 on an on-demand cold start (left lazy)."""
+    ahead_of_traffic = process_environment().initialization_type in ("provisioned-concurrency", "snap-start")
+    if not (force or ahead_of_traffic):
+        return 0
+    for service in services:
+        client(service)
+    for lazy in list(_LAZY):
+        lazy.materialise()
+    return len(_LAZY)
 
 
 # ---- JSON <-> DynamoDB attribute values: the codec lives in the domain (models.ddb_codec) ------------
 
+
 # A response botocore cannot parse (an item DynamoDB or an emulator wrote that its parser chokes on, such
 # as an empty map key): the reader falls back to item-by-item reads and skips what still fails.
-UNREADABLE_RESPONSE: tuple[type[BaseException], ...] = (ResponseParserError, AttributeError, TypeError)
+@cache
+def unreadable_response() -> tuple[type[BaseException], ...]:
+    """The exceptions of such a response (`except unreadable_response():`, botocore imported on need)."""
+    from botocore.parsers import ResponseParserError
+
+    return (ResponseParserError, AttributeError, TypeError)
+
 
 # ---- batched operations ---------------------------------------------------------------------------
 

@@ -13,14 +13,14 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
-import numpy as np
-from botocore.config import Config
-
+from anomaly_guardian.adapters.dynamodb import boto3_client
 from anomaly_guardian.ids import new_ulid
 from anomaly_guardian.settings import process_environment
+
+if TYPE_CHECKING:  # NumPy and boto3 are imported where used: the detector's cold start without a model needs neither
+    import numpy as np
 
 
 def _region() -> str:
@@ -29,11 +29,8 @@ def _region() -> str:
 
 @cache
 def _client(service: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=process_environment().endpoint_url,
-        region_name=_region(),
-        config=Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=3, read_timeout=20),
+    return boto3_client(
+        service, _region(), retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=3, read_timeout=20
     )
 
 
@@ -66,13 +63,12 @@ def write_s3_bytes(bucket: str, key: str, data: bytes, kms_key_id: str | None = 
 
 def runtime_client(timeout_s: float) -> Any:
     """sagemaker-runtime with a hard timeout and a single attempt: the circuit breaker decides retries."""
-    return boto3.client(
+    return boto3_client(
         "sagemaker-runtime",
-        endpoint_url=process_environment().endpoint_url,
-        region_name=_region(),
-        config=Config(
-            connect_timeout=timeout_s, read_timeout=timeout_s, retries={"total_max_attempts": 1, "mode": "standard"}
-        ),
+        _region(),
+        connect_timeout=timeout_s,
+        read_timeout=timeout_s,
+        retries={"total_max_attempts": 1, "mode": "standard"},
     )
 
 
@@ -109,12 +105,16 @@ class S3SampleSink:
     ):
         self.bucket, self.prefix, self.rate, self.kms_key_id = bucket, prefix, rate, kms_key_id or None
         self.max_rows, self.max_age_s, self.clock = max_rows, max_age_s, clock
+        import numpy as np
+
         self._rows: list[np.ndarray] = []
         self._count = 0
         self._since = clock()
         self._rng = np.random.default_rng(seed if seed is not None else random.getrandbits(32))
 
     def add(self, X: np.ndarray) -> None:
+        import numpy as np
+
         keep = self._rng.random(X.shape[0]) < self.rate
         if keep.any():
             self._rows.append(np.asarray(X[keep], dtype=np.float64))  # float64: bin edges sit on data values
@@ -127,6 +127,8 @@ class S3SampleSink:
             return None
         now = datetime.fromtimestamp(self.clock(), UTC)
         key = f"{self.prefix}{now:%Y/%m/%d/%H}/{new_ulid()}.npy"
+        import numpy as np
+
         buf = io.BytesIO()
         np.save(buf, np.vstack(self._rows), allow_pickle=False)
         write_s3_bytes(self.bucket, key, buf.getvalue(), self.kms_key_id)
@@ -138,6 +140,8 @@ def load_recent_samples(
     bucket: str, prefix: str, hours: int, now: datetime | None = None, max_objects: int = 500
 ) -> np.ndarray | None:
     """Feature rows written in the last `hours` hours (listing only those hour prefixes)."""
+    import numpy as np
+
     now = now or datetime.now(UTC)
     s3 = _client("s3")
     parts: list[np.ndarray] = []

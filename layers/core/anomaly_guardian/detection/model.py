@@ -20,6 +20,7 @@ import numpy as np
 
 from anomaly_guardian.config import DetectionConfig
 from anomaly_guardian.detection.base import Finding, PreparedEvent
+from anomaly_guardian.detection.model_env import model_location, switch
 from anomaly_guardian.ml.features import FEATURES, FeatureBatch, FeatureExtractor
 from anomaly_guardian.ml.model import ModelBundle, Scores, standardise
 from anomaly_guardian.models.anomaly import AnomalyType, Explanation
@@ -264,20 +265,6 @@ def _need(artifacts: ModelArtifacts | None, what: str) -> ModelArtifacts:
     if artifacts is None:
         raise RuntimeError(f"{what} needs the model artifacts adapter (build_detectors(model_artifacts=...))")
     return artifacts
-
-
-def switch() -> str:
-    value = os.environ.get("ML_DETECTOR", "auto").strip().lower()
-    if value not in ("auto", "on", "off"):
-        raise ValueError(f"ML_DETECTOR must be auto, on or off, got {value!r}")
-    return value
-
-
-def model_location() -> str | None:
-    if os.environ.get("MODEL_PATH"):
-        return os.environ["MODEL_PATH"]
-    bucket, key = os.environ.get("MODEL_BUCKET"), os.environ.get("MODEL_KEY")
-    return f"s3://{bucket}/{key}" if bucket and key else None
 
 
 def load_bundle(location: str, artifacts: ModelArtifacts | None = None) -> ModelBundle:

@@ -32,9 +32,12 @@ def build_detectors(rule_provider=None, model_artifacts: ModelArtifacts | None =
         RuleDetector(rule_provider),
     ]
     # The model detector (env ML_DETECTOR=auto|on|off; auto: on when MODEL_PATH or MODEL_BUCKET/KEY is set).
-    from anomaly_guardian.detection.model import from_environment
+    from anomaly_guardian.detection.model_env import model_configured
 
-    model = from_environment(model_artifacts)
-    if model is not None:
-        detectors.append(model)
+    if model_configured():  # NumPy and the model code are imported only then
+        from anomaly_guardian.detection.model import from_environment
+
+        model = from_environment(model_artifacts)
+        if model is not None:
+            detectors.append(model)
     return detectors
