@@ -181,7 +181,9 @@ def test_cost_explorer_anomaly_joins_the_usage_incident_and_is_alerted(
         "severity": ec2["severity"],
         "action": {"type": "notify", "parameters": {}, "source": "default"},
     }
-    assert actions.lambda_handler(req, lambda_context)["status"] == "done"
+    done = actions.lambda_handler(req, lambda_context)
+    assert done["status"] == "done", done
+    assert done["detail"]["subject"] == "[CRITICAL] EC2 cost anomaly: $2,400.00 above expected"
     (alert,) = response_aws.alerts()
     assert alert["anomalyType"] == "cost" and alert["incidentId"] == joined.incidentId
     assert "EC2 cost anomaly" in alert["description"] and alert["event"] == "anomaly.detected"
@@ -229,12 +231,47 @@ def test_a_run_that_died_after_claiming_is_finished_with_the_same_anomaly_id(cos
     assert json.loads(msg["Body"])["anomaly"]["anomalyId"] == first[0]["anomalyId"]
 
 
-def test_on_the_local_stack_without_cost_explorer_the_run_says_so(response_aws, monkeypatch, lambda_context):  # noqa: F811
+def test_on_the_local_stack_the_stand_in_answers_get_anomalies_for_the_real_handler(
+    response_aws,  # noqa: F811
+    monkeypatch,
+    lambda_context,
+):
+    """The local emulation's GetAnomalies (local/cost_explorer.py) through the real ce client, no Stubber:
+    what was fed in the window is read across its pages, what ended before the window is not."""
+    from anomaly_guardian.local import cost_explorer
+
+    cost_explorer.install()
     monkeypatch.setenv("USAGE_TENANT_ID", TENANT)
     monkeypatch.setenv("ENVIRONMENT", "local")
-    handler = load_handler("cost_anomalies")  # the real ce client against moto, which lacks GetAnomalies
-    assert handler.lambda_handler({}, lambda_context)["skipped"].startswith("Cost Explorer GetAnomalies is not")
-    monkeypatch.setenv("ENVIRONMENT", "dev")
-    deployed = load_handler("cost_anomalies")
-    with pytest.raises(NotImplementedError):  # anywhere else a failing GetAnomalies fails the run (retried, DLQ)
-        deployed.lambda_handler({}, lambda_context)
+    # Given 120 small anomalies and the EC2 one fed to the stand-in, and one that ended 9 days ago
+    small = [
+        ce_item(f"ce-small-{i}", "Amazon Simple Storage Service", 1.0, 5.0, "us-east-1", ACCOUNT, "Requests")
+        for i in range(120)
+    ]
+    old = ce_item("ce-old", "AWS Lambda", 500.0, 600.0, "us-east-1", ACCOUNT, "Lambda-GB-Second", 12)
+    old["AnomalyEndDate"] = (TODAY - timedelta(days=9)).isoformat()
+    cost_explorer.store().put([*small, EC2, old])
+    handler = load_handler("cost_anomalies")
+    # When the schedule runs the real handler
+    result = handler.lambda_handler({}, lambda_context)
+    # Then the 121 anomalies of the last 7 days are read over two pages and the EC2 one becomes a cost anomaly
+    assert result["read"] == 121 and result["emitted"] == 1 and result["below"] == 120
+    (stored,) = AnomalyRepository().query(TENANT, anomaly_type="cost")[0]
+    assert stored["costAnomalyId"] == "ce-ec2-1" and stored["impact"]["totalImpact"] == 2400.0
+    (msg,) = response_aws.drain(response_aws.env["RESPONSE_QUEUE_URL"])
+    assert json.loads(msg["Body"])["anomaly"]["costAnomalyId"] == "ce-ec2-1"
+    # and a request without its required DateInterval is refused as Cost Explorer refuses it
+    ce = boto3.client("ce", region_name="us-east-1")
+    with pytest.raises(ce.exceptions.ClientError, match="DateInterval"):
+        ce.get_anomalies(DateInterval={"StartDate": ""})
+
+
+def test_a_failing_get_anomalies_fails_the_run(response_aws, monkeypatch, lambda_context):  # noqa: F811
+    monkeypatch.setenv("USAGE_TENANT_ID", TENANT)
+    handler = load_handler("cost_anomalies")
+    ce = boto3.client("ce", region_name="us-east-1")
+    handler.ports.explorer = CostExplorer(ce=ce)
+    with Stubber(ce) as stub:
+        stub.add_client_error("get_anomalies", "AccessDeniedException", "no ce:GetAnomalies")
+        with pytest.raises(ce.exceptions.ClientError, match="no ce:GetAnomalies"):  # retried, then the DLQ
+            handler.lambda_handler({}, lambda_context)

@@ -1,4 +1,5 @@
-"""Entry point of the local AWS emulation process: moto's server plus one performance fix.
+"""Entry point of the local AWS emulation process: moto's server plus one performance fix and the Cost
+Explorer GetAnomalies stand-in (local/cost_explorer.py).
 
 moto's DynamoDB `TransactWriteItems` backs up a table for rollback by deep-copying it once *per
 item* of the transaction (100 copies of the whole State table for a 100-item write), so the
@@ -32,7 +33,10 @@ def patch_transact_backup() -> bool:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from anomaly_guardian.local.cost_explorer import install
+
     patch_transact_backup()
+    install()  # GetAnomalies, which moto lacks (local/cost_explorer.py)
     from moto.server import main as moto_main
 
     moto_main(argv if argv is not None else sys.argv[1:])

@@ -83,6 +83,10 @@ class MotoServer:
         if self.in_process:
             from moto.server import ThreadedMotoServer
 
+            from anomaly_guardian.local.cost_explorer import install
+
+            install()  # GetAnomalies, which moto lacks (moto_main does the same in its own process)
+
             if self.lambda_port:
                 os.environ["MOTO_PORT"] = str(self.lambda_port)
             logging.getLogger("werkzeug").setLevel(logging.ERROR)

@@ -201,6 +201,10 @@ def _notify(ports: Any, req: Request, now: float, live: bool) -> dict[str, Any]:
     estimate = req.anomaly.get("costEstimate")
     if isinstance(estimate, dict) and estimate.get("text"):  # usage spikes priced by the detector
         subject = f"{subject}: {estimate['text']}"
+    elif req.anomaly.get("anomalyType") == "cost" and req.anomaly.get("description"):
+        # "[CRITICAL] EC2 cost anomaly: $3,120.00 above expected": what Cost Explorer measured (the
+        # actual/expected figures, days and root cause are in the message's description)
+        subject = f"[{severity}] {str(req.anomaly['description']).split(' (', 1)[0]}"
     detail["subject"] = subject[:100]  # what the alert says (a dry run records what it would have said)
     if not live:
         return detail
