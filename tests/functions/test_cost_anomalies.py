@@ -235,12 +235,14 @@ def test_on_the_local_stack_the_stand_in_answers_get_anomalies_for_the_real_hand
     response_aws,  # noqa: F811
     monkeypatch,
     lambda_context,
+    request,
 ):
     """The local emulation's GetAnomalies (local/cost_explorer.py) through the real ce client, no Stubber:
     what was fed in the window is read across its pages, what ended before the window is not."""
     from anomaly_guardian.local import cost_explorer
 
     cost_explorer.install()
+    request.addfinalizer(cost_explorer.reset)  # the stand-in's anomalies are process-wide
     monkeypatch.setenv("USAGE_TENANT_ID", TENANT)
     monkeypatch.setenv("ENVIRONMENT", "local")
     # Given 120 small anomalies and the EC2 one fed to the stand-in, and one that ended 9 days ago
@@ -256,7 +258,7 @@ def test_on_the_local_stack_the_stand_in_answers_get_anomalies_for_the_real_hand
     result = handler.lambda_handler({}, lambda_context)
     # Then the 121 anomalies of the last 7 days are read over two pages and the EC2 one becomes a cost anomaly
     assert result["read"] == 121 and result["emitted"] == 1 and result["below"] == 120
-    (stored,) = AnomalyRepository().query(TENANT, anomaly_type="cost")[0]
+    (stored,) = AnomalyRepository("test-anomalies").query(TENANT, anomaly_type="cost")[0]
     assert stored["costAnomalyId"] == "ce-ec2-1" and stored["impact"]["totalImpact"] == 2400.0
     (msg,) = response_aws.drain(response_aws.env["RESPONSE_QUEUE_URL"])
     assert json.loads(msg["Body"])["anomaly"]["costAnomalyId"] == "ce-ec2-1"

@@ -68,7 +68,9 @@ def test_a_cost_explorer_anomaly_joins_the_usage_incident_and_is_alerted(local_s
     entity = f"{ACCOUNT}|ec2|us-east-1"
 
     def incident_of_entity():
-        incidents = api("GET", "/incidents", tenant=TENANT, params={"limit": "100"}).json()["incidents"]
+        resp = api("GET", "/incidents", tenant=TENANT, params={"limit": "100"})
+        assert resp.status_code == 200, resp.text
+        incidents = resp.json()["incidents"]
         return next((i for i in incidents if entity in (i.get("entities") or {}).get("aws", [])), None)
 
     usage_incident = wait_for(lambda: (i := incident_of_entity()) and i["types"].get("usage") and i, timeout=120)

@@ -90,12 +90,13 @@ def moto_server(monkeypatch):
 
     for k, v in DUMMY_CREDENTIALS.items():
         monkeypatch.setenv(k, v)
+    cost_explorer.reset()
     server = MotoServer(in_process=True).start()
     try:
         yield server
     finally:
         server.stop()
-        cost_explorer._STORES.clear()
+        cost_explorer.reset()
 
 
 def test_fed_over_http_and_read_by_a_real_client(moto_server, tmp_path):

@@ -109,6 +109,11 @@ def store(account_id: str = DEFAULT_ACCOUNT) -> AnomalyStore:
     return _STORES.setdefault(account_id, AnomalyStore())
 
 
+def reset() -> None:
+    """Forget every fed anomaly (moto's reset does; so do tests, the store being process-wide)."""
+    _STORES.clear()
+
+
 def install() -> bool:
     """Add GetAnomalies to moto's Cost Explorer and the feed route to moto's API (idempotent)."""
     from moto.ce.responses import CostExplorerResponse
@@ -150,8 +155,8 @@ def _reset_with_moto() -> None:
 
     original = moto_api_backend.reset
 
-    def reset() -> None:
-        _STORES.clear()
+    def reset_all() -> None:
+        reset()
         original()
 
-    moto_api_backend.reset = reset  # type: ignore[method-assign]
+    moto_api_backend.reset = reset_all  # type: ignore[method-assign]
