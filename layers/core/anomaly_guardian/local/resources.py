@@ -224,6 +224,10 @@ class ResourceBuilder:
 
     def _local_value_for(self, param: str, path: str) -> str:
         key = f"{param} {path}".lower().replace("_", "-")
+        if "/console/" in path or "/cognito/" in path:
+            # Locally the console is served by the local gateway at the API's own origin (no CORS) and
+            # tokens are the stack's own (no Cognito pool): unset, as the settings models read "".
+            return ""
         if param.endswith("LogGroupName"):  # e.g. the CloudTrail group: a local log group, subscription enabled
             return f"/aws/local/{self.stack}/{param.removesuffix('Name')}"
         if key.endswith("key-param") or "key-param " in key or "keyparam " in key:
