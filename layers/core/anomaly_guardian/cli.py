@@ -11,17 +11,28 @@ import sys
 from anomaly_guardian import commands
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser, or (given the subcommand about to run) only that subcommand's: the other command
+    modules and what they import (JWT and crypto, HTTP clients, OpenSearch definitions) are not loaded, which
+    is most of `guardian replay`'s start-up (issue 16). Unknown or renamed commands get the whole parser."""
     parser = argparse.ArgumentParser(prog="guardian", description="Anomaly Guardian command line")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"{commands.__name__}.{info.name}")
-        module.register(sub)
+    names = sorted(info.name for info in pkgutil.iter_modules(commands.__path__))
+    guess = command.replace("-", "_") if command else None
+    if guess in names:
+        importlib.import_module(f"{commands.__name__}.{guess}").register(sub)
+        if command in sub.choices:
+            return parser
+        return build_parser()
+    for name in names:
+        importlib.import_module(f"{commands.__name__}.{name}").register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    first = argv[0] if argv and not argv[0].startswith("-") else None
+    args = build_parser(first).parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

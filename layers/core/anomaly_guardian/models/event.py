@@ -161,9 +161,39 @@ def storable_problem(value: Any, depth: int = 1, limit: int = MAX_EVENT_DEPTH) -
     return None
 
 
+def _flat_and_storable(value: dict[str, Any]) -> bool:
+    """True for a map of plain strings and ordinary numbers under short, non-empty keys (nothing to walk);
+    False sends it to `storable_problem`, which finds the problem if there is one."""
+    for key, item in value.items():
+        if not key or len(key) > 255:
+            return False
+        kind = type(item)
+        if kind is str or item is None or kind is bool:
+            continue
+        if kind is float:
+            magnitude = abs(item)
+            if magnitude < 1e126 and (magnitude >= DYNAMODB_MIN_NUMBER or magnitude == 0.0):
+                continue
+        elif kind is int and -(10**15) < item < 10**15:
+            continue
+        return False
+    return True
+
+
 def event_problem(data: dict[str, Any]) -> str | None:
     """'Invalid field metadata: nested deeper than 32 levels' for the first field no store could keep."""
     for name, value in data.items():
+        kind = type(value)
+        if kind is str or value is None or kind is bool:
+            continue
+        if kind is float:  # the common case, without the general walk (NaN and infinities fail here too)
+            magnitude = abs(value)
+            if magnitude < 1e126 and (magnitude >= DYNAMODB_MIN_NUMBER or magnitude == 0.0):
+                continue
+        elif kind is int and -(10**15) < value < 10**15:
+            continue
+        elif kind is dict and _flat_and_storable(value):  # geoLocation, flat metadata
+            continue
         if not isinstance(value, str):
             problem = storable_problem(value, 2)
             if problem:
