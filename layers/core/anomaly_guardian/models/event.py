@@ -190,10 +190,8 @@ def event_problem(data: dict[str, Any]) -> str | None:
             magnitude = abs(value)
             if magnitude < 1e126 and (magnitude >= DYNAMODB_MIN_NUMBER or magnitude == 0.0):
                 continue
-        elif kind is int and -(10**15) < value < 10**15:
-            continue
-        elif kind is dict and _flat_and_storable(value):  # geoLocation, flat metadata
-            continue
+        elif (kind is int and -(10**15) < value < 10**15) or (kind is dict and _flat_and_storable(value)):
+            continue  # a small int, or a flat map such as geoLocation
         if not isinstance(value, str):
             problem = storable_problem(value, 2)
             if problem:
