@@ -24,11 +24,11 @@ COLD = """
 import time, json
 t0, c0 = time.perf_counter(), time.process_time()
 from anomaly_guardian.detection.registry import build_detectors
-import anomaly_guardian.detection.model
-tm = time.perf_counter()
-dets = build_detectors()
-t1, c1 = time.perf_counter(), time.process_time()
+from anomaly_guardian.detection.model import ModelConfig
 import os
+tm = time.perf_counter()
+dets = build_detectors(model=ModelConfig(switch=os.environ["ML_DETECTOR"], path=os.environ["MODEL_PATH"]))
+t1, c1 = time.perf_counter(), time.process_time()
 assert (dets[-1].name == "ml") == (os.environ["ML_DETECTOR"] == "on"), [d.name for d in dets]
 import sys
 print(json.dumps({"seconds": t1 - t0, "cpu": c1 - c0, "build": t1 - tm, "sklearn_imported": "sklearn" in sys.modules}))

@@ -35,11 +35,10 @@ ANOMALY = {
 
 @pytest.fixture
 def api(tables, handler_module, monkeypatch):
-    from anomaly_guardian.api import alert_actions, deps
+    from anomaly_guardian.api import deps
 
     monkeypatch.setenv("GUARDIAN_ACTION_LINK_KEY", LINK_KEY)
     monkeypatch.setenv("GUARDIAN_PSEUDONYM_KEY", "test-pseudonym-key")
-    monkeypatch.setattr(alert_actions, "_key", None)
     deps.reset_services()
     AnomalyRepository("test-anomalies", token_key=b"k").put_many([ANOMALY])
     yield handler_module("api")

@@ -22,6 +22,14 @@ def bundle():
     return fit_bundle(rep.X, rep.seq, n_estimators=10, ae_hidden=(8,), seed=0)
 
 
+def model_config():
+    """What wiring.detector passes: the model settings of the environment the test set up."""
+    from anomaly_guardian import wiring
+    from anomaly_guardian.settings import DetectorSettings
+
+    return wiring.model_config(DetectorSettings.from_env())
+
+
 @pytest.fixture
 def s3(aws, monkeypatch):
     from anomaly_guardian.adapters import ml_artifacts
@@ -51,7 +59,7 @@ def test_model_is_loaded_from_s3_and_samples_are_written_back(s3, bundle, monkey
     monkeypatch.setenv("FEATURE_SAMPLE_BUCKET", BUCKET)
     monkeypatch.setenv("FEATURE_SAMPLE_RATE", "1.0")
 
-    detectors = build_detectors(model_artifacts=S3_ARTIFACTS)
+    detectors = build_detectors(model_artifacts=S3_ARTIFACTS, model=model_config())
     ml = detectors[-1]
     assert ml.name == "ml" and ml.bundle.version == bundle.version
     events = [parse_event(e) for e, _ in Generator(users=10, days=2, seed=1).events()]
@@ -76,7 +84,7 @@ def test_missing_model_object_leaves_the_statistical_detectors_running_until_one
     from anomaly_guardian.state.store import InMemoryStateStore
 
     monkeypatch.setenv("MODEL_REFRESH_SECONDS", "0")
-    detectors = build_detectors(model_artifacts=S3_ARTIFACTS)
+    detectors = build_detectors(model_artifacts=S3_ARTIFACTS, model=model_config())
     ml = detectors[-1]
     assert ml.name == "ml" and ml.bundle is None and len(detectors) >= 6
     events = _stream()
@@ -96,7 +104,7 @@ def test_a_broken_new_object_keeps_the_old_model_scoring(s3, bundle, monkeypatch
 
     monkeypatch.setenv("MODEL_REFRESH_SECONDS", "0")
     s3.put_object(Bucket=BUCKET, Key="detector/model.npz", Body=bundle.to_bytes())
-    ml = build_detectors(model_artifacts=S3_ARTIFACTS)[-1]
+    ml = build_detectors(model_artifacts=S3_ARTIFACTS, model=model_config())[-1]
     loaded_etag = ml.etag
     s3.put_object(Bucket=BUCKET, Key="detector/model.npz", Body=b"half-written junk")
     found = DetectionPipeline(InMemoryStateStore(), detectors=[ml]).process("t1", _stream())

@@ -185,6 +185,7 @@ def test_dead_lettered_after_max_retries(dispatcher, response_aws, lambda_contex
 
 def test_loopback_is_refused_without_the_override(dispatcher, response_aws, lambda_context, monkeypatch):  # noqa: F811
     monkeypatch.delenv("GUARDIAN_WEBHOOK_ALLOW_LOOPBACK")
+    dispatcher = load_handler("webhook_dispatcher")  # a cold start without the override (read at cold start)
     with Receiver([]) as rx:
         register(rx.url)
         dispatcher.lambda_handler(fixture_event(), lambda_context)

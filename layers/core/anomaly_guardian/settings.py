@@ -336,7 +336,29 @@ class DetectorSettings(FunctionSettings):
     pseudonym_key: str | None = Field(None, alias="GUARDIAN_PSEUDONYM_KEY", repr=False)  # local key, no param
     # How long suppressions and monitoring flags are cached per container.
     feedback_cache_seconds: float = Field(30.0, alias="FEEDBACK_CACHE_SECONDS", ge=0)
-    feature_sample_kms_key_id: str | None = Field(None, alias="FEATURE_SAMPLE_KMS_KEY_ID")  # model's samples
+    # The model detector (detection.model.ModelConfig, built in wiring.detector).
+    ml_detector: str = Field("auto", alias="ML_DETECTOR")  # auto (on when a model is set) | on | off
+    model_path: str | None = Field(None, alias="MODEL_PATH")  # a local model file (tests, local runs)
+    model_bucket: str | None = Field(None, alias="MODEL_BUCKET")
+    model_key: str | None = Field(None, alias="MODEL_KEY")
+    model_refresh_seconds: float = Field(60.0, alias="MODEL_REFRESH_SECONDS", ge=0)  # ETag check interval
+    model_endpoint_name: str | None = Field(None, alias="MODEL_ENDPOINT_NAME")  # SageMaker; unset: in-process
+    model_endpoint_timeout_ms: float = Field(300.0, alias="MODEL_ENDPOINT_TIMEOUT_MS", gt=0)
+    model_endpoint_failures: int = Field(3, alias="MODEL_ENDPOINT_FAILURES", ge=1)  # before the breaker opens
+    model_endpoint_cooldown_s: float = Field(30.0, alias="MODEL_ENDPOINT_COOLDOWN_S", ge=0)
+    feature_sample_bucket: str | None = Field(None, alias="FEATURE_SAMPLE_BUCKET")  # drift samples; unset: none
+    feature_sample_rate: float = Field(0.05, alias="FEATURE_SAMPLE_RATE", ge=0, le=1)
+    feature_sample_kms_key_id: str | None = Field(None, alias="FEATURE_SAMPLE_KMS_KEY_ID")
+    ml_metric_windows: bool = Field(False, alias="ML_METRIC_WINDOWS")
+
+    @field_validator("ml_detector", mode="before")
+    @classmethod
+    def _switch(cls, value: Any) -> Any:
+        value = str(value).strip().lower()
+        if value not in ("auto", "on", "off"):
+            raise ValueError(f"must be auto, on or off, got {value!r}")
+        return value
+
     suppression_max_score: float = Field(0.9, alias="SUPPRESSION_MAX_SCORE", ge=0, le=1)
 
 

@@ -8,13 +8,13 @@ multicast, reserved, unspecified, shared (CGNAT) or otherwise not globally routa
 RESOLVE to any such address. Resolution goes through an injectable resolver (tests need no network).
 Delivery calls `check_destination` before each attempt (DNS can change between registration and
 delivery: rebinding) and connects to the address it returns, so the checked address is the one used.
-Test/local override only (`GUARDIAN_WEBHOOK_ALLOW_LOOPBACK`): http(s)://127.0.0.1 is accepted too.
+Test/local override only (`GUARDIAN_WEBHOOK_ALLOW_LOOPBACK`, read by the API's and the response side's
+settings and passed as `allow_loopback`): http(s)://127.0.0.1 is accepted too.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
 import socket
 from collections.abc import Callable, Sequence
@@ -71,11 +71,6 @@ def unsafe_reason(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | No
     if not ip.is_global:
         return "not a globally routable address"
     return None
-
-
-def loopback_override() -> bool:
-    """`GUARDIAN_WEBHOOK_ALLOW_LOOPBACK=true` (local stack and tests only; same switch as the dispatcher)."""
-    return os.environ.get(LOOPBACK_OVERRIDE_ENV, "").lower() in ("1", "true", "yes")
 
 
 def check_webhook_url(url: str, resolve: Resolver = system_resolver, allow_loopback: bool = False) -> str:

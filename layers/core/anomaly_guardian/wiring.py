@@ -11,6 +11,7 @@ Powertools `Depends()` (see `anomaly_guardian.api.deps`), which tests override w
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -29,9 +30,11 @@ from anomaly_guardian.settings import (
     ResponseSettings,
     SearchIndexerSettings,
     UsageIngestSettings,
+    follow_local_endpoint,
 )
 
 log = logging.getLogger(__name__)
+follow_local_endpoint()  # sam local invoke: every SDK client follows the local stack's endpoint
 
 if TYPE_CHECKING:
     from anomaly_guardian.adapters.secrets import SecretBox
@@ -39,6 +42,7 @@ if TYPE_CHECKING:
     from anomaly_guardian.auth.tokens import TokenSettings
     from anomaly_guardian.cost.service import CostPorts
     from anomaly_guardian.detection.batch import BatchDetector
+    from anomaly_guardian.detection.model_env import ModelConfig
     from anomaly_guardian.ingest.service import IngestService
     from anomaly_guardian.ml.drift import DriftMonitor
     from anomaly_guardian.ml.lifecycle import Promoter
@@ -187,6 +191,8 @@ def response_ports(settings: ResponseSettings | None = None) -> Ports:
         webhook_dlq=Queue(s.webhook_dlq_url) if s.webhook_dlq_url else None,
         bus=EventBus(s.event_bus_name) if s.event_bus_name else None,
         alert_links=_alert_links(s),
+        global_dry_run=s.response_dry_run,
+        allow_loopback=s.webhook_allow_loopback,
     )
 
 
@@ -240,7 +246,7 @@ def _alert_links(s: ResponseSettings):
     return LinkSettings(
         api_url=api_url,
         dashboards_url=s.opensearch_dashboards_url,
-        key=link_key if api_url else None,
+        key=(lambda: link_key(explicit=s.action_link_key)) if api_url else None,
         ttl_hours=s.alert_link_ttl_hours,
     )
 
@@ -260,6 +266,7 @@ def api_services(settings: ApiSettings | None = None) -> Services:
     from anomaly_guardian.adapters.state_store import DynamoDBStateStore
     from anomaly_guardian.adapters.stepfunctions import Workflows
     from anomaly_guardian.api.deps import Services
+    from anomaly_guardian.auth.action_links import link_key
 
     s = settings or ApiSettings.from_env()
     ddb = interactive_client("dynamodb")  # fails fast: a stalled AWS endpoint is a 503 with Retry-After
@@ -287,6 +294,8 @@ def api_services(settings: ApiSettings | None = None) -> Services:
         reports=api_report_ports(s) if s.reports_bucket else None,
         suppression_days=s.suppression_days,
         global_dry_run=s.response_dry_run,
+        allow_webhook_loopback=s.webhook_allow_loopback,
+        link_key=functools.cache(lambda: link_key(explicit=s.action_link_key)),  # one key read per container
     )
 
 
@@ -371,6 +380,7 @@ def detector(logger: Any = None, settings: DetectorSettings | None = None) -> Ba
     from anomaly_guardian.adapters.calibration import DynamoDBCalibration
 
     artifacts = S3ModelArtifacts(sample_kms_key_id=s.feature_sample_kms_key_id)
+    model = model_config(s)
     calibration = DynamoDBCalibration(s.state_table, logger=logger)  # per container: its cache outlives batches
     from anomaly_guardian.adapters.dynamodb import warm_clients
 
@@ -379,7 +389,7 @@ def detector(logger: Any = None, settings: DetectorSettings | None = None) -> Ba
         lambda store: DetectionPipeline(
             store,
             config_for=config_for,
-            detectors=build_detectors(rule_provider=rules, model_artifacts=artifacts),
+            detectors=build_detectors(rule_provider=rules, model_artifacts=artifacts, model=model),
             pseudonymiser=pseudonymiser,
             sensitivity=sensitivity,
             calibration=calibration,
@@ -393,6 +403,26 @@ def detector(logger: Any = None, settings: DetectorSettings | None = None) -> Ba
         suppressions=suppressions,
         suppression_policy=SuppressionPolicy(max_score=s.suppression_max_score),
         counters=TenantCounters(s.audit_table),
+    )
+
+
+def model_config(s: DetectorSettings) -> ModelConfig:
+    """The detector's model detector settings (detection.model.ModelConfig)."""
+    from anomaly_guardian.detection.model_env import ModelConfig
+
+    return ModelConfig(
+        switch=s.ml_detector,
+        path=s.model_path,
+        bucket=s.model_bucket,
+        key=s.model_key,
+        refresh_seconds=s.model_refresh_seconds,
+        endpoint_name=s.model_endpoint_name,
+        endpoint_timeout_ms=s.model_endpoint_timeout_ms,
+        endpoint_failures=s.model_endpoint_failures,
+        endpoint_cooldown_s=s.model_endpoint_cooldown_s,
+        sample_bucket=s.feature_sample_bucket,
+        sample_rate=s.feature_sample_rate,
+        metric_windows=s.ml_metric_windows,
     )
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from anomaly_guardian.detection import model as model_mod
-from anomaly_guardian.detection.model import CircuitBreaker, EndpointScorer, LocalScorer, ModelDetector
+from anomaly_guardian.detection.model import CircuitBreaker, EndpointScorer, LocalScorer, ModelConfig, ModelDetector
 from anomaly_guardian.detection.pipeline import DetectionPipeline
 from anomaly_guardian.detection.registry import build_detectors
 from anomaly_guardian.ml.features import FEATURES, FeatureBatch
@@ -111,45 +111,48 @@ def test_endpoint_answer_of_the_wrong_size_counts_as_failure(trained_bundle):
 
 
 @pytest.fixture
-def clean_env(monkeypatch):
-    for name in (
-        "ML_DETECTOR",
-        "MODEL_PATH",
-        "MODEL_BUCKET",
-        "MODEL_KEY",
-        "MODEL_ENDPOINT_NAME",
-        "FEATURE_SAMPLE_BUCKET",
-    ):
-        monkeypatch.delenv(name, raising=False)
+def fresh_cache():
     model_mod.reset_cache()
-    yield monkeypatch
+    yield
     model_mod.reset_cache()
 
 
-def test_switch_auto_adds_the_model_detector_only_when_a_model_is_configured(clean_env, trained_bundle, tmp_path):
-    assert "ml" not in [d.name for d in build_detectors()]
+def names(config: ModelConfig | None) -> list[str]:
+    return [d.name for d in build_detectors(model=config)]
+
+
+def test_switch_auto_adds_the_model_detector_only_when_a_model_is_configured(fresh_cache, trained_bundle, tmp_path):
+    assert "ml" not in names(None) and "ml" not in names(ModelConfig())
     path = tmp_path / "model.npz"
     path.write_bytes(trained_bundle.to_bytes())
-    clean_env.setenv("MODEL_PATH", str(path))
-    assert [d.name for d in build_detectors()][-1] == "ml"
-    clean_env.setenv("ML_DETECTOR", "off")
-    assert "ml" not in [d.name for d in build_detectors()]
+    assert names(ModelConfig(path=str(path)))[-1] == "ml"
+    assert "ml" not in names(ModelConfig(switch="off", path=str(path)))
 
 
-def test_switch_on_makes_a_missing_or_broken_model_an_error(clean_env, tmp_path):
-    clean_env.setenv("ML_DETECTOR", "on")
+def test_switch_on_makes_a_missing_or_broken_model_an_error(fresh_cache, tmp_path):
     with pytest.raises(RuntimeError, match="MODEL_PATH"):
-        build_detectors()
+        names(ModelConfig(switch="on"))
     broken = tmp_path / "broken.npz"
     broken.write_bytes(b"nope")
-    clean_env.setenv("MODEL_PATH", str(broken))
     with pytest.raises(ModelFormatError):
-        build_detectors()
-    clean_env.setenv("ML_DETECTOR", "auto")  # auto: warn and run without the model
-    assert "ml" not in [d.name for d in build_detectors()]
-    clean_env.setenv("ML_DETECTOR", "maybe")
+        names(ModelConfig(switch="on", path=str(broken)))
+    assert "ml" not in names(ModelConfig(switch="auto", path=str(broken)))  # auto: warn, run without the model
     with pytest.raises(ValueError, match="ML_DETECTOR must be auto, on or off"):
-        build_detectors()
+        ModelConfig(switch="maybe")
+
+
+def test_the_detector_settings_name_a_bad_switch_and_carry_the_model_variables():
+    from anomaly_guardian import wiring
+    from anomaly_guardian.settings import DetectorSettings, SettingsError
+
+    tables = {"STATE_TABLE": "s", "ANOMALIES_TABLE": "a", "IDEMPOTENCY_TABLE": "i", "AUDIT_TABLE": "u"}
+    with pytest.raises(SettingsError, match="ML_DETECTOR: must be auto, on or off"):
+        DetectorSettings.from_env(tables | {"ML_DETECTOR": "maybe"})
+    env = tables | {"ML_DETECTOR": " ON ", "MODEL_BUCKET": "b", "MODEL_KEY": "k", "MODEL_REFRESH_SECONDS": "5",
+                    "FEATURE_SAMPLE_BUCKET": "f", "FEATURE_SAMPLE_RATE": "1", "ML_METRIC_WINDOWS": "on"}  # fmt: skip
+    config = wiring.model_config(DetectorSettings.from_env(env))
+    assert (config.switch, config.location, config.refresh_seconds) == ("on", "s3://b/k", 5.0)
+    assert (config.sample_bucket, config.sample_rate, config.metric_windows) == ("f", 1.0, True)
 
 
 def test_metric_window_findings_only_when_switched_on():

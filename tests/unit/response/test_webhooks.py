@@ -90,15 +90,13 @@ def test_public_https_destination_is_pinned_to_the_checked_address():
     )
 
 
-def test_loopback_http_only_with_the_explicit_override(monkeypatch):
+def test_loopback_http_only_with_the_explicit_override():
     local = resolver({"127.0.0.1": ["127.0.0.1"], "10.1.1.1": ["10.1.1.1"]})
-    monkeypatch.delenv("GUARDIAN_WEBHOOK_ALLOW_LOOPBACK", raising=False)
     with pytest.raises(UnsafeDestination):
         check_destination("http://127.0.0.1:8080/h", local)
-    monkeypatch.setenv("GUARDIAN_WEBHOOK_ALLOW_LOOPBACK", "1")
-    assert check_destination("http://127.0.0.1:8080/h", local)[2] == "127.0.0.1"
+    assert check_destination("http://127.0.0.1:8080/h", local, allow_loopback=True)[2] == "127.0.0.1"
     with pytest.raises(UnsafeDestination):  # the override is for 127.0.0.1 only
-        check_destination("http://10.1.1.1/h", local)
+        check_destination("http://10.1.1.1/h", local, allow_loopback=True)
 
 
 def test_subscription_filters():

@@ -20,20 +20,12 @@ from http import HTTPStatus
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from anomaly_guardian.api.deps import ServicesDep, record_audit
-from anomaly_guardian.auth.action_links import ActionClaims, InvalidActionLink, link_key, verify
+from anomaly_guardian.api.deps import Services, ServicesDep, record_audit
+from anomaly_guardian.auth.action_links import ActionClaims, InvalidActionLink, verify
 from anomaly_guardian.detection.suppression import NEVER_SUPPRESSED, pattern_of
 
 router = Router()
 ACTOR = "alert-link"
-_key: bytes | None = None
-
-
-def _link_key() -> bytes:
-    global _key
-    if _key is None:
-        _key = link_key()
-    return _key
 
 
 def _page(status: int, title: str, body: str, form: str = "") -> Response:
@@ -51,9 +43,9 @@ def _page(status: int, title: str, body: str, form: str = "") -> Response:
     )
 
 
-def _claims(token: str) -> ActionClaims | Response:
+def _claims(token: str, svc: Services) -> ActionClaims | Response:
     try:
-        return verify(_link_key(), token)
+        return verify(svc.link_key(), token)
     except InvalidActionLink as exc:
         return _page(HTTPStatus.BAD_REQUEST, "Link not valid", html.escape(str(exc)))
 
@@ -64,7 +56,7 @@ def _describe(c: ActionClaims) -> str:
 
 @router.get("/alert-actions/<token>", include_in_schema=False)
 def confirm_alert_action(token: str, svc: ServicesDep):
-    c = _claims(token)
+    c = _claims(token, svc)
     if isinstance(c, Response):
         return c
     anomaly = svc.anomalies.get(c.tenant, c.anomaly_id)
@@ -80,7 +72,7 @@ def confirm_alert_action(token: str, svc: ServicesDep):
 
 @router.post("/alert-actions/<token>", include_in_schema=False)
 def apply_alert_action(token: str, svc: ServicesDep):
-    c = _claims(token)
+    c = _claims(token, svc)
     if isinstance(c, Response):
         return c
     anomaly = svc.anomalies.get(c.tenant, c.anomaly_id)

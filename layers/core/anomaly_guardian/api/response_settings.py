@@ -40,7 +40,7 @@ class EffectiveSettings(BaseModel):
 
 
 def _effective(item: dict[str, Any], global_dry_run: bool) -> EffectiveSettings:
-    s = ResponseSettings.from_item(item)
+    s = ResponseSettings.from_item(item, forced_dry_run=global_dry_run)
     return EffectiveSettings(
         killSwitch=s.kill_switch,
         dryRun=s.dry_run,

@@ -6,6 +6,5 @@ from __future__ import annotations
 from anomaly_guardian.url_guard import Resolver as Resolver
 from anomaly_guardian.url_guard import UnsafeUrl as UnsafeUrl
 from anomaly_guardian.url_guard import check_webhook_url as check_webhook_url
-from anomaly_guardian.url_guard import loopback_override as loopback_override
 from anomaly_guardian.url_guard import system_resolver as system_resolver
 from anomaly_guardian.url_guard import unsafe_reason as unsafe_reason

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from anomaly_guardian.adapters.config_repo import ConfigNotFound
 from anomaly_guardian.api.deps import ServicesDep, TenantDep, record_audit, require
 from anomaly_guardian.api.errors import ApiError, not_found
-from anomaly_guardian.api.url_guard import UnsafeUrl, check_webhook_url, loopback_override
+from anomaly_guardian.api.url_guard import UnsafeUrl, check_webhook_url
 from anomaly_guardian.ids import new_ulid
 from anomaly_guardian.models.anomaly import Severity
 
@@ -81,7 +81,7 @@ def public_view(stored: dict[str, Any]) -> Webhook:
 @router.post("/webhooks", status_code=201, summary="Register a webhook", tags=["webhooks"])
 def create_webhook(body: WebhookSpec, tenant: TenantDep, svc: ServicesDep) -> Webhook:
     try:
-        url = check_webhook_url(body.url, svc.resolve, allow_loopback=loopback_override())
+        url = check_webhook_url(body.url, svc.resolve, allow_loopback=svc.allow_webhook_loopback)
     except UnsafeUrl as exc:
         raise ApiError(HTTPStatus.BAD_REQUEST, "INVALID_PAYLOAD", f"Invalid field url: {exc}") from None
     if len(svc.config.list_webhooks(tenant)) >= MAX_WEBHOOKS_PER_TENANT:

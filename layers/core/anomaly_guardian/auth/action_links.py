@@ -15,7 +15,6 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import time
 from dataclasses import dataclass
 
@@ -38,9 +37,10 @@ class ActionClaims:
     expires: int
 
 
-def link_key(base: bytes | None = None) -> bytes:
+def link_key(base: bytes | None = None, *, explicit: str | None = None) -> bytes:
+    """The links' MAC key from `base`, else `explicit` (GUARDIAN_ACTION_LINK_KEY, passed by wiring), else
+    the token signing key."""
     if base is None:
-        explicit = os.environ.get("GUARDIAN_ACTION_LINK_KEY")
         if explicit:
             base = explicit.encode()
         else:

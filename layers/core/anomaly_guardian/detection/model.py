@@ -10,7 +10,6 @@ Switch (env `ML_DETECTOR`): `auto` (default) runs it when a model location is co
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -20,7 +19,7 @@ import numpy as np
 
 from anomaly_guardian.config import DetectionConfig
 from anomaly_guardian.detection.base import Finding, PreparedEvent
-from anomaly_guardian.detection.model_env import model_location, switch
+from anomaly_guardian.detection.model_env import ModelConfig as ModelConfig
 from anomaly_guardian.ml.features import FEATURES, FeatureBatch, FeatureExtractor
 from anomaly_guardian.ml.model import ModelBundle, Scores, standardise
 from anomaly_guardian.models.anomaly import AnomalyType, Explanation
@@ -242,7 +241,7 @@ BEHAVIOURAL_FEATURES = frozenset(
 )
 
 
-# ---- construction from the environment ----------------------------------------------------------
+# ---- construction from the detector's settings ---------------------------------------------------
 
 _CACHE: dict[str, ModelDetector | None] = {}
 
@@ -364,7 +363,7 @@ class ReloadingModelDetector:
         return self.current.detect_batch(prepared, states, config) if self.current else []
 
 
-def _s3_reloading(location: str, artifacts: ModelArtifacts | None) -> ReloadingModelDetector:
+def _s3_reloading(location: str, artifacts: ModelArtifacts | None, config: ModelConfig) -> ReloadingModelDetector:
     bucket, _, key = location[5:].partition("/")
     store = _need(artifacts, f"model {location}").artifact_store(bucket)
 
@@ -377,17 +376,22 @@ def _s3_reloading(location: str, artifacts: ModelArtifacts | None) -> ReloadingM
     return ReloadingModelDetector(
         lambda: store.head_etag(key),
         load,
-        lambda bundle: _build(bundle, artifacts),
-        float(os.environ.get("MODEL_REFRESH_SECONDS", "60")),
+        lambda bundle: _build(bundle, artifacts, config),
+        config.refresh_seconds,
     )
 
 
-def from_environment(artifacts: ModelArtifacts | None = None) -> ModelDetector | ReloadingModelDetector | None:
-    """The configured model detector, built once per process (cold start), or None when off. An S3
-    model is watched for changes (`MODEL_REFRESH_SECONDS`, default 60); a file model is loaded once."""
-    mode = switch()
-    location = model_location()
-    cache_key = f"{mode}|{location}|{os.environ.get('MODEL_ENDPOINT_NAME', '')}|{id(artifacts) if artifacts else ''}"
+def model_detector(
+    config: ModelConfig | None, artifacts: ModelArtifacts | None = None
+) -> ModelDetector | ReloadingModelDetector | None:
+    """The configured model detector, built once per process (cold start), or None when off or not
+    configured. An S3 model is watched for changes (`refresh_seconds`, default 60); a file model is
+    loaded once."""
+    if config is None:
+        return None
+    mode = config.switch
+    location = config.location
+    cache_key = f"{config!r}|{id(artifacts) if artifacts else ''}"
     if cache_key in _CACHE:
         return _CACHE[cache_key]
     detector: ModelDetector | ReloadingModelDetector | None = None
@@ -403,7 +407,7 @@ def from_environment(artifacts: ModelArtifacts | None = None) -> ModelDetector |
                     raise RuntimeError(f"model {location} needs the model artifacts adapter (wiring passes it)")
                 log.warning("model detector off: %s needs the model artifacts adapter", location)
             else:
-                watched = _s3_reloading(location, artifacts)
+                watched = _s3_reloading(location, artifacts, config)
                 watched.refresh(force=True)
                 if watched.current is None:
                     if mode == "on":
@@ -412,7 +416,7 @@ def from_environment(artifacts: ModelArtifacts | None = None) -> ModelDetector |
                 detector = watched
         else:
             try:
-                detector = _build(load_bundle(location, artifacts), artifacts)
+                detector = _build(load_bundle(location, artifacts), artifacts, config)
             except Exception as exc:
                 if mode == "on":
                     raise
@@ -421,26 +425,22 @@ def from_environment(artifacts: ModelArtifacts | None = None) -> ModelDetector |
     return detector
 
 
-def _build(bundle: ModelBundle, artifacts: ModelArtifacts | None = None) -> ModelDetector:
+def _build(bundle: ModelBundle, artifacts: ModelArtifacts | None, config: ModelConfig) -> ModelDetector:
     local = LocalScorer(bundle)
     scorer: Scorer = local
-    endpoint = os.environ.get("MODEL_ENDPOINT_NAME")
+    endpoint = config.endpoint_name
     if endpoint:
-        timeout = float(os.environ.get("MODEL_ENDPOINT_TIMEOUT_MS", "300")) / 1000.0
-        breaker = CircuitBreaker(
-            int(os.environ.get("MODEL_ENDPOINT_FAILURES", "3")),
-            float(os.environ.get("MODEL_ENDPOINT_COOLDOWN_S", "30")),
-        )
+        timeout = config.endpoint_timeout_ms / 1000.0
+        breaker = CircuitBreaker(config.endpoint_failures, config.endpoint_cooldown_s)
         invoker = _need(artifacts, f"endpoint {endpoint}").endpoint_invoker(endpoint, timeout)
         scorer = EndpointScorer(invoker, local, breaker)
     sink = None
-    sample_bucket = os.environ.get("FEATURE_SAMPLE_BUCKET")
+    sample_bucket = config.sample_bucket
     if sample_bucket:
         sink = _need(artifacts, f"feature sampling to {sample_bucket}").sample_sink(
-            sample_bucket, f"features/{bundle.version}/", float(os.environ.get("FEATURE_SAMPLE_RATE", "0.05"))
+            sample_bucket, f"features/{bundle.version}/", config.sample_rate
         )
-    metric_windows = os.environ.get("ML_METRIC_WINDOWS", "off").strip().lower() in ("on", "true", "1")
-    return ModelDetector(scorer, bundle, sink, metric_windows=metric_windows)
+    return ModelDetector(scorer, bundle, sink, metric_windows=config.metric_windows)
 
 
 def reset_cache() -> None:

@@ -8,7 +8,6 @@ negatives to hit the target rate exactly, which is how an operator would tune it
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,22 +22,12 @@ def statistical_scores(events: Sequence[dict[str, Any]], tenant: str = "eval", b
     """Highest score any non-ML detector gives each event (min_score 0: every finding counts), replayed
     through the real pipeline in Kinesis-sized batches."""
     from anomaly_guardian.config import DetectionConfig
-    from anomaly_guardian.detection import model as model_mod
     from anomaly_guardian.detection.pipeline import DetectionPipeline
     from anomaly_guardian.detection.registry import build_detectors
     from anomaly_guardian.state.store import InMemoryStateStore
 
-    saved = os.environ.get("ML_DETECTOR")
-    os.environ["ML_DETECTOR"] = "off"
-    model_mod.reset_cache()
-    try:
-        detectors = [d for d in build_detectors() if d.name != "ml"]
-    finally:
-        if saved is None:
-            os.environ.pop("ML_DETECTOR", None)
-        else:
-            os.environ["ML_DETECTOR"] = saved
-        model_mod.reset_cache()
+    detectors = build_detectors()  # no model configuration: the statistical detectors only
+    assert all(d.name != "ml" for d in detectors)
     config = DetectionConfig(min_score=0.0)
     pipeline = DetectionPipeline(InMemoryStateStore(), config_for=lambda _t: config, detectors=detectors)
     scores: dict[str, float] = {}

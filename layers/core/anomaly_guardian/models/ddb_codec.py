@@ -8,7 +8,6 @@ documents, stream records) decodes items without loading boto3. `adapters.dynamo
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -116,6 +115,10 @@ def report_unreadable(table: str, key: Mapping[str, Any], error: BaseException) 
 
     from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
+    from anomaly_guardian.settings import process_environment
+
+    process = process_environment()
+
     shown = {k: (v.get("S") if isinstance(v, Mapping) else v) for k, v in key.items()}
     logging.getLogger("anomaly_guardian").error(
         "stored item skipped: it cannot be read", extra={"table": table, "key": shown, "error": type(error).__name__}
@@ -125,8 +128,8 @@ def report_unreadable(table: str, key: Mapping[str, Any], error: BaseException) 
             name="StoredItemsUnreadable",
             unit=MetricUnit.Count,
             value=1,
-            namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "AnomalyGuardian",
-            default_dimensions={"service": os.environ.get("POWERTOOLS_SERVICE_NAME") or "anomaly-guardian"},
+            namespace=process.metrics_namespace,
+            default_dimensions={"service": process.service_name},
         ):
             pass
     except Exception:  # a metric must never turn a skipped item into a failed request

@@ -253,7 +253,9 @@ def execute(ports: Any, event: Mapping[str, Any], now: float | None = None) -> d
     """Run one planned action through the rails; returns the `actionsPerformed` entry."""
     req = Request.parse(event)
     now = time.time() if now is None else now
-    settings = ResponseSettings.from_item(ports.config.get_settings(req.tenant))
+    settings = ResponseSettings.from_item(
+        ports.config.get_settings(req.tenant), getattr(ports, "global_dry_run", False)
+    )
     dry = settings.dry_run_for(req.action, bool(req.parameters.get("dryRun", False)))
     base = {"type": req.action, "source": req.source, "dryRun": dry, "at": utc_now_iso()}
     audit = {

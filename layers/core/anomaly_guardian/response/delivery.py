@@ -67,7 +67,7 @@ def deliver(
     url = str(hook.get("url", ""))
     try:
         kwargs = {"resolver": resolver} if resolver else {}
-        _, _, address = check_destination(url, **kwargs)
+        _, _, address = check_destination(url, allow_loopback=ports.allow_loopback, **kwargs)
     except UnsafeDestination as exc:
         return _dead_letter(ports, body, f"unsafe destination: {exc}", context)
 

@@ -25,3 +25,5 @@ class Ports:
     webhook_dlq: Any = None  # adapters.queues.Queue
     bus: Any = None  # adapters.events.EventBus
     alert_links: Any = None  # usage.alerts.LinkSettings: links and signed actions in usage alerts
+    global_dry_run: bool = False  # RESPONSE_DRY_RUN: every tenant's actions only log (response.safety)
+    allow_loopback: bool = False  # GUARDIAN_WEBHOOK_ALLOW_LOOPBACK: local stack and tests only

@@ -11,7 +11,6 @@ Tenant settings live in the Config table's `SETTINGS` item (written by PUT /sett
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,7 +40,8 @@ class ResponseSettings:
     caps: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_CAPS))
 
     @classmethod
-    def from_item(cls, item: Mapping[str, Any] | None) -> ResponseSettings:
+    def from_item(cls, item: Mapping[str, Any] | None, forced_dry_run: bool = False) -> ResponseSettings:
+        """The tenant's stored switches; `forced_dry_run` is the function's RESPONSE_DRY_RUN (from wiring)."""
         item = item or {}
         caps = dict(DEFAULT_CAPS)
         for action, cap in (item.get("actionCaps") or {}).items():
@@ -49,7 +49,7 @@ class ResponseSettings:
         dry_actions = item.get("dryRunActions")
         return cls(
             kill_switch=_flag(item.get("killSwitch", False)),
-            dry_run=_flag(item.get("dryRun", False)) or _flag(os.environ.get("RESPONSE_DRY_RUN", "")),
+            dry_run=_flag(item.get("dryRun", False)) or forced_dry_run,
             dry_run_actions=tuple(dry_actions) if dry_actions is not None else DEFAULT_DRY_RUN_ACTIONS,
             caps=caps,
         )

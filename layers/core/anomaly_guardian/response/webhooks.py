@@ -17,7 +17,7 @@ from typing import Any
 
 from anomaly_guardian.ids import new_ulid
 from anomaly_guardian.url_guard import LOOPBACK_OVERRIDE_ENV as LOOPBACK_OVERRIDE_ENV
-from anomaly_guardian.url_guard import Destination, Resolver, UnsafeUrl, loopback_override, system_resolver
+from anomaly_guardian.url_guard import Destination, Resolver, UnsafeUrl, system_resolver
 from anomaly_guardian.url_guard import check_destination as guard_destination
 
 EVENT_TYPES = frozenset({"anomaly.detected", "anomaly.resolved", "incident.opened", "incident.resolved"})
@@ -90,20 +90,13 @@ def wants(webhook: Mapping[str, Any], event: str, severity: str | None) -> bool:
     return not (severity and severities and severity not in severities)
 
 
-def loopback_allowed() -> bool:
-    return loopback_override()
-
-
-def check_destination(
-    url: str, resolver: Resolver = system_resolver, allow_loopback: bool | None = None
-) -> Destination:
+def check_destination(url: str, resolver: Resolver = system_resolver, allow_loopback: bool = False) -> Destination:
     """(host, port, address to connect to) for a safe URL; raises UnsafeDestination naming the problem.
 
     The same guard as registration (`anomaly_guardian.url_guard`): https only, no credentials, no
     internal names or obfuscated IPs, every resolved address public. With the explicit test/local
     override, and only then, http(s)://127.0.0.1 is accepted too.
     """
-    allow_loopback = loopback_allowed() if allow_loopback is None else allow_loopback
     try:
         return guard_destination(url, resolver, allow_loopback)
     except UnsafeUrl as exc:
