@@ -1,6 +1,7 @@
 """On the local stack, after a demo-like stream through POST /events: `guardian report daily` writes the JSON
 and HTML to the emulated reports bucket; its counts agree with GET /anomalies and the detector's counters;
-and the HTML, opened in a real headless browser (Debian's chromium via selenium), renders its charts."""
+and the HTML, opened in a real headless browser (Debian's chromium via selenium), renders its charts.
+The report's JSON, HTML and screenshot go to build/artifacts/reports/ (gitignored; CI uploads them)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ from local_helpers import wait_for
 from anomaly_guardian.scenario.generator import generate
 
 TENANT = "reports-it"
+ARTIFACTS = Path(
+    os.environ.get("REPORT_ARTIFACTS", Path(__file__).resolve().parents[2] / "build" / "artifacts" / "reports")
+)
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
 
@@ -142,7 +146,25 @@ def test_guardian_report_daily_writes_json_and_html_whose_counts_agree(local_sta
     assert acted(before) <= summary["actions_performed"] <= acted(after)
     assert {t for t in stored["by_type"]} == {a["anomalyType"] for a in after}
     assert "velocity" in stored["by_type"]
-    (tmp_path / "report.json").write_text(json.dumps(stored, indent=2))
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "daily.json").write_text(json.dumps(stored, indent=2))
+    (ARTIFACTS / "daily.html").write_text(html)
+    (ARTIFACTS / "counts.json").write_text(
+        json.dumps(
+            {
+                "accepted": streamed["accepted"],
+                "counter_events": events,
+                "counter_anomalies": counted_anomalies,
+                "get_anomalies_before": len(before),
+                "get_anomalies_after": len(after),
+                "report": {
+                    k: summary[k] for k in ("total_events_processed", "anomalies_detected", "actions_performed")
+                },
+                "by_type": stored["by_type"],
+            },
+            indent=2,
+        )
+    )
 
 
 def test_the_report_html_renders_in_headless_chromium(local_stack, api, token_for, streamed, tmp_path):
@@ -190,7 +212,8 @@ def test_the_report_html_renders_in_headless_chromium(local_stack, api, token_fo
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     try:
         driver.get(html_path.as_uri())
-        shot = Path(os.environ.get("REPORT_SCREENSHOT", tmp_path / "report.png"))
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        shot = Path(os.environ.get("REPORT_SCREENSHOT", ARTIFACTS / "daily.png"))
         driver.save_screenshot(str(shot))
         charts = driver.find_elements(By.CSS_SELECTOR, "svg rect")
         bars = [c for c in charts if float(c.get_attribute("width") or 0) > 0 and c.is_displayed()]
