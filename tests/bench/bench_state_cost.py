@@ -146,6 +146,7 @@ def main() -> None:
             f"   {users:>10,} users: {r['rcu']:8,.0f} RCU  {r['wcu']:8,.0f} WCU  {r['writes']:7,.0f} items written "
             f"per 1,000 events  (calls per 1,000: " + ", ".join(f"{k} {v:.0f}" for k, v in r["calls"].items()) + ")"
         )
+        print("      WCU by table: " + ", ".join(f"{k} {v:,.0f}" for k, v in r["wcu_by_table"].items()))
     r = rows[100_000]
     print(
         f"   {10_000_000:>10,} users: {r['rcu']:8,.0f} RCU  {r['wcu']:8,.0f} WCU  (extrapolated from 100k: "
