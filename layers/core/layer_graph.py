@@ -35,6 +35,7 @@ TOOLING = (
     f"{PACKAGE}.commands",
     f"{PACKAGE}.cli",
     f"{PACKAGE}.replay",
+    f"{PACKAGE}.replay_workers",
     f"{PACKAGE}.api.client",
     f"{PACKAGE}.ml.training",
     f"{PACKAGE}.ml.synth",

@@ -1,0 +1,380 @@
+"""`guardian replay --workers N`: the same replay with its tenants spread over N processes.
+
+Which state a partition must keep together (every key a detector reads or writes, `state_keys`):
+- per user: velocity (user window), value, geolocation, behavioural session, rule windows, model features;
+- per IP: velocity's IP window, shared by every user behind that IP (a naive per-user split misses
+  a credential-stuffing burst spread over many accounts from one address);
+- per metric series: the system detector (`tenant#service#metric`);
+- usage (CloudTrail): per API and per principal, and `_meta`, one item per tenant;
+- the tenant itself: the calibration histogram of session timing regularity (`detection.calibration`)
+  is fed by every user's sessions and sets the behavioural cut-off for the tenant's next batch.
+Every tenant has that last, tenant-wide item, so no split below the tenant keeps the results
+identical: the partition is the tenant. State keys all start with the tenant, pseudonyms are keyed per
+tenant, and nothing is shared across tenants, so tenants run independently.
+
+The input is one JSON-lines file of events (all of tenant `--tenant`) or of Kinesis envelopes
+`{"tenantId", "receivedAt", "event"}` (the event archive's records, one per line), mixed or not.
+The order is the single-worker replay's: global event-time order (ties in file order); each tenant's
+events are fed to the pipeline in chunks of `chunk_size` of *that tenant's* events, so a tenant's
+batches, and with them its calibration, are the same whatever N is. Plan, for every N (N=1 included,
+in process): pass 1 indexes the file (offset, event time, tenant per line; the tenant read from the
+record's head, JSON-decoded only when the line is not in the ingest's own layout); tenants go to the
+least-loaded worker, largest first; each worker reads its lines by offset, in global order, and writes
+its anomalies and rejected lines to files, tagged with the global position of the event that closed
+each batch; the parent merges them by that tag. So the output (anomaly ids included: derived from
+tenant, eventId, receivedAt, detector, type and ordinal as the detector Lambda derives them), the bad
+line reports and the summary are the same for any N.
+"""
+
+from __future__ import annotations
+
+import gc
+import heapq
+import json
+import multiprocessing
+import re
+import sys
+import tempfile
+import time
+from array import array
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO
+
+from anomaly_guardian.detection.batch import deterministic_anomaly_id
+from anomaly_guardian.detection.pipeline import DetectionPipeline
+from anomaly_guardian.ingest.envelope import decode_record, valid_tenant
+from anomaly_guardian.models.anomaly import Anomaly
+from anomaly_guardian.models.event import Event, InvalidEvent, parse_event
+from anomaly_guardian.replay import _TS, DEFAULT_CHUNK, MAX_REPORTED_ERRORS, ReplaySummary
+from anomaly_guardian.state.store import InMemoryStateStore
+
+BLANK, BARE, ENVELOPE = -1, 0, 1
+_NEG_INF = float("-inf")
+# The ingest's own layout (ingest.envelope.encode_record): the tenant is the record's first key.
+_HEAD = re.compile(rb'\{"tenantId":"([A-Za-z0-9][A-Za-z0-9_.\-]{0,63})","receivedAt":"[^"]*","event":\{')
+
+PipelineFactory = Callable[[], DetectionPipeline]
+
+
+def default_pipeline() -> DetectionPipeline:
+    return DetectionPipeline(InMemoryStateStore())
+
+
+@dataclass
+class PartitionedSummary(ReplaySummary):
+    workers: int = 1  # processes that ran (at most one per tenant)
+    tenants: int = 0  # with at least one valid event
+
+
+def classify(line: bytes, default_tenant: str) -> tuple[int, str]:
+    """(BARE or ENVELOPE, tenant) of one raw line; cheap for bare events and the ingest's layout.
+
+    A record whose `event` is an object is an envelope (as `ml.jobs` reads the archive); anything else,
+    unreadable lines included, is a bare event of the default tenant (pass 2 reports what is wrong)."""
+    if b'"event"' not in line:
+        return BARE, default_tenant
+    m = _HEAD.match(line.lstrip())
+    if m is not None and line.count(b'"tenantId"') == 1:
+        return ENVELOPE, m.group(1).decode()
+    try:
+        obj = json.loads(line)
+    except (ValueError, RecursionError):
+        return BARE, default_tenant
+    if isinstance(obj, dict) and isinstance(obj.get("event"), dict):
+        tenant = obj.get("tenantId")
+        return ENVELOPE, tenant if valid_tenant(tenant) else default_tenant
+    return BARE, default_tenant
+
+
+def _epoch(line: bytes, kind: int) -> float:
+    m = _TS.search(line)
+    if m is not None:
+        try:
+            dt = datetime.fromisoformat(m.group(1).decode())
+            return (dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)).timestamp()
+        except ValueError:
+            pass
+    try:  # numeric timestamps and the like; a line that fails here is reported in pass 2
+        event = decode_record(line).event if kind == ENVELOPE else parse_event(line)
+        return event.timestamp.timestamp()
+    except InvalidEvent:
+        return _NEG_INF
+
+
+@dataclass
+class FileIndex:
+    offsets: array
+    epochs: array
+    kinds: array
+    tenant_codes: array
+    tenants: list[str]  # code -> tenant id
+    ordered: bool
+
+
+def index_file(path: Path, default_tenant: str) -> FileIndex:
+    offsets, epochs, kinds, codes = array("q"), array("d"), array("b"), array("I")
+    tenants: list[str] = []
+    code_of: dict[str, int] = {}
+    ordered, last, pos = True, _NEG_INF, 0
+    with path.open("rb") as f:
+        for line in f:
+            offsets.append(pos)
+            pos += len(line)
+            if not line.strip():  # skipped, as replay skips it; no worker reads it
+                kinds.append(BLANK)
+                codes.append(0)
+                epochs.append(_NEG_INF)
+                continue
+            kind, tenant = classify(line, default_tenant)
+            code = code_of.get(tenant)
+            if code is None:
+                code = code_of[tenant] = len(code_of)
+            kinds.append(kind)
+            codes.append(code)
+            e = _epoch(line, kind)
+            epochs.append(e)
+            if e == _NEG_INF:
+                continue
+            if e < last:
+                ordered = False
+            elif e > last:
+                last = e
+    tenants = sorted(code_of, key=code_of.__getitem__) or [default_tenant]
+    return FileIndex(offsets, epochs, kinds, codes, tenants, ordered)
+
+
+def assign(loads: dict[int, int], workers: int) -> dict[int, int]:
+    """Tenant code -> worker: largest tenant first onto the least-loaded worker (ties: lowest index)."""
+    bins = [(0, w) for w in range(max(1, min(workers, len(loads))))]
+    heapq.heapify(bins)
+    out: dict[int, int] = {}
+    for code, n in sorted(loads.items(), key=lambda kv: (-kv[1], kv[0])):
+        load, w = heapq.heappop(bins)
+        out[code] = w
+        heapq.heappush(bins, (load + n, w))
+    return out
+
+
+@dataclass
+class Task:
+    index: int
+    path: str
+    out_dir: str
+    tenants: list[str]
+    ranks: array  # global position of each line (event-time order)
+    line_numbers: array
+    offsets: array
+    kinds: array
+    tenant_codes: array
+    chunk_size: int
+    pipeline_factory: PipelineFactory
+
+
+@dataclass
+class TaskResult:
+    index: int
+    events: int = 0
+    rejected: int = 0
+    anomalies: int = 0
+    by_type: Counter = field(default_factory=Counter)
+    by_severity: Counter = field(default_factory=Counter)
+    blocks: list[tuple[tuple[int, int], int]] = field(default_factory=list)  # (tag, anomaly lines)
+    tenants: set[str] = field(default_factory=set)  # with at least one event
+    cpu_seconds: float = 0.0
+
+
+def anomalies_path(out_dir: str, index: int) -> Path:
+    return Path(out_dir) / f"anomalies-{index}.jsonl"
+
+
+def errors_path(out_dir: str, index: int) -> Path:
+    return Path(out_dir) / f"errors-{index}.txt"
+
+
+def assign_ids(tenant: str, received: dict[str, int], anomalies: list[Anomaly]) -> None:
+    """The detector Lambda's ids (`BatchDetector._assign_ids`): the same run, the same ids, on any worker."""
+    ordinal: Counter = Counter()
+    for a in anomalies:
+        event_id = str(a.originalEvent.get("eventId", ""))
+        key = (event_id, a.detector or "", str(a.anomalyType))
+        n = ordinal[key]
+        ordinal[key] += 1
+        a.anomalyId = deterministic_anomaly_id(tenant, event_id, received.get(event_id, 0), key[1], key[2], n)
+
+
+def run_task(task: Task) -> TaskResult:
+    """One worker: its tenants' lines in global order, per-tenant chunks, anomalies and errors to files."""
+    started = time.process_time()
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # as replay: events hold no cycles, the cyclic GC only costs time
+    try:
+        result = _run_task(task)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    result.cpu_seconds = time.process_time() - started
+    return result
+
+
+def _run_task(task: Task) -> TaskResult:
+    pipeline = task.pipeline_factory()
+    result = TaskResult(task.index)
+    pending: dict[int, list[tuple[Event, int]]] = defaultdict(list)  # tenant code -> (event, received ms)
+    last_rank: dict[int, int] = {}
+    with (
+        open(task.path, "rb") as src,
+        anomalies_path(task.out_dir, task.index).open("w", encoding="utf-8") as out,
+        errors_path(task.out_dir, task.index).open("w", encoding="utf-8") as err,
+    ):
+
+        def flush(code: int, tag: tuple[int, int]) -> None:
+            chunk = pending.pop(code)
+            tenant = task.tenants[code]
+            anomalies = pipeline.process(tenant, [e for e, _ in chunk])
+            assign_ids(tenant, {e.eventId: ms for e, ms in chunk}, anomalies)
+            for a in anomalies:
+                out.write(a.model_dump_json())
+                out.write("\n")
+                result.by_type[a.anomalyType] += 1
+                result.by_severity[a.severity] += 1
+            result.anomalies += len(anomalies)
+            result.events += len(chunk)
+            result.blocks.append((tag, len(anomalies)))
+            result.tenants.add(tenant)
+
+        for j in range(len(task.ranks)):
+            src.seek(task.offsets[j])
+            line = src.readline()
+            rank, code = task.ranks[j], task.tenant_codes[j]
+            try:
+                if task.kinds[j] == ENVELOPE:
+                    env = decode_record(line)
+                    if env.tenantId != task.tenants[code]:
+                        raise InvalidEvent("Invalid field tenantId: not the one read in pass 1 (given twice?)")
+                    event, received = env.event, int(env.receivedAt.timestamp() * 1000)
+                else:
+                    event = parse_event(line)
+                    received = int(event.timestamp.timestamp() * 1000)
+            except InvalidEvent as exc:
+                result.rejected += 1
+                message = f"line {task.line_numbers[j]}: {exc.message}".replace("\n", " ")
+                err.write(f"{rank}\t{message}\n")
+                continue
+            chunk = pending[code]
+            chunk.append((event, received))
+            last_rank[code] = rank
+            if len(chunk) >= task.chunk_size:
+                flush(code, (0, rank))
+        for code in sorted(pending, key=last_rank.__getitem__):
+            flush(code, (1, last_rank[code]))
+    return result
+
+
+def plan(index: FileIndex, workers: int, path: Path, out_dir: str, chunk_size: int, factory) -> list[Task]:
+    n = len(index.offsets)
+    kinds = index.kinds
+    loads = Counter(c for c, k in zip(index.tenant_codes, kinds, strict=True) if k != BLANK)
+    worker_of = assign(dict(loads), workers)
+    used = max(worker_of.values(), default=-1) + 1
+    parts = [tuple(array(t) for t in ("q", "q", "q", "b", "I")) for _ in range(used)]
+    order = range(n) if index.ordered else sorted(range(n), key=index.epochs.__getitem__)
+    offsets, codes = index.offsets, index.tenant_codes
+    for rank, i in enumerate(order):
+        if kinds[i] == BLANK:
+            continue
+        ranks, numbers, offs, ks, cs = parts[worker_of[codes[i]]]
+        ranks.append(rank)
+        numbers.append(i + 1)
+        offs.append(offsets[i])
+        ks.append(kinds[i])
+        cs.append(codes[i])
+    return [Task(w, str(path), out_dir, index.tenants, *parts[w], chunk_size, factory) for w in range(used)]
+
+
+def _merged_errors(out_dir: str, count: int) -> Iterator[str]:
+    def rows(i: int) -> Iterator[tuple[int, str]]:
+        with errors_path(out_dir, i).open(encoding="utf-8") as f:
+            for row in f:
+                rank, _, message = row.rstrip("\n").partition("\t")
+                yield int(rank), message
+
+    for _rank, message in heapq.merge(*(rows(i) for i in range(count))):
+        yield message
+
+
+def replay_partitioned(
+    input_path: str | Path,
+    output: IO[str],
+    tenant: str = "local",
+    chunk_size: int = DEFAULT_CHUNK,
+    workers: int = 1,
+    pipeline_factory: PipelineFactory = default_pipeline,
+    progress: bool = True,
+    errors: IO[str] | object | None = "stderr",
+) -> PartitionedSummary:
+    """Replay a file over `workers` processes (1: in this process); the result does not depend on N."""
+    from tqdm import tqdm
+
+    if errors == "stderr":
+        errors = sys.stderr
+    path = Path(input_path)
+    started = (time.perf_counter(), time.process_time())
+    index = index_file(path, tenant)
+    summary = PartitionedSummary(lines=len(index.offsets), sorted_input=index.ordered)
+    with tempfile.TemporaryDirectory(prefix="guardian-replay-") as tmp:
+        tasks = plan(index, workers, path, tmp, chunk_size, pipeline_factory)
+        summary.workers = len(tasks)
+        bar = tqdm(total=summary.lines, unit="ev", file=sys.stderr, disable=not progress, mininterval=0.5)
+        results: list[TaskResult] = []
+        child_cpu = 0.0
+        if len(tasks) == 1:
+            results.append(run_task(tasks[0]))
+            bar.update(len(tasks[0].ranks))
+        elif tasks:
+            context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+            with ProcessPoolExecutor(max_workers=len(tasks), mp_context=context) as pool:
+                futures = {pool.submit(run_task, t): t for t in tasks}
+                for done in as_completed(futures):
+                    results.append(done.result())
+                    bar.update(len(futures[done].ranks))
+            child_cpu = sum(r.cpu_seconds for r in results)
+        bar.close()
+        results.sort(key=lambda r: r.index)
+        _merge(tmp, results, output)
+        for r in results:
+            summary.events += r.events
+            summary.rejected += r.rejected
+            summary.anomalies += r.anomalies
+            summary.by_type.update(r.by_type)
+            summary.by_severity.update(r.by_severity)
+        summary.tenants = len(set().union(*(r.tenants for r in results)))
+        for message in _merged_errors(tmp, len(results)):
+            if len(summary.errors) < MAX_REPORTED_ERRORS:
+                summary.errors.append(message)
+            if errors is not None:
+                print(f"guardian replay: {message}", file=errors)
+    summary.seconds = time.perf_counter() - started[0]
+    summary.cpu_seconds = time.process_time() - started[1] + child_cpu
+    return summary
+
+
+def _merge(out_dir: str, results: list[TaskResult], output: IO[str]) -> None:
+    """Copy the workers' anomaly blocks into `output` in tag order (the single-worker order)."""
+    files = [anomalies_path(out_dir, r.index).open(encoding="utf-8") for r in results]
+    try:
+        blocks = heapq.merge(*([(tag, k, count) for tag, count in r.blocks] for k, r in enumerate(results)))
+        for _tag, k, count in blocks:
+            f = files[k]
+            for _ in range(count):
+                output.write(f.readline())
+    finally:
+        for f in files:
+            f.close()
+
+
+__all__ = ["PartitionedSummary", "assign", "classify", "index_file", "replay_partitioned"]
