@@ -29,6 +29,9 @@ def problems(build: Path = BUILD) -> list[str]:
     if not extensions:
         out.append(f"{layer}: no compiled extensions (numpy/pydantic_core should bring some)")
     out += [f"{p}: not a CPython 3.13 aarch64 extension" for p in extensions if "cpython-313-aarch64" not in p.name]
+    # Bytecode (issue 16): compiled for the runtime's CPython 3.13 only, never the build host's version.
+    out += [f"{p}: bytecode for another Python than the runtime's 3.13" for p in layer.rglob("*.pyc")
+            if ".cpython-313" not in p.name]  # fmt: skip
     size = sum(p.stat().st_size for p in layer.rglob("*") if p.is_file())
     if size > 200 * 1024 * 1024:
         out.append(f"{layer}: {size / 1e6:.0f} MB unzipped leaves too little of Lambda's 250 MB for the functions")

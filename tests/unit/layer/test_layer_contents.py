@@ -163,6 +163,25 @@ def test_the_layer_build_copies_by_import_graph_in_source():
     assert "BuildInSource: true" in (ROOT / "sam/template.yaml").read_text().split("CoreLayer:")[1].split("\n\n")[0]
 
 
+def test_the_layer_build_ships_bytecode_for_the_runtime_python_when_one_is_there():
+    # Lambda's /opt is read-only: without .pyc every cold start compiles the layer (issue 16, 481 -> 200 ms).
+    makefile = (ROOT / "layers/core/Makefile").read_text()
+    recipe = makefile.split("build-CoreLayer:")[1]
+    assert recipe.index('-name "__pycache__"') < recipe.index("compileall")  # host bytecode removed first
+    assert '"$(PYTHON313)" -m compileall' in recipe and "--invalidation-mode unchecked-hash" in recipe
+    assert "sys.version_info[:2] != (3, 13)" in makefile  # each candidate interpreter is run, shims included
+    found = subprocess.run(
+        ["make", "-s", "-C", str(ROOT / "layers/core"), "-f", "Makefile", "-f", "-", "show-python313"],
+        input="show-python313:\n\t@echo $(PYTHON313)\n",
+        capture_output=True,
+        text=True,
+    )
+    interpreter = found.stdout.strip()
+    if interpreter:  # this machine has one: it really is 3.13
+        version = subprocess.run([interpreter, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True)
+        assert version.stdout.decode().strip() == "(3, 13)"
+
+
 def test_the_runtime_package_declares_every_layer_requirement():
     import tomllib
 
