@@ -12,6 +12,7 @@ from anomaly_guardian.detection.system import (
     SHORT,
     SLOTS,
     SURPRISE_REFRACTORY,
+    SURPRISE_WARMUP,
     SeriesMonitor,
     SurpriseMonitor,
     SystemDetector,
@@ -185,6 +186,17 @@ def test_given_a_noisy_daily_cycle_when_scored_then_no_surprise_alarm():
     found, _ = surprise_alarms(pts)
     assert len(found) <= 1  # <= 0.25 per 1,000 points, and weak
     assert all(r.score < 0.6 for _, r in found)
+
+
+def test_given_heavy_tailed_noise_when_its_range_is_young_then_the_scorer_stays_silent():
+    # Given: two days of Student-t noise (2.5 degrees of freedom), whose range keeps growing for weeks
+    rng = random.Random(26)
+    pts = [
+        (i * 300.0, 100 + 3 * rng.gauss(0, 1) / math.sqrt(rng.gammavariate(1.25, 0.8))) for i in range(SURPRISE_WARMUP)
+    ]
+    # When: scored; Then: no alarm while the range summarises fewer than two days
+    found, state = surprise_alarms(pts)
+    assert found == [] and state["n"] == SURPRISE_WARMUP >= 576
 
 
 def test_given_a_level_shift_to_a_new_range_when_scored_then_an_early_alarm_graded_above_the_rest():
