@@ -69,6 +69,8 @@ def default_pipeline() -> DetectionPipeline:
 class PartitionedSummary(ReplaySummary):
     workers: int = 1  # processes that ran (at most one per tenant)
     tenants: int = 0  # with at least one valid event
+    worker_cpu_seconds: list[float] = field(default_factory=list)  # each worker's own CPU time
+    parent_cpu_seconds: float = 0.0  # index, plan and merge: the serial part
 
 
 def classify(line: bytes, default_tenant: str) -> tuple[int, str]:
@@ -360,6 +362,8 @@ def replay_partitioned(
                 print(f"guardian replay: {message}", file=errors)
     summary.seconds = time.perf_counter() - started[0]
     summary.cpu_seconds = time.process_time() - started[1] + child_cpu
+    summary.worker_cpu_seconds = [r.cpu_seconds for r in results]
+    summary.parent_cpu_seconds = summary.cpu_seconds - sum(summary.worker_cpu_seconds)
     return summary
 
 
