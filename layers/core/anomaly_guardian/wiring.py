@@ -2,8 +2,9 @@
 
 A handler does `service = wiring.ingest_service()` at module level (cold start): the settings model
 validates the environment first (a bad variable fails here, named), then the adapters are built from
-the validated values. Nothing else in the package reads `os.environ` for wiring, and nothing else
-constructs adapters for a function. Tests build the same objects with fakes by passing a settings
+the validated values. Only `settings` reads `os.environ` and only this module (and the handlers) call
+`<Settings>.from_env()`; nothing else constructs adapters for a function
+(tests/unit/layer/test_environment_reads.py enforces the first two, tooling excepted). Tests build the same objects with fakes by passing a settings
 object or the ports directly to the service constructors; the API routers take theirs through
 Powertools `Depends()` (see `anomaly_guardian.api.deps`), which tests override with
 `app.dependency_overrides`. See docs/CONTRIBUTING.md, "Wiring a function".
@@ -246,9 +247,22 @@ def _alert_links(s: ResponseSettings):
     return LinkSettings(
         api_url=api_url,
         dashboards_url=s.opensearch_dashboards_url,
-        key=(lambda: link_key(explicit=s.action_link_key)) if api_url else None,
+        key=(lambda: link_key(_key_or(s.action_link_key, signing_key))) if api_url else None,
         ttl_hours=s.alert_link_ttl_hours,
     )
+
+
+def signing_key() -> bytes:
+    """The token signing key (TOKEN_SIGNING_KEY_PARAM, else GUARDIAN_TOKEN_KEY, else the development key
+    locally) for the keys derived from it: page tokens and alert links. Read on first need, one SSM read
+    per container (Powertools caches the SSM read for 5 minutes)."""
+    from anomaly_guardian.auth.keys import load_signing_key
+
+    return load_signing_key(settings=AuthorizerSettings.from_env())
+
+
+def _key_or(explicit: str | None, signing: Callable[[], bytes]) -> bytes:
+    return explicit.encode() if explicit else signing()
 
 
 def api_services(settings: ApiSettings | None = None) -> Services:
@@ -274,7 +288,7 @@ def api_services(settings: ApiSettings | None = None) -> Services:
         s.anomalies_table,
         ddb=ddb,
         retention_days=s.anomaly_retention_days,
-        token_key=lambda: pagination_key(s.pagination_key),  # read on the first page token
+        token_key=lambda: pagination_key(s.pagination_key, signing_key),  # read on the first page token
     )
     state = DynamoDBStateStore(s.state_table, ddb=ddb)
     pseudonymiser = pseudonymiser_from_param(s.pseudonym_key_param, s.pseudonym_key)  # as ingest, the detector
@@ -295,7 +309,7 @@ def api_services(settings: ApiSettings | None = None) -> Services:
         suppression_days=s.suppression_days,
         global_dry_run=s.response_dry_run,
         allow_webhook_loopback=s.webhook_allow_loopback,
-        link_key=functools.cache(lambda: link_key(explicit=s.action_link_key)),  # one key read per container
+        link_key=functools.cache(lambda: link_key(_key_or(s.action_link_key, signing_key))),  # one read per container
     )
 
 

@@ -72,12 +72,10 @@ def _iso_ms(value: datetime | str | None) -> int | None:
     return int(value.timestamp() * 1000)
 
 
-def pagination_key(explicit: str | None = None) -> bytes:
-    """The page-token MAC key: `GUARDIAN_PAGINATION_KEY` when set (wiring passes it), else derived from
-    the token signing key."""
-    from anomaly_guardian.auth.keys import load_signing_key
-
-    base = explicit.encode() if explicit else load_signing_key()
+def pagination_key(explicit: str | None, signing_key: Callable[[], bytes]) -> bytes:
+    """The page-token MAC key: `GUARDIAN_PAGINATION_KEY` when set, else derived from the token signing key
+    (read only then); wiring passes both."""
+    base = explicit.encode() if explicit else signing_key()
     return hmac.new(base, _TOKEN_DOMAIN, hashlib.sha256).digest()
 
 
@@ -103,8 +101,10 @@ class AnomalyRepository:
 
     @property
     def token_key(self) -> bytes:
+        if self._token_key is None:
+            raise RuntimeError("page tokens need the pagination key: AnomalyRepository(token_key=...), from wiring")
         if not isinstance(self._token_key, bytes):
-            self._token_key = pagination_key() if self._token_key is None else self._token_key()
+            self._token_key = self._token_key()
         return self._token_key
 
     # ---- writes -----------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from http import HTTPStatus
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from anomaly_guardian.api.deps import Services, ServicesDep, record_audit
+from anomaly_guardian.api.deps import Services, ServicesDep, record_audit, require
 from anomaly_guardian.auth.action_links import ActionClaims, InvalidActionLink, verify
 from anomaly_guardian.detection.suppression import NEVER_SUPPRESSED, pattern_of
 
@@ -45,7 +45,7 @@ def _page(status: int, title: str, body: str, form: str = "") -> Response:
 
 def _claims(token: str, svc: Services) -> ActionClaims | Response:
     try:
-        return verify(svc.link_key(), token)
+        return verify(require(svc.link_key, "alert links", "GUARDIAN_ACTION_LINK_KEY")(), token)
     except InvalidActionLink as exc:
         return _page(HTTPStatus.BAD_REQUEST, "Link not valid", html.escape(str(exc)))
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from anomaly_guardian.auth.keys import load_signing_key
 from anomaly_guardian.auth.tokens import TokenSettings, sign_token
+from anomaly_guardian.settings import AuthorizerSettings
 
 
 class ApiCallError(RuntimeError):
@@ -30,8 +31,8 @@ def bearer_for(tenant: str | None) -> str:
         return token
     if not tenant:
         raise ValueError("set GUARDIAN_TOKEN or pass --tenant")
-    key = load_signing_key()
-    settings = TokenSettings.from_env(key)
+    key = load_signing_key(settings=AuthorizerSettings.from_env())
+    settings = TokenSettings.from_settings(AuthorizerSettings.from_env(), key)
     return sign_token(key, tenant, ttl_seconds=300, issuer=settings.issuer, audience=settings.audience)
 
 

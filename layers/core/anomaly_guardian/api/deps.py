@@ -58,7 +58,7 @@ class Services:
     suppression_days: int = DEFAULT_DAYS  # SUPPRESSION_DAYS: a false_positive verdict silences its pattern
     global_dry_run: bool = False  # RESPONSE_DRY_RUN: every tenant's response actions only log
     allow_webhook_loopback: bool = False  # GUARDIAN_WEBHOOK_ALLOW_LOOPBACK: local stack and tests only
-    link_key: Callable[[], bytes] = field(default=lambda: _default_link_key())  # alert links' MAC key
+    link_key: Callable[[], bytes] | None = None  # alert links' MAC key (GET/POST /alert-actions)
     resolve: Resolver = system_resolver
     detectors: Callable[[], list[Any]] = field(default=lambda: _default_detectors())
 
@@ -74,12 +74,6 @@ class Services:
             anomalies=None,
             webhook_queue=self.webhook_queue,
         )
-
-
-def _default_link_key() -> bytes:
-    from anomaly_guardian.auth.action_links import link_key
-
-    return link_key()
 
 
 def _default_detectors() -> list[Any]:

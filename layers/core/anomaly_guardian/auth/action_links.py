@@ -37,16 +37,9 @@ class ActionClaims:
     expires: int
 
 
-def link_key(base: bytes | None = None, *, explicit: str | None = None) -> bytes:
-    """The links' MAC key from `base`, else `explicit` (GUARDIAN_ACTION_LINK_KEY, passed by wiring), else
-    the token signing key."""
-    if base is None:
-        if explicit:
-            base = explicit.encode()
-        else:
-            from anomaly_guardian.auth.keys import load_signing_key
-
-            base = load_signing_key()
+def link_key(base: bytes) -> bytes:
+    """The links' MAC key, derived from `base`: GUARDIAN_ACTION_LINK_KEY when set, else the token signing
+    key (wiring passes one of them)."""
     return hmac.new(base, _DOMAIN, hashlib.sha256).digest()
 
 

@@ -21,11 +21,9 @@ class SigningKeyUnavailable(RuntimeError):
     pass
 
 
-def load_signing_key(max_age: int = 300, settings: AuthorizerSettings | None = None) -> bytes:
-    """The key of `settings` (read from the environment when not given: the CLI and tooling)."""
-    from anomaly_guardian.settings import AuthorizerSettings
-
-    s = settings or AuthorizerSettings.from_env()
+def load_signing_key(max_age: int = 300, *, settings: AuthorizerSettings) -> bytes:
+    """The key of `settings` (wiring passes the function's; the CLI and tooling `AuthorizerSettings.from_env()`)."""
+    s = settings
     param = s.token_signing_key_param
     if param:
         from aws_lambda_powertools.utilities import parameters

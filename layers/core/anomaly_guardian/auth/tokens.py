@@ -91,13 +91,6 @@ class TokenSettings:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_env(cls, hs256_key: bytes | None) -> TokenSettings:
-        """`from_settings` with the environment's `AuthorizerSettings` (the CLI and tooling)."""
-        from anomaly_guardian.settings import AuthorizerSettings
-
-        return cls.from_settings(AuthorizerSettings.from_env(), hs256_key)
-
-    @classmethod
     def from_settings(cls, s: AuthorizerSettings, hs256_key: bytes | None) -> TokenSettings:
         """The external issuer (JWKS via PyJWKClient, or a PEM) has its own iss/aud when configured, else ours."""
         jwks_url, pem = s.jwks_url, s.public_key

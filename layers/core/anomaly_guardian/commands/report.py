@@ -35,9 +35,10 @@ def _token(tenant: str | None, admin: bool) -> str:
         return bearer_for(tenant)
     from anomaly_guardian.auth.keys import load_signing_key
     from anomaly_guardian.auth.tokens import TokenSettings, sign_token
+    from anomaly_guardian.settings import AuthorizerSettings
 
-    key = load_signing_key()
-    settings = TokenSettings.from_env(key)
+    key = load_signing_key(settings=AuthorizerSettings.from_env())
+    settings = TokenSettings.from_settings(AuthorizerSettings.from_env(), key)
     return sign_token(
         key,
         tenant,

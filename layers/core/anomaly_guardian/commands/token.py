@@ -7,6 +7,7 @@ import sys
 
 from anomaly_guardian.auth.keys import SigningKeyUnavailable, load_signing_key
 from anomaly_guardian.auth.tokens import DEFAULT_SCOPES, MAX_TTL_SECONDS, SCOPES, TokenSettings, sign_token
+from anomaly_guardian.settings import AuthorizerSettings
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,11 +31,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        key = load_signing_key()
+        key = load_signing_key(settings=AuthorizerSettings.from_env())
     except SigningKeyUnavailable as exc:
         print(f"guardian token: {exc}", file=sys.stderr)
         return 2
-    settings = TokenSettings.from_env(key)
+    settings = TokenSettings.from_settings(AuthorizerSettings.from_env(), key)
     try:
         token = sign_token(
             key,

@@ -160,6 +160,7 @@ def run_demo(opts: DemoOptions) -> int:
     from anomaly_guardian.auth.tokens import DEFAULT_SCOPES, TokenSettings, sign_token
     from anomaly_guardian.local.process import StackProcess
     from anomaly_guardian.scenario.generator import TYPES, generate
+    from anomaly_guardian.settings import AuthorizerSettings
 
     started = time.time()
     say(f"Generating a labelled stream of ~{opts.events:,} events (seed {opts.seed}) ...")
@@ -191,8 +192,8 @@ def run_demo(opts: DemoOptions) -> int:
         if missing_fns or not stack.info.get("streams"):
             say(f"Demo FAILED: the stack has no {', '.join(missing_fns) or 'Kinesis stream'} (see the notes above)")
             return 1
-        key = load_signing_key()
-        settings = TokenSettings.from_env(key)
+        key = load_signing_key(settings=AuthorizerSettings.from_env())
+        settings = TokenSettings.from_settings(AuthorizerSettings.from_env(), key)
         tokens = {
             t: sign_token(
                 key, t, scopes=DEFAULT_SCOPES, ttl_seconds=3600, issuer=settings.issuer, audience=settings.audience

@@ -54,6 +54,7 @@ def run_usage_demo(stack: Any, api: str, out_dir: Path, seed: int = 5, timeout: 
     from anomaly_guardian.commands.cloudtrail import run_send
     from anomaly_guardian.local.demo import fetch_anomalies
     from anomaly_guardian.scenario.cloudtrail import generate_trail
+    from anomaly_guardian.settings import AuthorizerSettings
     from anomaly_guardian.usage.alerts import LinkSettings, alert_context
 
     say()
@@ -82,8 +83,8 @@ def run_usage_demo(stack: Any, api: str, out_dir: Path, seed: int = 5, timeout: 
         say("  Usage demo FAILED: the trail could not be sent")
         return False
 
-    key = load_signing_key()
-    settings = TokenSettings.from_env(key)
+    key = load_signing_key(settings=AuthorizerSettings.from_env())
+    settings = TokenSettings.from_settings(AuthorizerSettings.from_env(), key)
     token = sign_token(
         key, USAGE_TENANT, scopes=DEFAULT_SCOPES, ttl_seconds=3600, issuer=settings.issuer, audience=settings.audience
     )
