@@ -1,6 +1,6 @@
 # Machine learning (issue 6): `make train` runs the SageMaker script-mode programs (ml/src) locally on a
 # generated labelled stream and writes the artifact the detector loads (MODEL_PATH=ml/artifacts/model.npz).
-.PHONY: train ml-report ml-pipeline ml-image
+.PHONY: train ml-report ml-pipeline ml-image ml-backtest
 ML_DIR := ml/artifacts
 ML_EVENTS ?= 60000
 ML_SOURCE ?= scenario
@@ -22,6 +22,10 @@ ml-report: install ## model vs statistical detectors at equal FPR on unseen stre
 ml-pipeline: install ## upsert the SageMaker retraining pipeline in ENV= (START=1 also starts a run)
 	@case "$(ENV)" in dev|staging|prod) ;; *) echo "ml-pipeline: set ENV=dev|staging|prod" >&2; exit 2;; esac
 	$(PY) ml/upsert.py --env $(ENV) $(if $(START),--start,)
+
+ml-backtest: install ## upsert the backtest pipeline in ENV= and start it: ARCHIVE=s3://<archive>/events/dt=2026-0 INSTANCES=4 (docs/backtests.md)
+	@case "$(ENV)" in dev|staging|prod) ;; *) echo "ml-backtest: set ENV=dev|staging|prod" >&2; exit 2;; esac
+	$(PY) ml/backtest.py --env $(ENV) --start --instances $(or $(INSTANCES),1) $(if $(ARCHIVE),--archive-uri $(ARCHIVE),)
 
 ml-image: install ## build ml/container/Dockerfile, push it to ENV='s ECR repository, write its URI into the contract (needs Docker)
 	@case "$(ENV)" in dev|staging|prod) ;; *) echo "ml-image: set ENV=dev|staging|prod" >&2; exit 2;; esac

@@ -167,3 +167,30 @@ def test_given_the_cli_when_replaying_with_workers_then_summary_and_bad_lines_on
     assert len(out.read_text().splitlines()) == 2
     assert main(["replay", str(events), "--output", str(out), "--workers", "0"]) == 2
     assert "--workers needs" in capsys.readouterr().err
+
+
+def test_given_archive_objects_when_replayed_by_partition_then_the_partitions_add_up_to_the_whole(tmp_path, capsys):
+    # Given two gzip objects of concatenated envelopes (Firehose's shape), one with a broken record
+    import gzip
+
+    lines = multi_tenant_lines({"acme": 900, "globex": 700, "initech": 500})
+    day = tmp_path / "events" / "dt=2026-03-02"
+    day.mkdir(parents=True)
+    (day / "a.gz").write_bytes(gzip.compress("".join(lines[::2]).encode()))
+    (day / "b.gz").write_bytes(gzip.compress(("".join(lines[1::2]) + '{"tenantId":').encode()))
+    # When replayed whole, and as partitions 0/2 and 1/2
+    whole = tmp_path / "whole.jsonl"
+    assert main(["replay", str(tmp_path / "events"), "--output", str(whole), "--workers", "2", "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    parts = []
+    for i in range(2):
+        out = tmp_path / f"part{i}.jsonl"
+        argv = ["replay", str(day / "a.gz"), str(day / "b.gz"), "--output", str(out), "--workers", "1"]
+        assert main([*argv, "--partition", f"{i}/2", "--no-progress"]) == 0
+        parts.append({json.loads(x)["anomalyId"] for x in out.read_text().splitlines()})
+    # Then the broken record is named by object and record, and the partitions split the whole
+    assert f"{day}/b.gz: record {len(lines[1::2]) + 1}: Malformed JSON" in err
+    ids = {json.loads(x)["anomalyId"] for x in whole.read_text().splitlines()}
+    assert parts[0] | parts[1] == ids and not parts[0] & parts[1] and parts[0] and parts[1]
+    assert main(["replay", str(whole), "--output", str(tmp_path / "x"), "--partition", "2/2", "--workers", "1"]) == 2
+    assert "--partition needs" in capsys.readouterr().err

@@ -29,6 +29,8 @@ line reports and the summary are the same for any N.
 from __future__ import annotations
 
 import gc
+import gzip
+import hashlib
 import heapq
 import json
 import multiprocessing
@@ -38,7 +40,7 @@ import tempfile
 import time
 from array import array
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -264,8 +266,8 @@ def _run_task(task: Task) -> TaskResult:
                     received = int(event.timestamp.timestamp() * 1000)
             except InvalidEvent as exc:
                 result.rejected += 1
-                message = f"line {task.line_numbers[j]}: {exc.message}".replace("\n", " ")
-                err.write(f"{rank}\t{message}\n")
+                message = exc.message.replace("\n", " ")
+                err.write(f"{rank}\t{task.line_numbers[j]}\t{message}\n")
                 continue
             chunk = pending[code]
             chunk.append((event, received))
@@ -277,19 +279,36 @@ def _run_task(task: Task) -> TaskResult:
     return result
 
 
-def plan(index: FileIndex, workers: int, path: Path, out_dir: str, chunk_size: int, factory) -> list[Task]:
+def tenant_partition(tenant: str, count: int) -> int:
+    """The partition (of `count`) a tenant belongs to: stable across runs, machines and Python versions."""
+    return int.from_bytes(hashlib.blake2b(tenant.encode(), digest_size=8).digest(), "big") % count
+
+
+def plan(
+    index: FileIndex,
+    workers: int,
+    path: Path,
+    out_dir: str,
+    chunk_size: int,
+    factory,
+    partition: tuple[int, int] | None = None,
+) -> list[Task]:
     n = len(index.offsets)
     kinds = index.kinds
     loads = Counter(c for c, k in zip(index.tenant_codes, kinds, strict=True) if k != BLANK)
+    if partition is not None:
+        mine, count = partition
+        loads = Counter({c: v for c, v in loads.items() if tenant_partition(index.tenants[c], count) == mine})
     worker_of = assign(dict(loads), workers)
     used = max(worker_of.values(), default=-1) + 1
     parts = [tuple(array(t) for t in ("q", "q", "q", "b", "I")) for _ in range(used)]
     order = range(n) if index.ordered else sorted(range(n), key=index.epochs.__getitem__)
     offsets, codes = index.offsets, index.tenant_codes
     for rank, i in enumerate(order):
-        if kinds[i] == BLANK:
+        w = worker_of.get(codes[i])
+        if kinds[i] == BLANK or w is None:
             continue
-        ranks, numbers, offs, ks, cs = parts[worker_of[codes[i]]]
+        ranks, numbers, offs, ks, cs = parts[w]
         ranks.append(rank)
         numbers.append(i + 1)
         offs.append(offsets[i])
@@ -298,19 +317,93 @@ def plan(index: FileIndex, workers: int, path: Path, out_dir: str, chunk_size: i
     return [Task(w, str(path), out_dir, index.tenants, *parts[w], chunk_size, factory) for w in range(used)]
 
 
-def _merged_errors(out_dir: str, count: int) -> Iterator[str]:
-    def rows(i: int) -> Iterator[tuple[int, str]]:
+def _merged_errors(out_dir: str, count: int, where: Callable[[int], str]) -> Iterator[str]:
+    def rows(i: int) -> Iterator[tuple[int, int, str]]:
         with errors_path(out_dir, i).open(encoding="utf-8") as f:
             for row in f:
-                rank, _, message = row.rstrip("\n").partition("\t")
-                yield int(rank), message
+                rank, number, message = row.rstrip("\n").split("\t", 2)
+                yield int(rank), int(number), message
 
-    for _rank, message in heapq.merge(*(rows(i) for i in range(count))):
-        yield message
+    for _rank, number, message in heapq.merge(*(rows(i) for i in range(count))):
+        yield f"{where(number)}: {message}"
+
+
+@dataclass
+class Spool:
+    """Archive objects rewritten as one record per line; `where(line)` names a line's object and record."""
+
+    path: Path
+    files: list[str] = field(default_factory=list)
+    file_of: array = field(default_factory=lambda: array("I"))
+    record_of: array = field(default_factory=lambda: array("I"))
+
+    def where(self, line: int) -> str:
+        return f"{self.files[self.file_of[line - 1]]}: record {self.record_of[line - 1]}"
+
+
+def archive_files(paths: Sequence[str | Path]) -> list[Path]:
+    """The files named, and every file below a directory named (sorted: the archive's key order)."""
+    out: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        out += sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
+    return out
+
+
+def spool_archive(paths: Sequence[str | Path], dest: Path) -> Spool:
+    """Firehose's objects as delivered (gzip or not, records concatenated without a delimiter or one per
+    line) -> one record per line. A fragment that is not JSON becomes one line of its own, so the replay
+    reports it (`OBJECT: record n: Malformed JSON ...`) and the rest of that line is skipped."""
+    decoder = json.JSONDecoder()
+    spool = Spool(dest)
+    with dest.open("w", encoding="utf-8") as out:
+        for fi, path in enumerate(archive_files(paths)):
+            spool.files.append(str(path))
+            data = path.read_bytes()
+            if data[:2] == b"\x1f\x8b":
+                data = gzip.decompress(data)
+            record = 0
+            for physical in data.decode("utf-8", errors="replace").splitlines():
+                text, pos = physical.strip(), 0
+                while pos < len(text):
+                    record += 1
+                    try:
+                        _, end = decoder.raw_decode(text, pos)
+                    except ValueError:
+                        end = len(text)  # the rest of the line: reported as one bad record
+                    out.write(text[pos:end].replace("\n", " "))
+                    out.write("\n")
+                    spool.file_of.append(fi)
+                    spool.record_of.append(record)
+                    pos = end
+                    while pos < len(text) and text[pos] in " \t\r":
+                        pos += 1
+    return spool
+
+
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress_bar(total: int):
+    from tqdm import tqdm  # the CLI's; the SageMaker job image has no tqdm and runs without a bar
+
+    return tqdm(total=total, unit="ev", file=sys.stderr, mininterval=0.5)
+
+
+def _is_archive(paths: Sequence[Path]) -> bool:
+    if len(paths) != 1 or paths[0].is_dir():
+        return True
+    with paths[0].open("rb") as f:
+        return f.read(2) == b"\x1f\x8b"
 
 
 def replay_partitioned(
-    input_path: str | Path,
+    input_path: str | Path | Sequence[str | Path],
     output: IO[str],
     tenant: str = "local",
     chunk_size: int = DEFAULT_CHUNK,
@@ -318,20 +411,30 @@ def replay_partitioned(
     pipeline_factory: PipelineFactory = default_pipeline,
     progress: bool = True,
     errors: IO[str] | object | None = "stderr",
+    partition: tuple[int, int] | None = None,
 ) -> PartitionedSummary:
-    """Replay a file over `workers` processes (1: in this process); the result does not depend on N."""
-    from tqdm import tqdm
+    """Replay over `workers` processes (1: in this process); the result does not depend on N.
 
+    The input is one JSON-lines file, or archive objects (several files, directories of them, gzip):
+    those are spooled to one record per line first and bad records named by object and record number.
+    `partition=(i, k)`: only the tenants of partition i of k (`tenant_partition`), so k machines can
+    each take a share of one archive; the k outputs together are the one-machine output."""
     if errors == "stderr":
         errors = sys.stderr
-    path = Path(input_path)
+    paths = [Path(input_path)] if isinstance(input_path, str | Path) else [Path(p) for p in input_path]
     started = (time.perf_counter(), time.process_time())
-    index = index_file(path, tenant)
-    summary = PartitionedSummary(lines=len(index.offsets), sorted_input=index.ordered)
     with tempfile.TemporaryDirectory(prefix="guardian-replay-") as tmp:
-        tasks = plan(index, workers, path, tmp, chunk_size, pipeline_factory)
-        summary.workers = len(tasks)
-        bar = tqdm(total=summary.lines, unit="ev", file=sys.stderr, disable=not progress, mininterval=0.5)
+        where: Callable[[int], str] = "line {}".format
+        path = paths[0]
+        if _is_archive(paths):
+            spool = spool_archive(paths, Path(tmp) / "spool.jsonl")
+            path, where = spool.path, spool.where
+        index = index_file(path, tenant)
+        tasks = plan(index, workers, path, tmp, chunk_size, pipeline_factory, partition)
+        mine = sum(len(t.ranks) for t in tasks)
+        lines = len(index.offsets) if partition is None else mine
+        summary = PartitionedSummary(lines=lines, sorted_input=index.ordered, workers=len(tasks))
+        bar = _progress_bar(summary.lines) if progress else _NoBar()
         results: list[TaskResult] = []
         child_cpu = 0.0
         if len(tasks) == 1:
@@ -355,7 +458,7 @@ def replay_partitioned(
             summary.by_type.update(r.by_type)
             summary.by_severity.update(r.by_severity)
         summary.tenants = len(set().union(*(r.tenants for r in results)))
-        for message in _merged_errors(tmp, len(results)):
+        for message in _merged_errors(tmp, len(results), where):
             if len(summary.errors) < MAX_REPORTED_ERRORS:
                 summary.errors.append(message)
             if errors is not None:
@@ -381,4 +484,13 @@ def _merge(out_dir: str, results: list[TaskResult], output: IO[str]) -> None:
             f.close()
 
 
-__all__ = ["PartitionedSummary", "assign", "classify", "index_file", "replay_partitioned"]
+__all__ = [
+    "PartitionedSummary",
+    "Spool",
+    "assign",
+    "classify",
+    "index_file",
+    "replay_partitioned",
+    "spool_archive",
+    "tenant_partition",
+]

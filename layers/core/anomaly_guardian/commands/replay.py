@@ -36,7 +36,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="processes to spread the tenants over (anomaly_guardian.replay_workers: each tenant's events "
         "stay in one process, in event-time order; results identical for any N); accepts Kinesis "
-        'envelopes {"tenantId", "receivedAt", "event"} as lines (the event archive\'s records)',
+        'envelopes {"tenantId", "receivedAt", "event"} as lines, and archive objects as Firehose writes '
+        "them (several files or directories, gzip, records concatenated)",
+    )
+    p.add_argument(
+        "--partition",
+        metavar="I/K",
+        default=None,
+        help="with --workers: only the tenants of partition I of K (0 <= I < K, a stable hash of the tenant), "
+        "so K machines share one archive; their K outputs together are the one-machine output",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -51,8 +59,19 @@ def run(args: argparse.Namespace) -> int:
     if args.workers is not None and (args.workers < 1 or args.source != "events"):
         print("guardian replay: --workers needs a number >= 1 and --source events", file=sys.stderr)
         return 2
-    if args.source == "events" and len(args.events) > 1:
-        print("guardian replay: several files need --source cloudtrail", file=sys.stderr)
+    partition = None
+    if args.partition is not None:
+        i, _, k = args.partition.partition("/")
+        if args.workers is None or not (i.isdigit() and k.isdigit() and int(i) < int(k)):
+            print("guardian replay: --partition needs --workers and the form I/K with 0 <= I < K", file=sys.stderr)
+            return 2
+        partition = (int(i), int(k))
+    missing = [p for p in args.events if not os.path.exists(p)]
+    if args.workers is not None and missing:
+        print(f"guardian replay: no such file: {missing[0]}", file=sys.stderr)
+        return 2
+    if args.source == "events" and len(args.events) > 1 and args.workers is None:
+        print("guardian replay: several files need --source cloudtrail or --workers", file=sys.stderr)
         return 2
     try:
         out = sys.stdout if args.output == "-" else open(args.output, "w", encoding="utf-8")  # noqa: SIM115
@@ -72,12 +91,13 @@ def run(args: argparse.Namespace) -> int:
             from anomaly_guardian.replay_workers import replay_partitioned
 
             summary = replay_partitioned(
-                args.events[0],
+                args.events,
                 out,
                 tenant=args.tenant,
                 chunk_size=args.chunk_size,
                 workers=args.workers,
                 progress=not args.no_progress,
+                partition=partition,
             )
         else:
             summary = replay(
