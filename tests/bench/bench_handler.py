@@ -6,7 +6,7 @@ dedupe, the full default detector pipeline once per tenant, deterministic anomal
 and Powertools' partial-batch response. What is *not* in the figure: AWS round trips. State,
 anomalies, dedupe markers and the DLQ are in memory, so this is the CPU ceiling of one Lambda
 invocation; in AWS each batch adds roughly one BatchGetItem per 100 state keys and per 100 events,
-one TransactWriteItems per 100 changed keys, and one BatchWriteItem per 25 anomalies/markers.
+one conditional PutItem per changed key (16 in flight), and one BatchWriteItem per 25 anomalies/markers.
 Measured as process CPU time (the machine is shared; wall time is printed too), median of 10 warm
 batches after one warm-up batch.
 

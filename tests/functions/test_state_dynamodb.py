@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import json
+
 import pytest
 
 from anomaly_guardian.adapters.dynamodb import client
@@ -57,15 +60,15 @@ def test_concurrent_writer_loses_with_state_conflict_naming_the_key(store):
     # When the other one saves first
     theirs["t#ip#x"].state = {"count": 5}
     other.save(theirs)
-    # Then my save fails for exactly that key, and nothing of my chunk is written
+    # Then my save fails for exactly that key; the other key is written and reported as saved
     mine["t#ip#x"].state = {"count": 1}
     mine["t#user#a"].state = {"seen": True}
     with pytest.raises(StateConflict) as err:
         store.save(mine)
     assert err.value.keys == ["t#ip#x"]
-    assert isinstance(err.value, PartialStateConflict) and err.value.saved == set()
+    assert isinstance(err.value, PartialStateConflict) and err.value.saved == {"t#user#a"}
     fresh = DynamoDBStateStore("test-state").load(["t#ip#x", "t#user#a"])
-    assert fresh["t#ip#x"].state == {"count": 5} and fresh["t#user#a"].version == 0
+    assert fresh["t#ip#x"].state == {"count": 5} and fresh["t#user#a"].version == 1
     # And reloading the conflicting key and re-applying succeeds
     mine.update(store.load(["t#ip#x"]))
     mine["t#ip#x"].state["count"] += 1
@@ -73,7 +76,7 @@ def test_concurrent_writer_loses_with_state_conflict_naming_the_key(store):
     assert DynamoDBStateStore("test-state").load(["t#ip#x"])["t#ip#x"].state == {"count": 6}
 
 
-def test_conflict_in_a_later_chunk_reports_committed_chunks(store):
+def test_a_conflict_on_one_of_many_keys_reports_every_other_key_as_committed(store):
     keys = [f"t#k#{i:03d}" for i in range(150)]
     items = store.load(keys)
     other = DynamoDBStateStore("test-state")
@@ -85,14 +88,38 @@ def test_conflict_in_a_later_chunk_reports_committed_chunks(store):
     with pytest.raises(PartialStateConflict) as err:
         store.save(items)
     assert err.value.keys == ["t#k#140"]
-    assert err.value.saved == set(keys[:100])
-    # the committed chunk really is committed, the conflicting chunk is not
-    fresh = DynamoDBStateStore("test-state").load(["t#k#005", "t#k#120"])
-    assert fresh["t#k#005"].version == 1 and fresh["t#k#120"].version == 0
+    assert err.value.saved == set(keys) - {"t#k#140"}
+    # the other keys really are committed at version 1, the lost one keeps the other writer's state
+    fresh = DynamoDBStateStore("test-state").load(["t#k#005", "t#k#120", "t#k#140"])
+    assert fresh["t#k#005"].version == 1 and fresh["t#k#120"].version == 1
+    assert fresh["t#k#140"].state == {"v": "theirs"}
     # snapshot() still gives the state as loaded (before this batch's changes), no read needed
     snap = store.snapshot(["t#k#005", "t#k#120"])
     assert snap["t#k#005"].state == {} and snap["t#k#005"].version == 0
     assert snap["t#k#120"].state == {} and snap["t#k#120"].version == 0
+
+
+def test_state_writes_are_single_item_puts_not_transactions(store):
+    # Issue 16: a transactional write bills two write units per item; a conditional PutItem one.
+    real = store.ddb
+    calls = []
+
+    class Spy:
+        exceptions = real.exceptions
+
+        def put_item(self, **kw):
+            calls.append(kw["Item"]["pk"]["S"])
+            return real.put_item(**kw)
+
+        def transact_write_items(self, **_kw):
+            raise AssertionError("state must not be written in transactions")
+
+    items = store.load([f"t#k#{i}" for i in range(40)])
+    for item in items.values():
+        item.state = {"x": 1}
+    store._ddb = Spy()
+    store.save(items)
+    assert sorted(calls) == sorted(items) and {i.version for i in items.values()} == {1}
 
 
 def test_erasure_by_exact_keys_and_entity(store):
@@ -111,34 +138,93 @@ def test_erasure_by_exact_keys_and_entity(store):
         store.delete_prefix("t#")
 
 
-def test_transaction_in_flight_on_an_item_is_a_conflict_and_other_errors_raise(store):
+def test_a_lost_condition_is_a_conflict_and_other_errors_raise(store):
     from botocore.exceptions import ClientError
 
     real = store.ddb
     items = store.load(["t#k#a", "t#k#b"])
-    for item in items.values():
+    later = store.load(["t#k#c", "t#k#d"])
+    for item in [*items.values(), *later.values()]:
         item.state = {"x": 1}
 
-    def cancelled(reasons):
-        def transact_write_items(**_kw):
-            raise real.exceptions.TransactionCanceledException(
-                {
-                    "Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
-                    "CancellationReasons": reasons,
-                },
-                "TransactWriteItems",
-            )
+    def failing(key, code):
+        def put_item(**kw):
+            if kw["Item"]["pk"]["S"] != key:
+                return {}
+            error = {"Error": {"Code": code, "Message": code}}
+            if code == "ConditionalCheckFailedException":
+                raise real.exceptions.ConditionalCheckFailedException(error, "PutItem")
+            raise ClientError(error, "PutItem")
 
-        return transact_write_items
+        return put_item
 
     class Fake:
         exceptions = real.exceptions
 
     store._ddb = Fake()
-    store._ddb.transact_write_items = cancelled([{"Code": "None"}, {"Code": "TransactionConflict"}])
-    with pytest.raises(StateConflict) as err:
+    store._ddb.put_item = failing("t#k#b", "ConditionalCheckFailedException")
+    with pytest.raises(PartialStateConflict) as err:
         store.save(items)
-    assert err.value.keys == ["t#k#b"]
-    store._ddb.transact_write_items = cancelled([{"Code": "ThrottlingError"}, {"Code": "None"}])
-    with pytest.raises(ClientError):
-        store.save(items)
+    assert err.value.keys == ["t#k#b"] and err.value.saved == {"t#k#a"}
+    store._ddb.put_item = failing("t#k#c", "ThrottlingException")
+    with pytest.raises(ClientError, match="ThrottlingException"):
+        store.save(later)
+
+
+def test_given_a_race_on_one_key_when_the_batch_reruns_then_keys_committed_first_count_each_event_once(tables):
+    # Given the real store under the batch detector, and another shard that bumps the shared IP key
+    # between this batch's load and its save (first attempt only)
+    from anomaly_guardian.detection.batch import BatchDetector, InMemoryAnomalySink, InMemoryDedupe, ListPoisonSink
+    from anomaly_guardian.detection.pipeline import DetectionPipeline
+    from anomaly_guardian.privacy import Pseudonymiser
+    from anomaly_guardian.state.store import state_key
+
+    pseudonyms = Pseudonymiser(b"k")
+    shared = state_key("acme", "ipcount", pseudonyms.ip("acme", "203.0.113.1"))
+
+    class RacedStore(DynamoDBStateStore):
+        raced = False
+
+        def save(self, items):
+            if not self.raced:
+                self.raced = True
+                other = DynamoDBStateStore("test-state")
+                theirs = other.load([shared])
+                theirs[shared].state = {"n": 100}
+                other.save(theirs)
+            return super().save(items)
+
+    class PerUserAndIp:
+        name = "counting"
+
+        def state_keys(self, e):
+            return [state_key(e.tenant, "ipcount", e.ip), state_key(e.tenant, "usercount", e.user)]
+
+        def detect(self, e, states, config):
+            for key in self.state_keys(e):
+                states[key].state["n"] = states[key].state.get("n", 0) + 1
+            return []
+
+    def record(i):
+        event = {"eventId": f"e{i}", "userId": f"u{i}", "timestamp": "2026-03-01T12:00:00Z", "eventType": "login"}
+        data = json.dumps({"tenantId": "acme", "receivedAt": "2026-03-01T12:00:05.000Z", "event": event | {
+            "ipAddress": "203.0.113.1"}}).encode()  # fmt: skip
+        return {"kinesis": {"sequenceNumber": str(i), "data": base64.b64encode(data).decode()}, "eventID": f"s:{i}"}
+
+    store = RacedStore("test-state")
+    det = BatchDetector(
+        lambda s: DetectionPipeline(s, detectors=[PerUserAndIp()], pseudonymiser=pseudonyms),
+        store,
+        InMemoryAnomalySink(),
+        InMemoryDedupe(),
+        ListPoisonSink(),
+    )
+    # When a batch of three users' events is processed (the first save loses the race on the IP key only)
+    result = det.process([record(i) for i in range(3)])
+    # Then it was re-run once, and every key holds each event exactly once
+    assert result.failed == set() and result.conflict_retries == 1
+    fresh = DynamoDBStateStore("test-state")
+    assert fresh.load([shared])[shared].state == {"n": 103}
+    users = [state_key("acme", "usercount", pseudonyms.user("acme", f"u{i}")) for i in range(3)]
+    loaded = fresh.load(users)
+    assert [loaded[k].state for k in users] == [{"n": 1}] * 3 and {loaded[k].version for k in users} == {2}

@@ -4,11 +4,14 @@ Item: `pk` = `{tenant}#{kind}#{entity}`, `state` = JSON string, `version` (numbe
 
 - `load` is BatchGetItem (100 keys per call, UnprocessedKeys retried), strongly consistent so the
   version we condition on is the latest.
-- `save` is TransactWriteItems in chunks of up to 100 items, each Put conditional on the version it was
-  loaded with (`attribute_not_exists(pk)` for new items). A conflict (version moved on, or another
-  transaction in flight on the item) cancels its chunk and is raised as `StateConflict` naming the
-  losing keys; `saved` on the exception lists keys of chunks that did commit, so the caller can
-  re-run without applying the batch twice to them.
+- `save` is one PutItem per changed item, conditional on the version it was loaded with
+  (`attribute_not_exists(pk)` for new items), up to `WRITE_THREADS` in flight. A conflict (the version
+  moved on) is raised as `StateConflict` naming the losing keys; `saved` on the exception lists the keys
+  that were written, so the caller can re-run without applying the batch twice to them (it rebuilds
+  them from the pre-batch snapshot and overwrites them at their new version). Not TransactWriteItems:
+  a transactional write bills twice per item, and its all-or-nothing chunk bought nothing here, since
+  the caller already handles keys committed before a conflict (issue 16: half the state table's
+  write units).
   Items whose JSON did not change since `load` are not written (no WCU spent on read-only state).
 - A batch therefore costs at most one read and one write per entity.
 - Erasure: the table has no sort key, so "every key starting with a prefix" cannot be queried without a
@@ -21,12 +24,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from anomaly_guardian.adapters.dynamodb import batch_get, batch_write, chunks, client
+from anomaly_guardian.adapters.dynamodb import batch_get, batch_write, client
 from anomaly_guardian.state.store import StateConflict, StateItem, state_key
 
-MAX_TRANSACT_ITEMS = 100
+WRITE_THREADS = 16  # conditional PutItems in flight per save (boto3 clients are thread-safe)
 DEFAULT_TTL_DAYS = 90
 
 
@@ -124,27 +128,36 @@ class DynamoDBStateStore:
 
         conflicts: list[str] = []
         saved: list[str] = []
-        cancelled = self.ddb.exceptions.TransactionCanceledException
-        for chunk in chunks(writes, MAX_TRANSACT_ITEMS):
-            try:
-                self.ddb.transact_write_items(TransactItems=[{"Put": put} for *_, put in chunk])
-            except cancelled as exc:
-                reasons = exc.response.get("CancellationReasons") or []
-                lost = [
-                    chunk[i][0]
-                    for i, r in enumerate(reasons)
-                    if i < len(chunk) and r.get("Code") in ("ConditionalCheckFailed", "TransactionConflict")
-                ]
-                if not lost:
-                    raise  # throttling or a validation error: let the batch fail and Kinesis retry it
-                conflicts.extend(lost)
-                continue
-            for key, item, _text, put in chunk:
+        failures: list[BaseException] = []
+        lost_race = self.ddb.exceptions.ConditionalCheckFailedException
+        for (key, item, _text, put), outcome in zip(writes, self._put_all([w[3] for w in writes]), strict=True):
+            if outcome is None:
                 item.version += 1
                 item.ttl = int(put["Item"]["ttl"]["N"])
                 saved.append(key)
+            elif isinstance(outcome, lost_race):
+                conflicts.append(key)
+            else:
+                failures.append(outcome)
+        if failures:
+            raise failures[0]  # throttling or a validation error: let the batch fail and Kinesis retry it
         if conflicts:
             raise PartialStateConflict(conflicts, saved)
+
+    def _put_all(self, puts: list[dict[str, Any]]) -> list[BaseException | None]:
+        """Every PutItem, concurrently; the outcome of each (None when written) in the order given."""
+
+        def put(request: dict[str, Any]) -> BaseException | None:
+            try:
+                self.ddb.put_item(**request)
+            except Exception as exc:
+                return exc
+            return None
+
+        if len(puts) <= 1:
+            return [put(p) for p in puts]
+        with ThreadPoolExecutor(max_workers=min(WRITE_THREADS, len(puts))) as pool:
+            return list(pool.map(put, puts))
 
     def delete_keys(self, keys: Sequence[str]) -> int:
         """Delete exact keys; returns how many existed."""

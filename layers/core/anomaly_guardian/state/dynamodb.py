@@ -7,7 +7,7 @@ from anomaly_guardian.adapters.state_store import (
     DEFAULT_TTL_DAYS as DEFAULT_TTL_DAYS,
 )
 from anomaly_guardian.adapters.state_store import (
-    MAX_TRANSACT_ITEMS as MAX_TRANSACT_ITEMS,
+    WRITE_THREADS as WRITE_THREADS,
 )
 from anomaly_guardian.adapters.state_store import (
     DynamoDBStateStore as DynamoDBStateStore,
