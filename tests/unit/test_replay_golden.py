@@ -2,11 +2,13 @@
 
 A fixed generated stream (seed 16, 30,000 events) is replayed with default settings, and the same
 events go through the detector's batch logic as Kinesis records (1,000 a batch, two tenants); what
-comes out is compared with tests/unit/fixtures/replay_golden.json, written by the code *before* the performance
-work (`python tests/unit/test_replay_golden.py --write` on that commit). Replay ids are random ULIDs,
-so a replay anomaly is identified by (eventId, detector, type, entity); the batch path's ids are
-deterministic and compared as they are. Scores, severities, descriptions and explanations must be
-equal too. The stream's digest is in the expectation: if the generator changes, the test says so
+comes out is compared with tests/unit/fixtures/replay_golden.json, written by the code before the
+performance work (`python tests/unit/test_replay_golden.py --write` on that commit), then rewritten once
+for a deliberate detection change (7ba8b57, the system detector's surprise scorer waits 600 points: one
+system anomaly fewer, one explained by another rule); a performance change must never need a rewrite.
+Replay ids are random ULIDs, so a replay anomaly is identified by (eventId, detector, type, entity);
+the batch path's ids are deterministic and compared as they are. Scores, severities, descriptions and
+explanations must be equal too. The stream's digest is in the expectation: if the generator changes, the test says so
 instead of blaming the detector.
 """
 
