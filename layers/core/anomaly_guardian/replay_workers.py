@@ -434,16 +434,19 @@ def replay_partitioned(
         mine = sum(len(t.ranks) for t in tasks)
         lines = len(index.offsets) if partition is None else mine
         summary = PartitionedSummary(lines=lines, sorted_input=index.ordered, workers=len(tasks))
-        bar = _progress_bar(summary.lines) if progress else _NoBar()
         results: list[TaskResult] = []
         child_cpu = 0.0
-        if len(tasks) == 1:
-            results.append(run_task(tasks[0]))
-            bar.update(len(tasks[0].ranks))
-        elif tasks:
+        if len(tasks) <= 1:
+            bar = _progress_bar(summary.lines) if progress else _NoBar()
+            for task in tasks:
+                results.append(run_task(task))
+                bar.update(len(task.ranks))
+        else:
             context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
             with ProcessPoolExecutor(max_workers=len(tasks), mp_context=context) as pool:
                 futures = {pool.submit(run_task, t): t for t in tasks}
+                # The bar after the workers are forked: its monitor thread must not be copied into them.
+                bar = _progress_bar(summary.lines) if progress else _NoBar()
                 for done in as_completed(futures):
                     results.append(done.result())
                     bar.update(len(futures[done].ranks))
