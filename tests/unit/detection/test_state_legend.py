@@ -54,5 +54,5 @@ def test_every_stored_state_key_has_a_legend_line():
 
 def test_the_legend_parser_sees_each_kind():
     documented = legend()
-    assert documented["velu"] == documented["veli"] == {"t", "q", "qr"}
+    assert documented["velu"] == documented["veli"] == {"t", "q", "qr", "o", "m"}
     assert "lk" in documented["sys"] and "h" in documented["rules"]

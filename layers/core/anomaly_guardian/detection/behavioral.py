@@ -59,7 +59,8 @@ class BehavioralDetector:
     def __init__(self) -> None:
         # Timing regularity of every session when it first becomes judgeable (`min_intervals` gaps): the
         # pipeline drains it into the tenant's calibration histogram (detection.calibration).
-        self.observed: dict[str, list[float]] = {"session_cv": []}
+        # Likewise the distinct-page rate of every session when it first has `min_intervals` distinct pages.
+        self.observed: dict[str, list[float]] = {"session_cv": [], "session_page_rate": []}
 
     def state_keys(self, ev: PreparedEvent) -> Iterable[str]:
         if ev.event.eventType == "metric":
@@ -79,7 +80,7 @@ class BehavioralDetector:
         last = st.get("lt")
         if last is None or sid != st.get("sid") or (sid is None and t - last > cfg.session_gap_seconds):
             # New session.
-            st.update(sid=sid, st=t, lt=t, it=None, k=0, s1=0.0, s2=0.0, pg=[], np=0, f=0, nd=0, na=0)
+            st.update(sid=sid, st=t, lt=t, it=None, k=0, s1=0.0, s2=0.0, pg=[], np=0, f=0, nd=0, na=0, pr=0)
         else:
             st["lt"] = max(last, t)
         # (weight, feature, observed, expected, detail): Explanations are only built when a session fires.
@@ -143,7 +144,11 @@ class BehavioralDetector:
                     signals.append((w, "interval_cv", round(cv, 3), f">= {cfg.regular_cv}", detail))
                 span = max(st["lt"] - st["st"], 1.0)
                 rate = len(st["pg"]) / (span / 60.0)
-                if len(st["pg"]) >= cfg.min_intervals and rate > cfg.max_pages_per_minute:
+                distinct = len(st["pg"])
+                if distinct >= cfg.min_intervals and not st.get("pr"):
+                    st["pr"] = 1
+                    self.observed["session_page_rate"].append(rate)
+                if distinct >= cfg.min_intervals and rate > cfg.max_pages_per_minute:
                     signals.append((0.7, "distinct_pages_per_minute", round(rate, 1), cfg.max_pages_per_minute, None))
 
         if not signals or st["f"]:

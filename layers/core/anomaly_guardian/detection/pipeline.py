@@ -30,7 +30,7 @@ from operator import attrgetter
 from anomaly_guardian.config import DetectionConfig
 from anomaly_guardian.detection.base import Detector, Finding, PreparedEvent
 from anomaly_guardian.detection.builtin import disabled_sections
-from anomaly_guardian.detection.calibration import CalibrationStore, InMemoryCalibration, calibrated_cut, histogram
+from anomaly_guardian.detection.calibration import STATS, CalibrationStore, InMemoryCalibration, calibrated, histogram
 from anomaly_guardian.detection.sensitivity import SensitivityProvider, configs_for_users
 from anomaly_guardian.models.anomaly import Anomaly, severity_for
 from anomaly_guardian.models.event import Event
@@ -155,13 +155,25 @@ class DetectionPipeline:
         return anomalies
 
     def _calibrated(self, tenant: str, config: DetectionConfig) -> DetectionConfig:
-        """The tenant's config with cut-offs calibrated on its own recent traffic (only ever stricter)."""
-        hist = self.calibration.histograms(tenant).get("session_cv")
-        seed = config.behavioral.regular_cv
-        cut = calibrated_cut(hist, seed)
-        if cut >= seed:
+        """The tenant's config with cut-offs calibrated on its own recent traffic (only ever fewer alerts)."""
+        hists = self.calibration.histograms(tenant)
+        if not hists:
             return config
-        return config.model_copy(update={"behavioral": config.behavioral.model_copy(update={"regular_cv": cut})})
+        sections: dict[str, dict[str, float]] = {}
+        for name, counts in hists.items():
+            stat = STATS.get(name)
+            if stat is None:
+                continue
+            section = getattr(config, stat.section)
+            seed = getattr(section, stat.field)
+            cut = calibrated(counts, seed, stat)
+            if cut != seed:
+                sections.setdefault(stat.section, {})[stat.field] = int(cut) if stat.integer else cut
+        if not sections:
+            return config
+        return config.model_copy(
+            update={name: getattr(config, name).model_copy(update=fields) for name, fields in sections.items()}
+        )
 
     def _drain_observations(self, tenant: str, detectors: Sequence[Detector]) -> None:
         for det in detectors:
@@ -170,7 +182,7 @@ class DetectionPipeline:
                 continue
             for statistic, values in observed.items():
                 if values:
-                    self.calibration.add(tenant, statistic, histogram(values))
+                    self.calibration.add(tenant, statistic, histogram(values, STATS.get(statistic)))
                     values.clear()
 
     @staticmethod

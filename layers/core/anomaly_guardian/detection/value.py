@@ -47,6 +47,11 @@ def baseline(state: dict, config: DetectionConfig) -> tuple[float, float, int]:
 class ValueDetector:
     name = "value"
 
+    def __init__(self) -> None:
+        # |z| of every transaction the z rule lets pass: the pipeline drains it into the tenant's calibration
+        # (detection.calibration).
+        self.observed: dict[str, list[float]] = {"value_z": []}
+
     def state_keys(self, ev: PreparedEvent) -> Iterable[str]:
         if ev.event.transactionAmount is not None:
             return (f"{ev.tenant}#{KIND}#{ev.user}",)
@@ -72,6 +77,8 @@ class ValueDetector:
             and z >= cfg.jump_z
         )
         z_fires = (z > cfg.z_threshold or jump) and amount >= cfg.min_amount
+        if not z_fires:  # a flagged amount teaches neither the profile nor the tenant's calibration
+            self.observed["value_z"].append(abs(z))
         if amount > limit or z_fires:
             score = 0.0
             reasons = []

@@ -51,6 +51,12 @@ def window_count(state: dict, t: float, window: float, limit: int) -> tuple[int,
 class VelocityDetector:
     name = "velocity"
 
+    def __init__(self) -> None:
+        # A user's peak count in the window over each period of one window (observed when the period is over,
+        # so a burst counts as much as any other user's five minutes): the tenant's calibration of the per-user
+        # limit (detection.calibration). Counts are capped at the limit + 1 (the window keeps no more).
+        self.observed: dict[str, list[float]] = {"velocity_user": []}
+
     def state_keys(self, ev: PreparedEvent) -> Iterable[str]:
         if ev.event.eventType == "metric":
             return ()
@@ -67,6 +73,13 @@ class VelocityDetector:
         findings: list[Finding] = []
         user_state = states[f"{ev.tenant}#{USER_KIND}#{ev.user}"].state
         count, oldest = window_count(user_state, t, window, cfg.max_events_per_user)
+        peak = max(user_state.get("m", 0), count)
+        if t >= user_state.get("o", t + window):
+            self.observed["velocity_user"].append(peak)
+            peak = count
+        if "o" not in user_state or t >= user_state["o"]:
+            user_state["o"] = t + window
+        user_state["m"] = peak
         if count > cfg.max_events_per_user and t >= user_state.get("q", 0.0):
             findings.append(self._finding(user_state, "user", count, oldest, t, cfg.max_events_per_user, cfg))
         if ev.ip:
