@@ -9,7 +9,14 @@ import pytest
 
 from anomaly_guardian.config import DetectionConfig
 from anomaly_guardian.detection.behavioral import BehavioralDetector
-from anomaly_guardian.detection.calibration import STATS, InMemoryCalibration, calibrated, histogram, merge
+from anomaly_guardian.detection.calibration import (
+    STATS,
+    TOLERANCE,
+    InMemoryCalibration,
+    calibrated,
+    histogram,
+    merge,
+)
 from anomaly_guardian.detection.value import ValueDetector
 from anomaly_guardian.detection.velocity import VelocityDetector
 
@@ -42,7 +49,13 @@ def test_given_more_observations_of_a_busier_population_when_calibrated_then_the
         calibrated(histogram(sample(n, 1.4 * stat.prior_median), stat), seed, stat) for n in (50, 200, 1000, 20_000)
     ]
     assert cuts == sorted(cuts) and cuts[0] < cuts[-1]  # more evidence, closer to the tenant's own scale
-    assert abs(cuts[-1] - 1.4 * seed) <= 0.04 * seed + (1 if stat.integer else 0)
+    assert abs(cuts[-1] - 1.4 / TOLERANCE * seed) <= 0.04 * seed + (1 if stat.integer else 0)
+
+
+@pytest.mark.parametrize("name", UPPER)
+def test_given_a_population_within_the_tolerance_of_the_prior_when_calibrated_then_the_seed_stays(name):
+    stat, seed = STATS[name], seed_of(name)
+    assert calibrated(histogram(sample(20_000, 1.05 * stat.prior_median), stat), seed, stat) == seed
 
 
 @pytest.mark.parametrize("name", UPPER)
@@ -124,7 +137,7 @@ def test_given_a_tenant_of_fast_browsers_when_calibrated_then_their_sessions_pas
 
     # Uncalibrated (a new tenant): the fast person is flagged with the crawler
     assert run(InMemoryCalibration()) == (1, 1)
-    # A tenant whose 2,000 sessions browse at a median 5 distinct pages a minute: the cut is ~100 per minute
+    # A tenant whose 2,000 sessions browse at a median 5 distinct pages a minute: the cut is ~95 per minute
     assert run(calibration_with("session_page_rate", sample(2000, 5.0))) == (0, 1)
 
 
@@ -159,7 +172,7 @@ def test_given_a_tenant_of_busy_users_when_calibrated_then_a_busy_burst_passes_a
         return h.run([h.event(span * i / events, userId="u", eventType="api_request") for i in range(events)])
 
     assert len(run(InMemoryCalibration(), 150, 240.0)) == 1  # seed: more than 100 in 5 minutes
-    # A tenant whose users peak at a median 12 events in the window (10,000 observations): limit ~190
+    # A tenant whose users peak at a median 12 events in the window (10,000 observations): limit ~170
     busy = calibration_with("velocity_user", sample(10_000, 12.0))
     assert run(busy, 150, 240.0) == []
     assert len(run(busy, 400, 240.0)) == 1  # beyond the bound (3 x 100) whatever the tenant

@@ -10,7 +10,8 @@ seed was set for (`Statistic.prior_median`) produces k times the values in the r
 scales with the tenant's median: cut = seed x median / prior median. The median is robust to the attack
 traffic inside the histogram (a few per cent of bots cannot move it; a tail quantile would be set by the
 bots themselves), and it is shrunk towards the prior by sample size (`PRIOR_WEIGHT` observations' worth, in
-log space), so a young tenant keeps the seed. The cut only ever moves the way that raises fewer alerts than
+log space), so a young tenant keeps the seed. A rule firing above its cut moves it only for a median more than
+`TOLERANCE` above the prior, and then by the excess. The cut only ever moves the way that raises fewer alerts than
 the seed (a population more extreme than the generator's does not flood analysts; a tamer one keeps the
 seed, the built-in value) and at most by `Statistic.bound` (a metronome script, a crawler, a burst of
 requests or a wildly unusual amount is caught in any tenant).
@@ -34,6 +35,9 @@ from typing import Protocol
 
 BINS = 48
 PRIOR_WEIGHT = 200.0  # observations' worth of confidence in the prior median
+# Rules firing above their cut move it only for a median more than 10 % above the prior (then by the excess):
+# the generator's own populations and seeds differ by a few per cent, which is no reason to move a cut.
+TOLERANCE = 1.1
 
 
 @dataclass(frozen=True)
@@ -135,7 +139,7 @@ def calibrated(counts: Sequence[int] | None, seed: float, stat: Statistic) -> fl
     cut = seed * math.exp(log_m) / stat.prior_median
     if stat.fires < 0:
         return max(stat.bound * seed, min(seed, cut))
-    cut = min(stat.bound * seed, max(seed, cut))
+    cut = min(stat.bound * seed, max(seed, cut / TOLERANCE))
     return float(math.floor(cut)) if stat.integer else cut
 
 
