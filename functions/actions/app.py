@@ -4,7 +4,7 @@ errorType, which the workflow's Retry (TransientActionError) and Catch match on.
 
 import time
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from anomaly_guardian import wiring
@@ -12,7 +12,6 @@ from anomaly_guardian.response.kpi_metrics import action_metrics
 from anomaly_guardian.response.workflow import handle
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics(namespace="AnomalyGuardian")
 ports = wiring.response_ports()  # validates ResponseSettings at cold start
 
@@ -28,7 +27,6 @@ def run(event: dict) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: object) -> dict:
     return run(event)

@@ -3,7 +3,7 @@
 import functools
 import time
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from anomaly_guardian import wiring
@@ -12,7 +12,6 @@ from anomaly_guardian.auth.tokens import TokenSettings
 from anomaly_guardian.settings import AuthorizerSettings
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics(namespace="AnomalyGuardian")
 AuthorizerSettings.from_env()  # validates the environment at cold start (a bad variable is named here)
 
@@ -43,7 +42,6 @@ def decide(event: dict, context: object) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: object) -> dict:
     return decide(event, context)

@@ -1,19 +1,17 @@
 """Scheduled (EventBridge rate(5 minutes)): lift expired blocks, holds and flags; reconcile the WAF IP set."""
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from anomaly_guardian import wiring
 from anomaly_guardian.response.expiry import sweep
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics(namespace="AnomalyGuardian")
 ports = wiring.response_ports()  # validates ResponseSettings at cold start
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: object) -> dict:
     result = sweep(ports)

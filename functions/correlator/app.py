@@ -3,7 +3,7 @@ Malformed messages fail alone (partial batch response) and end up on the queue's
 
 import json
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -13,7 +13,6 @@ from anomaly_guardian.response.correlator import handle_message
 from anomaly_guardian.response.kpi_metrics import correlation_metrics
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics(namespace="AnomalyGuardian")
 processor = BatchProcessor(event_type=EventType.SQS)
 ports, window = wiring.correlator()  # validates CorrelatorSettings at cold start
@@ -30,7 +29,6 @@ def record_handler(record: SQSRecord) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: object) -> dict:
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -2,20 +2,18 @@
 (stored, correlated with usage anomalies, alerted). The owning tenant is USAGE_TENANT_ID, the tenant that
 owns the account's CloudTrail usage."""
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from anomaly_guardian import wiring
 from anomaly_guardian.cost.service import run
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics(namespace="AnomalyGuardian")
 ports, settings = wiring.cost_ports()
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: object) -> dict:
     tenant = settings.usage_tenant_id

@@ -6,13 +6,12 @@ TRAINING_TENANTS, RETRAIN_PIPELINE_NAME, MODEL_PACKAGE_GROUP, PSI_THRESHOLD, MIN
 DRIFT_WINDOW_HOURS, RETRAIN_ON_DRIFT, ANOMALIES_TABLE.
 """
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from anomaly_guardian import wiring
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 monitor = wiring.drift_monitor()  # validates DriftMonitorSettings at cold start
 
@@ -35,7 +34,6 @@ def emit(name: str, value: float, dimensions: dict | None) -> None:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: object) -> dict:
     return monitor.handle(event, emit)

@@ -2,14 +2,13 @@
 copy the approved package's exported model to MODEL_BUCKET/MODEL_KEY, keeping the previous one for
 rollback (logic: anomaly_guardian.ml.lifecycle)."""
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from anomaly_guardian import wiring
 from anomaly_guardian.ml.lifecycle import handle_state_change
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 promoter = wiring.model_promoter()
 
@@ -17,7 +16,6 @@ OUTCOME_METRIC = {"promoted": "ModelPromoted", "refused": "ModelPromotionRefused
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: object) -> dict:
     result = handle_state_change(event, promoter)

@@ -4,20 +4,18 @@ KPIs as EMF metrics (logic: anomaly_guardian.reports)."""
 
 from datetime import UTC, datetime
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 
 from anomaly_guardian import wiring
 from anomaly_guardian.reports.metrics import emit_kpis
 from anomaly_guardian.reports.service import scheduled
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics(namespace="AnomalyGuardian")
 ports = wiring.report_ports(emit=lambda tenant, kpis: emit_kpis(metrics, tenant, kpis))
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: object) -> dict:
     result = scheduled(ports, event, datetime.now(UTC).date())

@@ -1,13 +1,12 @@
 """Anomalies table stream -> OpenSearch (search, dashboards, anomaly detection). Logic in anomaly_guardian.search."""
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from anomaly_guardian import wiring
 from anomaly_guardian.search.indexer import IndexResult
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 indexer = wiring.search_indexer()  # validates SearchIndexerSettings at cold start
 
@@ -23,7 +22,6 @@ def report(result: IndexResult) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: object) -> dict:
     return report(indexer.handle(event["Records"]))

@@ -1,13 +1,12 @@
 """CloudTrail (via a CloudWatch Logs subscription) -> usage events on the Kinesis stream."""
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from anomaly_guardian import wiring
 from anomaly_guardian.usage.service import UsageResult
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 service = wiring.usage_ingest_service()  # validates UsageIngestSettings at cold start
 
@@ -25,7 +24,6 @@ def report(result: UsageResult) -> dict:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: object) -> dict:
     return report(service.handle(event))

@@ -85,3 +85,15 @@ def test_given_a_lazy_client_when_first_used_then_built_once_and_calls_reach_aws
         assert built is not None and ddb.list_tables()["TableNames"] == ["t"] and ddb._client is built
         assert ddb.meta.region_name == "us-east-1" and dynamodb.client("dynamodb") is ddb
     dynamodb.reset_clients()
+
+
+def test_given_every_function_and_the_layer_when_read_then_no_tracing_sdk_is_used_or_shipped():
+    # The tracing decision (docs/evaluation.md, "Cold start and tracing"): active tracing, no X-Ray SDK.
+    handlers = sorted((ROOT / "functions").glob("*/app.py"))
+    assert len(handlers) >= 14
+    for app in handlers:
+        text = app.read_text()
+        assert "Tracer" not in text and "aws_xray_sdk" not in text, app
+    pins = (ROOT / "layers/core/requirements.txt").read_text()
+    assert "aws-xray-sdk" not in pins and "[tracer]" not in (ROOT / "layers/core/requirements.in").read_text()
+    assert "Tracing: Active" in (ROOT / "sam/template.yaml").read_text()
