@@ -5,9 +5,9 @@ validates the environment first (a bad variable fails here, named), then the ada
 the validated values. Only `settings` reads `os.environ` and only this module (and the handlers) call
 `<Settings>.from_env()`; nothing else constructs adapters for a function
 (tests/unit/layer/test_environment_reads.py enforces the first two, tooling excepted). Tests build the
-same objects with fakes by passing a settings object or the ports directly to the service constructors; the API routers take theirs through
-Powertools `Depends()` (see `anomaly_guardian.api.deps`), which tests override with
-`app.dependency_overrides`. See docs/CONTRIBUTING.md, "Wiring a function".
+same objects with fakes by passing a settings object or the ports directly to the service constructors;
+the API routers take theirs through Powertools `Depends()` (see `anomaly_guardian.api.deps`), which tests
+override with `app.dependency_overrides`. See docs/CONTRIBUTING.md, "Wiring a function".
 """
 
 from __future__ import annotations
