@@ -36,7 +36,7 @@ from anomaly_guardian.privacy import Pseudonymiser
 if TYPE_CHECKING:
     from anomaly_guardian.erasure.service import SubjectEraser
     from anomaly_guardian.reports.service import ReportPorts
-    from anomaly_guardian.response.ports import Ports
+    from anomaly_guardian.response.ports import WebhookFanOut
     from anomaly_guardian.state.store import StateStore
 
 
@@ -62,18 +62,11 @@ class Services:
     resolve: Resolver = system_resolver
     detectors: Callable[[], list[Any]] = field(default=lambda: _default_detectors())
 
-    def notifier(self) -> Ports:
+    def notifier(self) -> WebhookFanOut:
         """What `response.notify.fan_out` needs: the Config table (webhooks) and the webhook queue."""
-        from anomaly_guardian.response.ports import Ports
+        from anomaly_guardian.response.ports import WebhookFanOut
 
-        return Ports(
-            config=self.config,
-            audit=None,
-            blocks=None,
-            incidents=None,
-            anomalies=None,
-            webhook_queue=self.webhook_queue,
-        )
+        return WebhookFanOut(config=self.config, webhook_queue=self.webhook_queue)
 
 
 def _default_detectors() -> list[Any]:

@@ -9,10 +9,10 @@ The cursor moves only after a complete run, so a failed page is read again.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from anomaly_guardian.config import DetectionConfig
 from anomaly_guardian.cost import impact_of, query_window, to_anomaly
@@ -20,11 +20,37 @@ from anomaly_guardian.ids import new_ulid, ulid_ms
 from anomaly_guardian.models.anomaly import Anomaly
 
 
+class AnomalyFeed(Protocol):
+    """adapters.cost_explorer.CostExplorer: GetAnomalies in a date window."""
+
+    def anomalies(self, start: str, end: str) -> Iterable[dict[str, Any]]: ...
+
+
+class CostRunState(Protocol):
+    """adapters.cost_state.CostStateRepository: the run cursor and one marker per Cost Explorer anomaly."""
+
+    def cursor(self, tenant: str) -> dict[str, Any]: ...
+
+    def put_cursor(self, tenant: str, last_end: str, run_at: str) -> None: ...
+
+    def marker(self, tenant: str, cost_anomaly_id: str) -> dict[str, Any] | None: ...
+
+    def put_marker(
+        self, tenant: str, cost_anomaly_id: str, status: str, total_impact: float, anomaly_id: str | None = None
+    ) -> bool: ...
+
+
+class AnomalyWriter(Protocol):
+    """adapters.anomalies.AnomalyRepository"""
+
+    def put_many(self, anomalies: Sequence[Anomaly | dict[str, Any]]) -> int: ...
+
+
 @dataclass
 class CostPorts:
-    explorer: Any  # .anomalies(start, end) -> Iterable[dict]
-    state: Any  # CostStateRepository
-    anomalies: Any  # AnomalyRepository (.put_many)
+    explorer: AnomalyFeed
+    state: CostRunState
+    anomalies: AnomalyWriter
     dispatch: Callable[[list[Anomaly]], int]
     # The tenant's effective detection config (its cost-check threshold, `PUT /rules/cost-check`).
     config_for: Callable[[str], DetectionConfig] | None = None
@@ -53,21 +79,20 @@ def run(
     for item in items:
         counts["read"] += 1
         ce_id = str(item["AnomalyId"])
-        marker = ports.state.marker(tenant, ce_id)
-        status = (marker or {}).get("status")
+        marker = ports.state.marker(tenant, ce_id) or {}
+        status = marker.get("status")
         if status == "DONE":
             counts["already"] += 1
             continue
         anomaly_id = marker["anomalyId"] if status == "PENDING" else new_ulid(int(now.timestamp() * 1000))
         anomaly = to_anomaly(item, tenant, threshold, anomaly_id, _iso_ms(ulid_ms(anomaly_id)))
+        total = impact_of(item)["totalImpact"] or 0.0  # always a float (0.0 when Cost Explorer gave none)
         if anomaly is None:
             counts["below"] += 1
-            if status != "BELOW" or marker.get("totalImpact") != impact_of(item)["totalImpact"]:
-                ports.state.put_marker(tenant, ce_id, "BELOW", impact_of(item)["totalImpact"])
+            if status != "BELOW" or marker.get("totalImpact") != total:
+                ports.state.put_marker(tenant, ce_id, "BELOW", total)
             continue
-        if status != "PENDING" and not ports.state.put_marker(
-            tenant, ce_id, "PENDING", impact_of(item)["totalImpact"], anomaly_id
-        ):
+        if status != "PENDING" and not ports.state.put_marker(tenant, ce_id, "PENDING", total, anomaly_id):
             counts["already"] += 1  # another run claimed it just now
             continue
         pending.append((ce_id, anomaly))

@@ -84,6 +84,12 @@ class PoisonSink(Protocol):
         """Keep (id, message) pairs; returns the ids kept."""
 
 
+class HourlyCounters(Protocol):
+    """adapters.counters.TenantCounters: events, new anomalies and errors per tenant and hour (reports)."""
+
+    def add(self, tenant: str, at: datetime, events: int, anomalies: int, errors: int = 0) -> None: ...
+
+
 class InMemoryDedupe:
     def __init__(self) -> None:
         self.markers: dict[str, str | None] = {}
@@ -274,10 +280,10 @@ class BatchDetector:
         clock: Callable[[], float] = time.time,
         suppressions: Suppressions | None = None,
         suppression_policy: SuppressionPolicy | None = None,
-        counters: Any = None,
+        counters: HourlyCounters | None = None,
     ) -> None:
         self.store = store
-        self.counters = counters  # adapters.counters.TenantCounters: per-tenant hourly counts for reports
+        self.counters = counters
         self.suppressions = suppressions
         self.suppression_policy = suppression_policy
         self.buffer = _BatchStore(store)

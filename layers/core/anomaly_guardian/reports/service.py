@@ -8,10 +8,10 @@ daily tenant sets), anomalies and counters summed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from anomaly_guardian.reports import build, period_bounds, render_html
 
@@ -19,15 +19,67 @@ ADMIN_TENANT = "_all"
 MAX_ANOMALIES = 50_000  # per report: beyond this the report says it was truncated
 
 
+class AnomalyReader(Protocol):
+    """adapters.anomalies.AnomalyRepository: a tenant's anomalies in a window, paged."""
+
+    def query(
+        self,
+        tenant: str,
+        *,
+        from_date: datetime | str | None = None,
+        to_date: datetime | str | None = None,
+        limit: int = 100,
+        next_token: str | None = None,
+    ) -> tuple[list[dict[str, Any]], str | None]: ...
+
+
+class EventCounters(Protocol):
+    """adapters.counters.TenantCounters: events per tenant and hour."""
+
+    def totals(self, tenants: Iterable[str], start: datetime, end: datetime) -> dict[str, int]: ...
+
+    def active_tenants(self, start: datetime, end: datetime) -> list[str]: ...
+
+
+class ReportArchive(Protocol):
+    """adapters.reports_store.ReportStore: the reports bucket."""
+
+    def put(self, tenant: str, report: Mapping[str, Any], html: str) -> dict[str, str]: ...
+
+    def links(self, tenant: str, report_id: str) -> dict[str, str]: ...
+
+    def get(self, tenant: str, report_id: str) -> dict[str, Any]: ...
+
+    def list(self, tenant: str, period: str | None = None) -> list[dict[str, Any]]: ...
+
+
+class ReportAlerts(Protocol):
+    """adapters.sns.AlertTopic"""
+
+    def publish(self, subject: str, message: Mapping[str, Any], severity: str, tenant: str, event: str) -> str: ...
+
+
+class CapacityFigures(Protocol):
+    """adapters.capacity.CapacityReader: CloudWatch figures of the stack (monthly admin report)."""
+
+    def read(self, start: datetime, end: datetime) -> dict[str, Any]: ...
+
+
+class SystemCostFigures(Protocol):
+    """adapters.cost_explorer.SystemCost: the stack's own cost by service (monthly admin report)."""
+
+    def read(self, start: str, end: str) -> dict[str, Any]: ...
+
+
 @dataclass
 class ReportPorts:
-    anomalies: Any  # AnomalyRepository
-    counters: Any  # TenantCounters
-    store: Any  # ReportStore
-    alerts: Any = None  # AlertTopic
+    anomalies: AnomalyReader
+    counters: EventCounters
+    store: ReportArchive
+    alerts: ReportAlerts | None = None
     emit: Callable[[str, dict[str, Any]], None] | None = None  # (tenant, kpis) -> EMF
-    capacity: Any = None  # CapacityReader (.read(start, end)); monthly admin report only
-    system_cost: Any = None  # SystemCost (.read(start_day, end_day)); monthly admin report only
+    capacity: CapacityFigures | None = None  # monthly admin report only
+    system_cost: SystemCostFigures | None = None  # monthly admin report only
 
 
 def _iso(dt: datetime) -> str:

@@ -15,7 +15,7 @@ import ipaddress
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
@@ -26,6 +26,9 @@ from anomaly_guardian.response.notify import alert, anomaly_view, fan_out
 from anomaly_guardian.response.planning import ACTION_TYPES
 from anomaly_guardian.response.safety import ResponseSettings
 from anomaly_guardian.usage.alerts import alert_context
+
+if TYPE_CHECKING:
+    from anomaly_guardian.response.ports import Ports
 
 log = Logger(child=True)
 
@@ -102,7 +105,7 @@ def _valid_ip(value: str | None) -> str | None:
 # ---- the actions: (describe, apply) ---------------------------------------------------------------
 
 
-def _rate_limit(ports: Any, req: Request, now: float, live: bool) -> dict[str, Any]:
+def _rate_limit(ports: Ports, req: Request, now: float, live: bool) -> dict[str, Any]:
     ip = _valid_ip(req.subject_ip)
     user = req.anomaly.get("userId")
     expires = req.expires_at(now)
@@ -120,7 +123,7 @@ def _rate_limit(ports: Any, req: Request, now: float, live: bool) -> dict[str, A
     return detail
 
 
-def _hold_transaction(ports: Any, req: Request, now: float, live: bool) -> dict[str, Any]:
+def _hold_transaction(ports: Ports, req: Request, now: float, live: bool) -> dict[str, Any]:
     event_id = (req.anomaly.get("originalEvent") or {}).get("eventId")
     if not event_id:
         raise ActionFailed("hold_transaction: the anomaly has no originalEvent.eventId to hold")
@@ -144,7 +147,7 @@ def _hold_transaction(ports: Any, req: Request, now: float, live: bool) -> dict[
     return detail
 
 
-def _flag(kind: str, ports: Any, req: Request, now: float, live: bool, extra: dict[str, Any]) -> dict[str, Any]:
+def _flag(kind: str, ports: Ports, req: Request, now: float, live: bool, extra: dict[str, Any]) -> dict[str, Any]:
     user = req.anomaly.get("userId")
     if not user:
         raise ActionFailed(f"{kind}: the anomaly names no user")
@@ -160,14 +163,14 @@ def _flag(kind: str, ports: Any, req: Request, now: float, live: bool, extra: di
     return detail
 
 
-def _step_up_auth(ports: Any, req: Request, now: float, live: bool) -> dict[str, Any]:
+def _step_up_auth(ports: Ports, req: Request, now: float, live: bool) -> dict[str, Any]:
     detail = _flag("stepup", ports, req, now, live, {"reason": req.anomaly.get("anomalyType", "")})
     if live and ports.bus is not None:
         ports.bus.put("user.step_up_required", [{"tenantId": req.tenant} | detail | {"anomalyId": req.subject_id}])
     return detail
 
 
-def _enhanced_monitoring(ports: Any, req: Request, now: float, live: bool) -> dict[str, Any]:
+def _enhanced_monitoring(ports: Ports, req: Request, now: float, live: bool) -> dict[str, Any]:
     factor = float(req.parameters.get("thresholdFactor", 0.5))
     sample = float(req.parameters.get("sampleRate", 1.0))
     if not (0 < factor <= 1 and 0 < sample <= 1):
@@ -175,7 +178,7 @@ def _enhanced_monitoring(ports: Any, req: Request, now: float, live: bool) -> di
     return _flag("monitor", ports, req, now, live, {"thresholdFactor": factor, "sampleRate": sample})
 
 
-def _scale(ports: Any, req: Request, now: float, live: bool) -> dict[str, Any]:
+def _scale(ports: Ports, req: Request, now: float, live: bool) -> dict[str, Any]:
     event = req.anomaly.get("originalEvent") or {}
     service = req.parameters.get("service") or event.get("service")
     if not service:
@@ -193,7 +196,7 @@ def _scale(ports: Any, req: Request, now: float, live: bool) -> dict[str, Any]:
     return detail
 
 
-def _notify(ports: Any, req: Request, now: float, live: bool) -> dict[str, Any]:
+def _notify(ports: Ports, req: Request, now: float, live: bool) -> dict[str, Any]:
     severity = req.severity
     hooks = [h for h in ports.config.list_webhooks(req.tenant) if h.get("enabled", True)]
     detail: dict[str, Any] = {"severity": severity, "sns": ports.alerts is not None, "webhooksConsidered": len(hooks)}
@@ -249,7 +252,7 @@ def redact(result: dict[str, Any]) -> dict[str, Any]:
     return result | {"detail": detail | {"ip": truncate_ip(detail["ip"])}}
 
 
-def execute(ports: Any, event: Mapping[str, Any], now: float | None = None) -> dict[str, Any]:
+def execute(ports: Ports, event: Mapping[str, Any], now: float | None = None) -> dict[str, Any]:
     """Run one planned action through the rails; returns the `actionsPerformed` entry."""
     req = Request.parse(event)
     now = time.time() if now is None else now

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
@@ -25,6 +25,9 @@ from anomaly_guardian.response.correlation import (
     pick_incident,
 )
 from anomaly_guardian.response.notify import fan_out
+
+if TYPE_CHECKING:
+    from anomaly_guardian.response.ports import Ports
 
 log = Logger(child=True)
 MAX_CONFLICT_RETRIES = 5
@@ -53,7 +56,7 @@ def parse(body: Mapping[str, Any]) -> tuple[dict[str, Any], str | None]:
     return anomaly, str(ip) if ip else None
 
 
-def assign_incident(ports: Any, anomaly: Mapping[str, Any], window: int) -> tuple[Incident, bool]:
+def assign_incident(ports: Ports, anomaly: Mapping[str, Any], window: int) -> tuple[Incident, bool]:
     """(incident, opened now). Retries when another correlator updated the same incident meanwhile."""
     tenant = anomaly["tenantId"]
     entities = anomaly_entities(anomaly)
@@ -74,7 +77,7 @@ def assign_incident(ports: Any, anomaly: Mapping[str, Any], window: int) -> tupl
     raise RuntimeError(f"incident for anomaly {anomaly['anomalyId']} kept changing; will retry the message")
 
 
-def handle_message(ports: Any, body: Mapping[str, Any], window: int = DEFAULT_WINDOW_SECONDS) -> dict[str, Any]:
+def handle_message(ports: Ports, body: Mapping[str, Any], window: int = DEFAULT_WINDOW_SECONDS) -> dict[str, Any]:
     """`window`: CorrelatorSettings.correlation_window_seconds (CORRELATION_WINDOW_SECONDS)."""
     anomaly, ip = parse(body)
     tenant = anomaly["tenantId"]

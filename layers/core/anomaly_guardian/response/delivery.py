@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
@@ -21,6 +21,9 @@ from anomaly_guardian.response.webhooks import (
     next_delay,
     payload,
 )
+
+if TYPE_CHECKING:
+    from anomaly_guardian.response.ports import Ports
 
 log = Logger(child=True)
 
@@ -45,7 +48,7 @@ def _required(body: Mapping[str, Any]) -> tuple[str, str, str, str, int]:
 
 
 def deliver(
-    ports: Any,
+    ports: Ports,
     body: Mapping[str, Any],
     post: Poster,
     secret_box: Any,
@@ -92,12 +95,14 @@ def deliver(
     if delay is None:
         return _dead_letter(ports, body, f"gave up after {attempt} attempt(s): {error}", context)
     retry = dict(body) | {"attempt": attempt + 1, "lastError": error}
+    if ports.webhook_queue is None:  # a delivery came from this queue: the function lacks its variable
+        raise RuntimeError(f"webhook delivery {context['deliveryId']} failed and WEBHOOK_QUEUE_URL is not set")
     ports.webhook_queue.send(retry, delay_seconds=delay)
     log.warning("webhook delivery failed; retry scheduled", extra=context | {"error": error, "delay": delay})
     return {"outcome": "retry", "delaySeconds": delay, "error": error}
 
 
-def _dead_letter(ports: Any, body: Mapping[str, Any], reason: str, context: dict[str, Any]) -> dict[str, Any]:
+def _dead_letter(ports: Ports, body: Mapping[str, Any], reason: str, context: dict[str, Any]) -> dict[str, Any]:
     if ports.webhook_dlq is None:
         # No DLQ configured: fail the record so the queue's own redrive keeps it.
         raise RuntimeError(f"webhook delivery {context['deliveryId']} failed and WEBHOOK_DLQ_URL is not set: {reason}")

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from typing import Any
+from typing import TYPE_CHECKING
 
 from anomaly_guardian.models.anomaly import utc_now_iso
 from anomaly_guardian.privacy import as_cidr, truncate_ip
+
+if TYPE_CHECKING:
+    from anomaly_guardian.response.ports import Ports
 
 
 def _public_key(sk: str) -> str:
@@ -21,7 +24,7 @@ def _public_key(sk: str) -> str:
     return f"IP#{truncate_ip(sk[3:])}" if sk.startswith("IP#") else sk
 
 
-def sweep(ports: Any, now: float | None = None) -> dict[str, int]:
+def sweep(ports: Ports, now: float | None = None) -> dict[str, int]:
     now = time.time() if now is None else now
     live_ips: set[str] = set()
     for block in ports.blocks.scan_blocks():

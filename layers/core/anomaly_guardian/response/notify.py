@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from anomaly_guardian.models.anomaly import CONTRACT_FIELDS, utc_now_iso
 from anomaly_guardian.response.webhooks import EVENT_TYPES, new_delivery_id, wants
+
+if TYPE_CHECKING:
+    from anomaly_guardian.response.ports import Ports, WebhookPorts
 
 # Only these anomaly fields leave the account in a webhook (all pseudonymised already).
 ANOMALY_FIELDS = CONTRACT_FIELDS
@@ -28,7 +31,12 @@ def delivery_id(subject: str, event: str, webhook_id: str) -> str:
 
 
 def fan_out(
-    ports: Any, tenant: str, event: str, data: Mapping[str, Any], severity: str | None, subject: str | None = None
+    ports: WebhookPorts,
+    tenant: str,
+    event: str,
+    data: Mapping[str, Any],
+    severity: str | None,
+    subject: str | None = None,
 ) -> int:
     """Queue one delivery per webhook of `tenant` subscribed to `event`; returns how many.
 
@@ -56,7 +64,7 @@ def fan_out(
     return len(messages)
 
 
-def alert(ports: Any, tenant: str, event: str, severity: str, subject: str, message: Mapping[str, Any]) -> str | None:
+def alert(ports: Ports, tenant: str, event: str, severity: str, subject: str, message: Mapping[str, Any]) -> str | None:
     if ports.alerts is None:
         return None
     return ports.alerts.publish(subject, dict(message) | {"event": event, "tenantId": tenant}, severity, tenant, event)

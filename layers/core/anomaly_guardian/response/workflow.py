@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
@@ -17,6 +17,9 @@ from anomaly_guardian.response.actions import ActionFailed, ActionInProgress, ex
 from anomaly_guardian.response.correlation import SEVERITY_RANK
 from anomaly_guardian.response.notify import alert, anomaly_view, fan_out
 from anomaly_guardian.response.planning import plan_actions
+
+if TYPE_CHECKING:
+    from anomaly_guardian.response.ports import Ports
 
 log = Logger(child=True)
 REVIEW_TTL_SECONDS = 14 * 86400
@@ -33,7 +36,7 @@ def review_id_for(anomaly_id: str) -> str:
     return f"rv_{anomaly_id}"
 
 
-def plan(ports: Any, event: Mapping[str, Any]) -> dict[str, Any]:
+def plan(ports: Ports, event: Mapping[str, Any]) -> dict[str, Any]:
     """Actions for the anomaly: per-type defaults + the rules it matched; severity includes the incident's."""
     anomaly = event.get("anomaly") or {}
     if not anomaly.get("anomalyId") or not anomaly.get("anomalyType"):
@@ -44,11 +47,11 @@ def plan(ports: Any, event: Mapping[str, Any]) -> dict[str, Any]:
     return result
 
 
-def run_action(ports: Any, event: Mapping[str, Any]) -> dict[str, Any]:
+def run_action(ports: Ports, event: Mapping[str, Any]) -> dict[str, Any]:
     return execute(ports, event)
 
 
-def open_review(ports: Any, event: Mapping[str, Any]) -> dict[str, Any]:
+def open_review(ports: Ports, event: Mapping[str, Any]) -> dict[str, Any]:
     """Store the task token in a review record; POST /reviews/{reviewId} resumes the workflow."""
     tenant = _tenant(event)
     anomaly = event.get("anomaly") or {}
@@ -84,14 +87,14 @@ def open_review(ports: Any, event: Mapping[str, Any]) -> dict[str, Any]:
     return {"reviewId": review_id}
 
 
-def _record_immediate(ports: Any, tenant: str, event: Mapping[str, Any]) -> dict[str, Any]:
+def _record_immediate(ports: Ports, tenant: str, event: Mapping[str, Any]) -> dict[str, Any]:
     pending = {"type": "manual_review", "status": "pending", "at": utc_now_iso()}
     performed = [*_compact(event.get("results")), pending]
     _append_actions(ports, tenant, (event.get("anomaly") or {}).get("anomalyId"), performed)
     return {"recorded": len(performed)}
 
 
-def apply_review(ports: Any, event: Mapping[str, Any]) -> dict[str, Any]:
+def apply_review(ports: Ports, event: Mapping[str, Any]) -> dict[str, Any]:
     """After the decision: approve confirms the hold; reject releases it and resolves the anomaly."""
     tenant = _tenant(event)
     anomaly = event.get("anomaly") or {}
@@ -134,7 +137,7 @@ def _compact(results: Any) -> list[dict[str, Any]]:
     return out
 
 
-def _once(ports: Any, tenant: str, key: str, step: Any) -> dict[str, Any]:
+def _once(ports: Ports, tenant: str, key: str, step: Any) -> dict[str, Any]:
     """Run a step with side effects at most once per anomaly (the workflow may retry the task)."""
     previous = ports.audit.claim(tenant, key)
     if previous is not None:
@@ -150,14 +153,14 @@ def _once(ports: Any, tenant: str, key: str, step: Any) -> dict[str, Any]:
     return result
 
 
-def record(ports: Any, event: Mapping[str, Any]) -> dict[str, Any]:
+def record(ports: Ports, event: Mapping[str, Any]) -> dict[str, Any]:
     """Write what was done onto the anomaly (`actionsPerformed`) and the incident's status (once)."""
     tenant = _tenant(event)
     key = f"{(event.get('anomaly') or {}).get('anomalyId')}#record#live"
     return _once(ports, tenant, key, lambda: _record(ports, tenant, event))
 
 
-def _record(ports: Any, tenant: str, event: Mapping[str, Any]) -> dict[str, Any]:
+def _record(ports: Ports, tenant: str, event: Mapping[str, Any]) -> dict[str, Any]:
     anomaly = event.get("anomaly") or {}
     if event.get("reviewOutcome"):  # the immediate results were recorded when the review opened
         performed = _compact(event.get("approvedResults")) + _compact([event["reviewOutcome"]])
@@ -171,14 +174,14 @@ def _record(ports: Any, tenant: str, event: Mapping[str, Any]) -> dict[str, Any]
     return {"recorded": len(performed)}
 
 
-def fail(ports: Any, event: Mapping[str, Any]) -> dict[str, Any]:
+def fail(ports: Ports, event: Mapping[str, Any]) -> dict[str, Any]:
     """The Catch path: mark the incident, note it on the anomaly, alert a person (once)."""
     tenant = _tenant(event)
     key = f"{(event.get('anomaly') or {}).get('anomalyId')}#fail#live"
     return _once(ports, tenant, key, lambda: _fail(ports, tenant, event))
 
 
-def _fail(ports: Any, tenant: str, event: Mapping[str, Any]) -> dict[str, Any]:
+def _fail(ports: Ports, tenant: str, event: Mapping[str, Any]) -> dict[str, Any]:
     anomaly = event.get("anomaly") or {}
     error = event.get("error") or {}
     reason = f"{error.get('Error', 'Error')}: {str(error.get('Cause', ''))[:300]}"
@@ -202,7 +205,7 @@ def _fail(ports: Any, tenant: str, event: Mapping[str, Any]) -> dict[str, Any]:
     return {"failed": True, "reason": reason}
 
 
-def _append_actions(ports: Any, tenant: str, anomaly_id: str | None, performed: list[dict[str, Any]]) -> None:
+def _append_actions(ports: Ports, tenant: str, anomaly_id: str | None, performed: list[dict[str, Any]]) -> None:
     if not anomaly_id or not performed:
         return
     try:
@@ -222,7 +225,7 @@ OPS = {
 }
 
 
-def handle(ports: Any, event: Mapping[str, Any]) -> dict[str, Any]:
+def handle(ports: Ports, event: Mapping[str, Any]) -> dict[str, Any]:
     op = event.get("op")
     if op not in OPS:
         raise ActionFailed(f"unknown op {op!r}; expected one of {sorted(OPS)}")
