@@ -1,29 +1,34 @@
-"""`guardian replay --workers N`: the same replay with its tenants spread over N processes.
+"""`guardian replay --workers N`: the same replay with its tenants, and their independent streams, on N processes.
 
 Which state a partition must keep together (every key a detector reads or writes, `state_keys`):
 - per user: velocity (user window), value, geolocation, behavioural session, rule windows, model features;
 - per IP: velocity's IP window, shared by every user behind that IP (a naive per-user split misses
   a credential-stuffing burst spread over many accounts from one address);
-- per metric series: the system detector (`tenant#service#metric`);
+- per metric series: the system detector (`tenant#system#service|metric`);
 - usage (CloudTrail): per API and per principal, and `_meta`, one item per tenant;
 - the tenant itself: the calibration histogram of session timing regularity (`detection.calibration`)
   is fed by every user's sessions and sets the behavioural cut-off for the tenant's next batch.
-Every tenant has that last, tenant-wide item, so no split below the tenant keeps the results
-identical: the partition is the tenant. State keys all start with the tenant, pseudonyms are keyed per
-tenant, and nothing is shared across tenants, so tenants run independently.
+So a tenant's business events (logins, page views, transactions...) stay together: users are joined
+by IPs and all of them by the calibration. What may run apart, results unchanged: tenants (every key
+starts with the tenant, pseudonyms are keyed per tenant), and within a tenant its streams: business
+events, usage events, and each metric series, as long as the tenant has no rules (a rule window is
+per user, and a metric's or a principal's user would join the streams) and the pipeline holds only the
+built-in statistical detectors (`split_tenants`); otherwise the tenant is one unit.
 
 The input is one JSON-lines file of events (all of tenant `--tenant`) or of Kinesis envelopes
-`{"tenantId", "receivedAt", "event"}` (the event archive's records, one per line), mixed or not.
-The order is the single-worker replay's: global event-time order (ties in file order); each tenant's
-events are fed to the pipeline in chunks of `chunk_size` of *that tenant's* events, so a tenant's
-batches, and with them its calibration, are the same whatever N is. Plan, for every N (N=1 included,
-in process): pass 1 indexes the file (offset, event time, tenant per line; the tenant read from the
-record's head, JSON-decoded only when the line is not in the ingest's own layout); tenants go to the
-least-loaded worker, largest first; each worker reads its lines by offset, in global order, and writes
-its anomalies and rejected lines to files, tagged with the global position of the event that closed
-each batch; the parent merges them by that tag. So the output (anomaly ids included: derived from
-tenant, eventId, receivedAt, detector, type and ordinal as the detector Lambda derives them), the bad
-line reports and the summary are the same for any N.
+`{"tenantId", "receivedAt", "event"}` (the event archive's records, one per line), mixed or not, or
+archive objects (spooled to one record per line first). The order is global event-time order (ties in
+file order); each unit's events reach the pipeline in chunks of `chunk_size` of *that unit's* events,
+so a unit's batches, and with them a tenant's calibration, are the same whatever N is. Plan, for every
+N (N=1 included, in process): pass 1 indexes the file (offset, event time, tenant and stream per line,
+read from the raw text when it has no escapes, JSON-decoded otherwise); units go to the least-loaded
+worker, largest first; each worker reads its lines by offset, in global order, and writes its anomalies
+and rejected lines to files, tagged with the global position of the event that closed each batch; the
+parent merges them by that tag. So the output (anomaly ids included: derived from tenant, eventId,
+receivedAt, detector, type and ordinal as the detector Lambda derives them), its order, the bad line
+reports and the summary are the same for any N. Beside the plain replay (`replay.replay`, one mixed
+batch sequence per file) the batches differ, which can move a calibration update by a batch: on the
+generated streams the findings are the same (tests/unit/test_replay_workers.py), in batch order.
 """
 
 from __future__ import annotations
@@ -54,11 +59,14 @@ from anomaly_guardian.models.anomaly import Anomaly
 from anomaly_guardian.models.event import Event, InvalidEvent, parse_event
 from anomaly_guardian.replay import _TS, DEFAULT_CHUNK, MAX_REPORTED_ERRORS, ReplaySummary
 from anomaly_guardian.state.store import InMemoryStateStore
+from anomaly_guardian.usage.cloudtrail import EVENT_TYPE as USAGE_EVENT_TYPE
 
 BLANK, BARE, ENVELOPE = -1, 0, 1
 _NEG_INF = float("-inf")
 # The ingest's own layout (ingest.envelope.encode_record): the tenant is the record's first key.
 _HEAD = re.compile(rb'\{"tenantId":"([A-Za-z0-9][A-Za-z0-9_.\-]{0,63})","receivedAt":"[^"]*","event":\{')
+_FIELDS = {k: re.compile(rb'"%s"\s*:\s*"([^"]*)"' % k.encode()) for k in ("eventType", "service", "metricName")}
+BUSINESS, USAGE = "", "u"  # streams of a tenant; a metric series is "m<service>\x1f<metricName>"
 
 PipelineFactory = Callable[[], DetectionPipeline]
 
@@ -95,6 +103,57 @@ def classify(line: bytes, default_tenant: str) -> tuple[int, str]:
     return BARE, default_tenant
 
 
+def stream_of(event_type: object, service: object = None, metric: object = None) -> str:
+    if event_type == "metric" and isinstance(service, str) and isinstance(metric, str):
+        return f"m{service}\x1f{metric}"
+    return USAGE if event_type == USAGE_EVENT_TYPE else BUSINESS
+
+
+def line_stream(line: bytes, kind: int) -> str:
+    """The stream of a raw line (`stream_of` of its event), cheaply when the line has no escapes: a line
+    without a backslash names its fields literally, so one occurrence of each key is the event's own."""
+    if b"\\" not in line:
+        if b'"metric"' not in line and b'"cloudtrail"' not in line:
+            return BUSINESS
+        counts = [line.count(b'"%s"' % k.encode()) for k in _FIELDS]
+        if counts == [1, 1, 1] or (counts[0] == 1 and b'"metric"' not in line):
+            found = {k: r.search(line) for k, r in _FIELDS.items()}
+            values = {k: m.group(1).decode() if m else None for k, m in found.items()}
+            return stream_of(values["eventType"], values["service"], values["metricName"])
+    try:
+        obj = json.loads(line)
+    except (ValueError, RecursionError):
+        return BUSINESS
+    event = obj.get("event") if kind == ENVELOPE and isinstance(obj, dict) else obj
+    if not isinstance(event, dict):
+        return BUSINESS
+    return stream_of(event.get("eventType"), event.get("service"), event.get("metricName"))
+
+
+def split_tenants(pipeline: DetectionPipeline, tenants: Sequence[str]) -> set[str]:
+    """The tenants whose streams (business, usage, each metric series) may run apart, results unchanged.
+
+    With the built-in detectors and no tenant rules (detection/*.py `state_keys`): a metric event touches
+    only its series (system), a usage event only usage keys (per API, per principal, the tenant's `_meta`),
+    and the tenant-wide calibration is fed and read by business events alone (behavioural). Any other
+    detector (the model's, a custom one) or a tenant with rules keeps the tenant whole."""
+    from anomaly_guardian.detection.rules import RuleDetector
+
+    known = {
+        "velocity": "VelocityDetector",
+        "value": "ValueDetector",
+        "geolocation": "GeolocationDetector",
+        "behavioral": "BehavioralDetector",
+        "system": "SystemDetector",
+        "usage": "UsageDetector",
+        "rules": "RuleDetector",
+    }
+    if any(known.get(getattr(d, "name", "")) != type(d).__name__ for d in pipeline.detectors):
+        return set()
+    rules = [d for d in pipeline.detectors if isinstance(d, RuleDetector)]
+    return {t for t in tenants if not any(r._checks(t)[0] for r in rules)}
+
+
 def _epoch(line: bytes, kind: int) -> float:
     m = _TS.search(line)
     if m is not None:
@@ -115,15 +174,14 @@ class FileIndex:
     offsets: array
     epochs: array
     kinds: array
-    tenant_codes: array
-    tenants: list[str]  # code -> tenant id
+    unit_codes: array
+    units: list[tuple[str, str]]  # code -> (tenant id, stream)
     ordered: bool
 
 
 def index_file(path: Path, default_tenant: str) -> FileIndex:
     offsets, epochs, kinds, codes = array("q"), array("d"), array("b"), array("I")
-    tenants: list[str] = []
-    code_of: dict[str, int] = {}
+    code_of: dict[tuple[str, str], int] = {}
     ordered, last, pos = True, _NEG_INF, 0
     with path.open("rb") as f:
         for line in f:
@@ -135,9 +193,10 @@ def index_file(path: Path, default_tenant: str) -> FileIndex:
                 epochs.append(_NEG_INF)
                 continue
             kind, tenant = classify(line, default_tenant)
-            code = code_of.get(tenant)
+            unit = (tenant, line_stream(line, kind))
+            code = code_of.get(unit)
             if code is None:
-                code = code_of[tenant] = len(code_of)
+                code = code_of[unit] = len(code_of)
             kinds.append(kind)
             codes.append(code)
             e = _epoch(line, kind)
@@ -148,12 +207,12 @@ def index_file(path: Path, default_tenant: str) -> FileIndex:
                 ordered = False
             elif e > last:
                 last = e
-    tenants = sorted(code_of, key=code_of.__getitem__) or [default_tenant]
-    return FileIndex(offsets, epochs, kinds, codes, tenants, ordered)
+    units = sorted(code_of, key=code_of.__getitem__) or [(default_tenant, BUSINESS)]
+    return FileIndex(offsets, epochs, kinds, codes, units, ordered)
 
 
 def assign(loads: dict[int, int], workers: int) -> dict[int, int]:
-    """Tenant code -> worker: largest tenant first onto the least-loaded worker (ties: lowest index)."""
+    """Unit code -> worker: largest unit first onto the least-loaded worker (ties: lowest index)."""
     bins = [(0, w) for w in range(max(1, min(workers, len(loads))))]
     heapq.heapify(bins)
     out: dict[int, int] = {}
@@ -169,12 +228,12 @@ class Task:
     index: int
     path: str
     out_dir: str
-    tenants: list[str]
+    units: list[tuple[str, str | None]]  # code -> (tenant, stream; None: the whole tenant)
     ranks: array  # global position of each line (event-time order)
     line_numbers: array
     offsets: array
     kinds: array
-    tenant_codes: array
+    unit_codes: array
     chunk_size: int
     pipeline_factory: PipelineFactory
 
@@ -238,7 +297,7 @@ def _run_task(task: Task) -> TaskResult:
 
         def flush(code: int, tag: tuple[int, int]) -> None:
             chunk = pending.pop(code)
-            tenant = task.tenants[code]
+            tenant = task.units[code][0]
             anomalies = pipeline.process(tenant, [e for e, _ in chunk])
             assign_ids(tenant, {e.eventId: ms for e, ms in chunk}, anomalies)
             for a in anomalies:
@@ -254,16 +313,20 @@ def _run_task(task: Task) -> TaskResult:
         for j in range(len(task.ranks)):
             src.seek(task.offsets[j])
             line = src.readline()
-            rank, code = task.ranks[j], task.tenant_codes[j]
+            rank, code = task.ranks[j], task.unit_codes[j]
+            tenant, stream = task.units[code]
             try:
                 if task.kinds[j] == ENVELOPE:
                     env = decode_record(line)
-                    if env.tenantId != task.tenants[code]:
+                    if env.tenantId != tenant:
                         raise InvalidEvent("Invalid field tenantId: not the one read in pass 1 (given twice?)")
                     event, received = env.event, int(env.receivedAt.timestamp() * 1000)
                 else:
                     event = parse_event(line)
                     received = int(event.timestamp.timestamp() * 1000)
+                if stream is not None and stream_of(event.eventType, event.service, event.metricName) != stream:
+                    # only a record with duplicate keys can read differently in pass 1 and here
+                    raise InvalidEvent("eventType, service or metricName given twice: the record cannot be routed")
             except InvalidEvent as exc:
                 result.rejected += 1
                 message = exc.message.replace("\n", " ")
@@ -292,20 +355,29 @@ def plan(
     chunk_size: int,
     factory,
     partition: tuple[int, int] | None = None,
+    split: set[str] | frozenset[str] = frozenset(),
 ) -> list[Task]:
+    """Units (a tenant, or one stream of a tenant in `split`) onto workers; each worker's lines in order."""
     n = len(index.offsets)
     kinds = index.kinds
-    loads = Counter(c for c, k in zip(index.tenant_codes, kinds, strict=True) if k != BLANK)
+    unit_of: dict[tuple[str, str | None], int] = {}
+    remap = array("I")
+    for tenant, stream in index.units:
+        key = (tenant, stream if tenant in split else None)
+        remap.append(unit_of.setdefault(key, len(unit_of)))
+    units = list(unit_of)
+    loads = Counter(remap[c] for c, k in zip(index.unit_codes, kinds, strict=True) if k != BLANK)
     if partition is not None:
         mine, count = partition
-        loads = Counter({c: v for c, v in loads.items() if tenant_partition(index.tenants[c], count) == mine})
+        loads = Counter({c: v for c, v in loads.items() if tenant_partition(units[c][0], count) == mine})
     worker_of = assign(dict(loads), workers)
     used = max(worker_of.values(), default=-1) + 1
     parts = [tuple(array(t) for t in ("q", "q", "q", "b", "I")) for _ in range(used)]
     order = range(n) if index.ordered else sorted(range(n), key=index.epochs.__getitem__)
-    offsets, codes = index.offsets, index.tenant_codes
+    offsets, codes = index.offsets, index.unit_codes
     for rank, i in enumerate(order):
-        w = worker_of.get(codes[i])
+        code = remap[codes[i]]
+        w = worker_of.get(code)
         if kinds[i] == BLANK or w is None:
             continue
         ranks, numbers, offs, ks, cs = parts[w]
@@ -313,8 +385,8 @@ def plan(
         numbers.append(i + 1)
         offs.append(offsets[i])
         ks.append(kinds[i])
-        cs.append(codes[i])
-    return [Task(w, str(path), out_dir, index.tenants, *parts[w], chunk_size, factory) for w in range(used)]
+        cs.append(code)
+    return [Task(w, str(path), out_dir, units, *parts[w], chunk_size, factory) for w in range(used)]
 
 
 def _merged_errors(out_dir: str, count: int, where: Callable[[int], str]) -> Iterator[str]:
@@ -430,7 +502,8 @@ def replay_partitioned(
             spool = spool_archive(paths, Path(tmp) / "spool.jsonl")
             path, where = spool.path, spool.where
         index = index_file(path, tenant)
-        tasks = plan(index, workers, path, tmp, chunk_size, pipeline_factory, partition)
+        split = split_tenants(pipeline_factory(), sorted({t for t, _ in index.units}))
+        tasks = plan(index, workers, path, tmp, chunk_size, pipeline_factory, partition, split)
         mine = sum(len(t.ranks) for t in tasks)
         lines = len(index.offsets) if partition is None else mine
         summary = PartitionedSummary(lines=lines, sorted_input=index.ordered, workers=len(tasks))
