@@ -61,3 +61,22 @@ def test_given_the_table_is_unreachable_when_used_then_detection_goes_on_with_th
     store = DynamoDBCalibration("test-state")
     store.add("acme", "session_cv", histogram([0.3] * 10))  # logged, not raised
     assert store.histograms("acme") == {}
+
+
+def test_given_every_statistic_and_a_budgets_scores_when_stored_then_a_fresh_reader_gets_them_all(tables):
+    # Given: the four cut-off statistics, the event count and the system detector's scores (alert budget)
+    from anomaly_guardian.detection.calibration import EVENTS, SCORES, STATS, events_histogram, score_statistic
+
+    clock = [1_800_000_000.0]
+    store = DynamoDBCalibration("test-state", clock=lambda: clock[0])
+    for name, stat in STATS.items():
+        store.add("acme", name, histogram(cvs(50, stat.prior_median, 6), stat))
+    store.add("acme", EVENTS, events_histogram(12_000))
+    store.add("acme", EVENTS, events_histogram(3_000))
+    store.add("acme", score_statistic("system"), histogram([0.6, 0.7, 0.99], SCORES))
+    # When: another container reads the tenant (one BatchGetItem of 12 statistics x 7 days)
+    got = DynamoDBCalibration("test-state", clock=lambda: clock[0]).histograms("acme")
+    # Then: everything is there, merged
+    assert set(got) == {*STATS, EVENTS, score_statistic("system")}
+    assert sum(got[EVENTS]) == 15_000 and sum(got[score_statistic("system")]) == 3
+    assert all(sum(got[name]) == 50 for name in STATS)

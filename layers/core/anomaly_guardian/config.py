@@ -155,4 +155,7 @@ class DetectionConfig(BaseModel):
     # Per detector (finding.detector), a higher floor set from the tenant's alert budget
     # (PUT /detectors/{id}/budget; stored on the built-in rule's item, see detection.builtin).
     score_floors: dict[str, float] = Field(default_factory=dict)
+    # Per detector, the tenant's alert budget (MEDIUM+ alerts per 10k events): the pipeline re-fits the floor
+    # to the tenant's own recent scores once it has seen enough traffic (detection.calibration.budget_floor).
+    alert_budgets: dict[str, float] = Field(default_factory=dict)
     state_ttl_days: int = Field(default=90, ge=1)

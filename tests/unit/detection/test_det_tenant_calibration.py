@@ -176,3 +176,57 @@ def test_given_a_tenant_of_busy_users_when_calibrated_then_a_busy_burst_passes_a
     busy = calibration_with("velocity_user", sample(10_000, 12.0))
     assert run(busy, 150, 240.0) == []
     assert len(run(busy, 400, 240.0)) == 1  # beyond the bound (3 x 100) whatever the tenant
+
+
+# ---- alert budgets re-fitted on live scores
+
+
+def test_given_scores_and_traffic_when_a_budget_floor_is_fitted_then_the_kept_alerts_fit_or_it_waits_for_traffic():
+    from anomaly_guardian.detection.calibration import SCORES, budget_floor
+
+    rng = random.Random(9)
+    scores = [0.5 + 0.5 * rng.random() ** 2 for _ in range(1000)]  # 1,000 findings over 100,000 events
+    hist = histogram(scores, SCORES)
+    floor = budget_floor(hist, 100_000, 30.0)  # at most 300 alerts
+    kept = sum(s >= floor for s in scores)
+    assert 0.5 < floor < 1.0 and 240 <= kept <= 300  # whole bins: at most one bin's worth under the budget
+    assert budget_floor(hist, 100_000, 200.0) == 0.0  # all 1,000 fit in 2,000
+    assert budget_floor(hist, 5_000, 30.0) is None  # 15 allowed alerts: too little traffic to re-fit
+
+
+def test_given_a_budget_when_traffic_flows_then_the_pipeline_refits_the_floor_to_the_tenants_own_scores(harness):
+    from anomaly_guardian.detection.builtin import Override, effective_config
+    from anomaly_guardian.detection.calibration import score_statistic
+
+    # Given: a tenant whose value detector fires on about 1 in 40 purchases, and a budget of 50 alerts per 10k
+    # events set with a stale floor (0.55, calibrated on a quieter day)
+    cfg = effective_config({"value-check": Override(alertBudget=50.0, scoreFloor=0.55)})
+    assert cfg.alert_budgets == {"value": 50.0} and cfg.score_floors == {"value": 0.55}
+    h = harness([ValueDetector()], cfg)
+    rng = random.Random(3)
+
+    def batch(start, n=2000):
+        rows = []
+        for i in range(start, start + n):
+            amount = 40.0 * rng.lognormvariate(0, 0.2)
+            if i >= 4000 and rng.random() < 1 / 40:
+                amount *= rng.uniform(10, 110)  # far out for the user (below the absolute limit): a z finding
+            rows.append(h.event(i * 10.0, userId=f"u{i % 200}", eventType="purchase", transactionAmount=amount))
+        return h.run(rows)
+
+    def floor():
+        return h.pipeline._calibrated("t1", cfg).score_floors["value"]
+
+    # When: 2,000 events (the budget allows 10 alerts over them: too little to re-fit); Then: the stored floor
+    batch(0)
+    assert floor() == 0.55
+    # When: traffic with findings flows (20,000 events in all)
+    for k in range(1, 9):
+        batch(2000 * k)
+    raw_before = sum(h.pipeline.calibration.histograms("t1")[score_statistic("value")])
+    later = batch(18_000)
+    raw = sum(h.pipeline.calibration.histograms("t1")[score_statistic("value")]) - raw_before
+    # Then: the floor follows the tenant's scores and the alerts of a 2,000-event batch are back near the
+    # budget (10), from the ~50 findings the stale floor let through
+    assert floor() > 0.55 and raw > 30
+    assert 3 <= len(later) <= 14

@@ -17,9 +17,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from anomaly_guardian.adapters.dynamodb import batch_get, client, from_item
-from anomaly_guardian.detection.calibration import BINS, STATISTICS, merge
+from anomaly_guardian.detection.builtin import BUILTINS
+from anomaly_guardian.detection.calibration import BINS, EVENTS, STATISTICS, merge, score_statistic
 
 WINDOW_DAYS = 7
+# The cut-off statistics, the event count and the score histogram of each built-in detector (alert budgets).
+NAMES = (*STATISTICS, EVENTS, *sorted({score_statistic(s.section) for s in BUILTINS.values()}))
 CACHE_SECONDS = 60.0
 
 
@@ -59,7 +62,7 @@ class DynamoDBCalibration:
         today = self._now()
         keys = [
             {"pk": {"S": calibration_key(tenant, s, today - timedelta(days=d))}}
-            for s in STATISTICS
+            for s in NAMES
             for d in range(WINDOW_DAYS)
         ]
         found: dict[str, list[int]] = {}

@@ -4,8 +4,8 @@ noisy, what a different threshold or alert budget would have done, and setting t
 Figures come from the tenant's stored anomalies of the last `hours` (analysts' verdicts included) and the
 detector's hourly event counters (detection.quality explains the definitions). A budget is stored on the
 built-in rule's item of the detector (the per-tenant settings the detector already reads, cached 30 s):
-its score floor is calibrated on the stored scores of the period when it is set; set it again to
-recalibrate on newer traffic.
+its score floor is calibrated on the stored scores of the period when it is set, and from then on the
+detector pipeline re-fits it to the tenant's live scores and traffic (detection.calibration.budget_floor).
 """
 
 from __future__ import annotations

@@ -229,6 +229,9 @@ def effective_config(overrides: Mapping[str, Override], base: DetectionConfig | 
         if override.scoreFloor is not None and 0 <= override.scoreFloor <= 1:
             floors = update.setdefault("score_floors", dict(base.score_floors))
             floors[spec.section] = float(override.scoreFloor)
+        if override.alertBudget is not None and override.alertBudget >= 0:
+            budgets = update.setdefault("alert_budgets", dict(base.alert_budgets))
+            budgets[spec.section] = float(override.alertBudget)
     return base.model_copy(update=update) if update else base
 
 

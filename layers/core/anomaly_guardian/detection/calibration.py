@@ -148,6 +148,38 @@ def calibrated_cut(counts: Sequence[int] | None, seed: float) -> float:
     return calibrated(counts, seed, STATS["session_cv"])
 
 
+# ---- alert budgets: the floor that keeps a detector within the tenant's budget, re-fitted on live scores
+EVENTS = "events"  # the tenant's event count (all in bin 0), beside the score histograms of budgeted detectors
+SCORES = Statistic("score", "", "", 0.5, 1.0, 0.75, +1, 1.0)  # bins of finding scores (0.5..1, ~1.5 % wide)
+MIN_ALLOWED = 20.0  # alerts the budget allows over the histogram's traffic before the live floor is trusted
+
+
+def score_statistic(detector: str) -> str:
+    return f"score_{detector}"
+
+
+def events_histogram(n: int) -> list[int]:
+    return [n] + [0] * (BINS - 1)
+
+
+def budget_floor(counts: Sequence[int] | None, events: int, per_10k: float) -> float | None:
+    """The lowest score floor (a bin edge) that keeps the findings of `counts` within `per_10k` per 10k of
+    `events`: 0.0 when they all fit; None when the traffic is too little to tell (the budget allows fewer than
+    MIN_ALLOWED alerts over it: the floor stored when the budget was set stays)."""
+    allowed = per_10k * events / 10_000
+    if allowed < MIN_ALLOWED:
+        return None
+    counts = list(counts or [])
+    if sum(counts) <= allowed:
+        return 0.0
+    kept = 0
+    for i in range(len(counts) - 1, -1, -1):  # from the top bin down: keep whole bins while they fit
+        if kept + counts[i] > allowed:
+            return min(1.0, bin_edges(i, SCORES)[1])
+        kept += counts[i]
+    return 0.0
+
+
 class CalibrationStore(Protocol):
     def histograms(self, tenant: str) -> dict[str, list[int]]:
         """The tenant's recent histograms by statistic (merged over the store's writers and days)."""
@@ -172,15 +204,20 @@ class InMemoryCalibration:
 
 __all__ = [
     "BINS",
+    "EVENTS",
+    "SCORES",
     "STATISTICS",
     "STATS",
     "CalibrationStore",
     "InMemoryCalibration",
     "Statistic",
     "bin_of",
+    "budget_floor",
     "calibrated",
     "calibrated_cut",
+    "events_histogram",
     "histogram",
     "lower_quantile",
     "merge",
+    "score_statistic",
 ]

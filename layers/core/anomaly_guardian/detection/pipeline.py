@@ -30,7 +30,18 @@ from operator import attrgetter
 from anomaly_guardian.config import DetectionConfig
 from anomaly_guardian.detection.base import Detector, Finding, PreparedEvent
 from anomaly_guardian.detection.builtin import disabled_sections
-from anomaly_guardian.detection.calibration import STATS, CalibrationStore, InMemoryCalibration, calibrated, histogram
+from anomaly_guardian.detection.calibration import (
+    EVENTS,
+    SCORES,
+    STATS,
+    CalibrationStore,
+    InMemoryCalibration,
+    budget_floor,
+    calibrated,
+    events_histogram,
+    histogram,
+    score_statistic,
+)
 from anomaly_guardian.detection.sensitivity import SensitivityProvider, configs_for_users
 from anomaly_guardian.models.anomaly import Anomaly, severity_for
 from anomaly_guardian.models.event import Event
@@ -120,12 +131,18 @@ class DetectionPipeline:
         detects = [d.detect for d in self._event_detectors if not off or getattr(d, "name", "") not in off]
         usage_detects = [d.detect for d in self._usage_detectors if not off or getattr(d, "name", "") not in off]
         floors = config.score_floors  # alert budgets: a higher floor per detector
+        budgets = config.alert_budgets
+        scored: dict[str, list[float]] = {d: [] for d in budgets}  # budgeted detectors' scores, before floors
         for pe in prepared:
             cfg = per_user.get(pe.user, config) if per_user else config
             floor = cfg.min_score
             for detect in usage_detects if pe.event.eventType == USAGE_EVENT_TYPE else detects:
                 findings = detect(pe, states, cfg)
                 if findings:
+                    if budgets:
+                        for f in findings:
+                            if f.detector in scored and f.score >= floor:
+                                scored[f.detector].append(f.score)
                     anomalies.extend(
                         self._anomaly(pe, f)
                         for f in findings
@@ -138,11 +155,18 @@ class DetectionPipeline:
             for index, finding in det.detect_batch(seen, states, config):
                 pe = seen[index]
                 floor = per_user[pe.user].min_score if pe.user in per_user else min_score
+                if finding.detector in scored and finding.score >= floor:
+                    scored[finding.detector].append(finding.score)
                 if floors:
                     floor = max(floor, floors.get(finding.detector, 0.0))
                 if finding.score >= floor:
                     anomalies.append(self._anomaly(pe, finding))
         self._drain_observations(tenant, detectors)
+        if budgets and prepared:
+            self.calibration.add(tenant, EVENTS, events_histogram(len(prepared)))
+            for name, scores in scored.items():
+                if scores:
+                    self.calibration.add(tenant, score_statistic(name), histogram(scores, SCORES))
         if prepared:
             horizon = int(prepared[-1].epoch) + config.state_ttl_days * 86400
             for key in managed:
@@ -169,11 +193,18 @@ class DetectionPipeline:
             cut = calibrated(counts, seed, stat)
             if cut != seed:
                 sections.setdefault(stat.section, {})[stat.field] = int(cut) if stat.integer else cut
-        if not sections:
-            return config
-        return config.model_copy(
-            update={name: getattr(config, name).model_copy(update=fields) for name, fields in sections.items()}
-        )
+        update: dict = {name: getattr(config, name).model_copy(update=fields) for name, fields in sections.items()}
+        if config.alert_budgets:
+            # Alert budgets: the floor re-fitted on the tenant's recent scores and traffic, once there is enough.
+            events = sum(hists.get(EVENTS, ()))
+            floors = dict(config.score_floors)
+            for det, per_10k in config.alert_budgets.items():
+                live = budget_floor(hists.get(score_statistic(det)), events, per_10k)
+                if live is not None:
+                    floors[det] = live
+            if floors != config.score_floors:
+                update["score_floors"] = floors
+        return config.model_copy(update=update) if update else config
 
     def _drain_observations(self, tenant: str, detectors: Sequence[Detector]) -> None:
         for det in detectors:
