@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 import boto3
 import pytest
 import requests
+from api_helpers import load_handler
 from botocore.stub import Stubber
 from test_reports import reports_aws, seed  # noqa: F401
 
@@ -195,8 +196,6 @@ def test_system_cost_asks_cost_explorer_for_the_stacks_tags_and_pages():
 def test_the_scheduled_monthly_admin_report_carries_capacity_and_cost_in_json_and_html(
     capacity_aws, lambda_context, monkeypatch
 ):
-    from conftest import load_handler
-
     # Given the stack's resources, a month of metrics and Cost Explorer's figure for the stack's tags
     seed()
     monkeypatch.setenv("STATE_TABLE", "cap-provisioned")
