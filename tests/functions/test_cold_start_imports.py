@@ -97,3 +97,24 @@ def test_given_every_function_and_the_layer_when_read_then_no_tracing_sdk_is_use
     pins = (ROOT / "layers/core/requirements.txt").read_text()
     assert "aws-xray-sdk" not in pins and "[tracer]" not in (ROOT / "layers/core/requirements.in").read_text()
     assert "Tracing: Active" in (ROOT / "sam/template.yaml").read_text()
+
+
+def test_given_threads_racing_on_first_use_when_a_lazy_client_is_built_then_once(monkeypatch):
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from anomaly_guardian.adapters import dynamodb
+
+    built = []
+
+    def slow_build(*args, **_kw):  # building a real client takes ~0.1 s: a wide window for a race
+        time.sleep(0.02)
+        built.append(args)
+        return object()
+
+    monkeypatch.setattr(dynamodb, "boto3_client", slow_build)
+    lazy = dynamodb.LazyClient("dynamodb", None, {})
+    with ThreadPoolExecutor(16) as pool:
+        clients = set(pool.map(lambda _: id(lazy.materialise()), range(64)))
+    assert len(built) == 1 and len(clients) == 1
+    dynamodb.reset_clients()

@@ -9,6 +9,7 @@ round trip (floats stay floats) and about 3x less CPU per item, which matters on
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from functools import cache
@@ -47,6 +48,7 @@ _BEST_EFFORT_CONFIG: dict[str, Any] = {
     "read_timeout": 1.5,
 }
 _LAZY: list[LazyClient] = []
+_BUILD_LOCK = threading.Lock()
 
 
 def boto3_client(service: str, region: str | None = None, **config: Any) -> Any:
@@ -78,8 +80,10 @@ class LazyClient:
 
     def materialise(self) -> Any:
         if self._client is None:
-            service, region, config = self._args
-            self._client = boto3_client(service, region, **config)
+            with _BUILD_LOCK:  # boto3's default session is not thread-safe (the state store writes from threads)
+                if self._client is None:
+                    service, region, config = self._args
+                    self._client = boto3_client(service, region, **config)
         return self._client
 
     def __getattr__(self, name: str) -> Any:
