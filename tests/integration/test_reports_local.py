@@ -54,7 +54,9 @@ def all_anomalies(api, day):
         params = {"fromDate": f"{day:%Y-%m-%d}T00:00:00Z", "toDate": f"{day:%Y-%m-%d}T23:59:59.999Z", "limit": "1000"}
         if token:
             params["nextToken"] = token
-        body = api("GET", "/anomalies", tenant=TENANT, params=params).json()
+        resp = api("GET", "/anomalies", tenant=TENANT, params=params)
+        assert resp.status_code == 200, f"GET /anomalies {params}: {resp.status_code} {resp.text[:500]}"
+        body = resp.json()
         out += body["anomalies"]
         token = body["pagination"]["nextToken"]
         if not token:
