@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 DOC = Path(__file__).resolve().parents[3] / "docs" / "CONTRIBUTING.md"
 
 
@@ -37,3 +39,33 @@ def test_the_walkthrough_detector_is_quiet_when_the_run_breaks(harness):
     assert h.run(events) == []
     (item,) = h.store.load([k for k in h.store._items if "#round#" in k]).values()
     assert item.state == {"r": 2}  # the run restarted at 2500 and reached two
+
+
+def test_steps_1_and_3_registered_without_a_legend_line_the_legend_test_fails_and_with_one_passes(
+    monkeypatch, tmp_path
+):
+    """Step 3 (register it in build_detectors) and step 1's rule (every state key in the legend), as a
+    newcomer meets them: the legend test names the toy's undocumented key, then passes once it is added."""
+    import importlib.util
+
+    from anomaly_guardian.detection import registry
+
+    spec = importlib.util.spec_from_file_location("legend_test", Path(__file__).with_name("test_state_legend.py"))
+    legend_test = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(legend_test)
+
+    toy = toy_detector_class()
+    shipped = registry.build_detectors
+    monkeypatch.setattr(legend_test, "build_detectors", lambda *a, **k: [*shipped(*a, **k), toy()])
+    stored = legend_test.stored_keys(3000)
+    assert stored["round"] == {"r"}  # the generated stream has round amounts: the toy stored its state
+    documented = legend_test.legend()
+    assert "r" not in documented.get("round", set())
+    with pytest.raises(AssertionError):  # so the legend test fails for the toy's key
+        legend_test.test_every_stored_state_key_has_a_legend_line()
+
+    doc = tmp_path / "detector-state.md"
+    doc.write_text(legend_test.DOC.read_text() + "\n## round: round amounts (toy), per user\n\n"
+                   "| key | meaning |\n|---|---|\n| `r` | round-thousand amounts in a row |\n")  # fmt: skip
+    monkeypatch.setattr(legend_test, "DOC", doc)
+    legend_test.test_every_stored_state_key_has_a_legend_line()  # with the line, it passes
