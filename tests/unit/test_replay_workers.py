@@ -261,3 +261,23 @@ def test_given_rules_or_an_unknown_detector_when_planning_then_those_tenants_sta
 
     custom = DetectionPipeline(InMemoryStateStore(), detectors=[*detectors, Custom()])
     assert split_tenants(custom, ["acme", "b"]) == set()
+
+
+def test_given_a_partition_when_indexing_and_spooling_then_only_its_tenants_lines_are_held(tmp_path):
+    from anomaly_guardian.replay_workers import index_file, spool_archive, tenant_partition
+
+    lines = multi_tenant_lines({"acme": 300, "globex": 300, "initech": 300})
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(lines) + "\n\n")
+    mine = tenant_partition("acme", 2)
+
+    def keep(t):
+        return tenant_partition(t, 2) == mine
+
+    index = index_file(path, "local", keep)
+    wanted = [n for n, x in enumerate(lines, start=1) if keep(json.loads(x)["tenantId"])]
+    assert list(index.numbers) == wanted and len(index.offsets) == len(wanted) < len(lines)
+    assert index.lines == len(lines) + 1 and {t for t, _ in index.units} <= {"acme", "globex", "initech"}
+    spool = spool_archive([path], tmp_path / "spool.jsonl", keep)
+    assert spool.path.read_text().splitlines() == [lines[n - 1] for n in wanted]
+    assert spool.where(1) == f"{path}: record {wanted[0]}"

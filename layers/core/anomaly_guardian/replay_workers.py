@@ -61,7 +61,7 @@ from anomaly_guardian.replay import _TS, DEFAULT_CHUNK, MAX_REPORTED_ERRORS, Rep
 from anomaly_guardian.state.store import InMemoryStateStore
 from anomaly_guardian.usage.cloudtrail import EVENT_TYPE as USAGE_EVENT_TYPE
 
-BLANK, BARE, ENVELOPE = -1, 0, 1
+BARE, ENVELOPE = 0, 1
 _NEG_INF = float("-inf")
 # The ingest's own layout (ingest.envelope.encode_record): the tenant is the record's first key.
 _HEAD = re.compile(rb'\{"tenantId":"([A-Za-z0-9][A-Za-z0-9_.\-]{0,63})","receivedAt":"[^"]*","event":\{')
@@ -171,28 +171,35 @@ def _epoch(line: bytes, kind: int) -> float:
 
 @dataclass
 class FileIndex:
+    """The kept lines of a file (not blank, of the tenants asked for): 29 bytes a line."""
+
     offsets: array
+    numbers: array  # line numbers (1-based)
     epochs: array
     kinds: array
     unit_codes: array
     units: list[tuple[str, str]]  # code -> (tenant id, stream)
     ordered: bool
+    lines: int = 0  # every line of the file, kept or not
 
 
-def index_file(path: Path, default_tenant: str) -> FileIndex:
-    offsets, epochs, kinds, codes = array("q"), array("d"), array("b"), array("I")
+def index_file(path: Path, default_tenant: str, keep: Callable[[str], bool] | None = None) -> FileIndex:
+    """Pass 1. `keep(tenant)`: only those tenants' lines are indexed (a partition's memory is its share)."""
+    offsets, numbers, epochs, kinds, codes = array("q"), array("q"), array("d"), array("b"), array("I")
     code_of: dict[tuple[str, str], int] = {}
-    ordered, last, pos = True, _NEG_INF, 0
+    ordered, last, pos, number = True, _NEG_INF, 0, 0
     with path.open("rb") as f:
         for line in f:
-            offsets.append(pos)
+            start = pos
             pos += len(line)
+            number += 1
             if not line.strip():  # skipped, as replay skips it; no worker reads it
-                kinds.append(BLANK)
-                codes.append(0)
-                epochs.append(_NEG_INF)
                 continue
             kind, tenant = classify(line, default_tenant)
+            if keep is not None and not keep(tenant):
+                continue
+            offsets.append(start)
+            numbers.append(number)
             unit = (tenant, line_stream(line, kind))
             code = code_of.get(unit)
             if code is None:
@@ -208,7 +215,7 @@ def index_file(path: Path, default_tenant: str) -> FileIndex:
             elif e > last:
                 last = e
     units = sorted(code_of, key=code_of.__getitem__) or [(default_tenant, BUSINESS)]
-    return FileIndex(offsets, epochs, kinds, codes, units, ordered)
+    return FileIndex(offsets, numbers, epochs, kinds, codes, units, ordered, number)
 
 
 def assign(loads: dict[int, int], workers: int) -> dict[int, int]:
@@ -354,7 +361,6 @@ def plan(
     out_dir: str,
     chunk_size: int,
     factory,
-    partition: tuple[int, int] | None = None,
     split: set[str] | frozenset[str] = frozenset(),
 ) -> list[Task]:
     """Units (a tenant, or one stream of a tenant in `split`) onto workers; each worker's lines in order."""
@@ -366,10 +372,7 @@ def plan(
         key = (tenant, stream if tenant in split else None)
         remap.append(unit_of.setdefault(key, len(unit_of)))
     units = list(unit_of)
-    loads = Counter(remap[c] for c, k in zip(index.unit_codes, kinds, strict=True) if k != BLANK)
-    if partition is not None:
-        mine, count = partition
-        loads = Counter({c: v for c, v in loads.items() if tenant_partition(units[c][0], count) == mine})
+    loads = Counter(remap[c] for c in index.unit_codes)
     worker_of = assign(dict(loads), workers)
     used = max(worker_of.values(), default=-1) + 1
     parts = [tuple(array(t) for t in ("q", "q", "q", "b", "I")) for _ in range(used)]
@@ -377,12 +380,9 @@ def plan(
     offsets, codes = index.offsets, index.unit_codes
     for rank, i in enumerate(order):
         code = remap[codes[i]]
-        w = worker_of.get(code)
-        if kinds[i] == BLANK or w is None:
-            continue
-        ranks, numbers, offs, ks, cs = parts[w]
+        ranks, numbers, offs, ks, cs = parts[worker_of[code]]
         ranks.append(rank)
-        numbers.append(i + 1)
+        numbers.append(index.numbers[i])
         offs.append(offsets[i])
         ks.append(kinds[i])
         cs.append(code)
@@ -422,10 +422,24 @@ def archive_files(paths: Sequence[str | Path]) -> list[Path]:
     return out
 
 
-def spool_archive(paths: Sequence[str | Path], dest: Path) -> Spool:
+def _record_tenant(obj: object, default_tenant: str) -> str:
+    """`classify`'s tenant of a decoded record."""
+    if isinstance(obj, dict) and isinstance(obj.get("event"), dict):
+        tenant = obj.get("tenantId")
+        return tenant if valid_tenant(tenant) else default_tenant
+    return default_tenant
+
+
+def spool_archive(
+    paths: Sequence[str | Path],
+    dest: Path,
+    keep: Callable[[str], bool] | None = None,
+    default_tenant: str = "local",
+) -> Spool:
     """Firehose's objects as delivered (gzip or not, records concatenated without a delimiter or one per
     line) -> one record per line. A fragment that is not JSON becomes one line of its own, so the replay
-    reports it (`OBJECT: record n: Malformed JSON ...`) and the rest of that line is skipped."""
+    reports it (`OBJECT: record n: Malformed JSON ...`) and the rest of that line is skipped.
+    `keep(tenant)`: only those tenants' records are written (a partition's disk is its share)."""
     decoder = json.JSONDecoder()
     spool = Spool(dest)
     with dest.open("w", encoding="utf-8") as out:
@@ -440,13 +454,14 @@ def spool_archive(paths: Sequence[str | Path], dest: Path) -> Spool:
                 while pos < len(text):
                     record += 1
                     try:
-                        _, end = decoder.raw_decode(text, pos)
+                        obj, end = decoder.raw_decode(text, pos)
                     except ValueError:
-                        end = len(text)  # the rest of the line: reported as one bad record
-                    out.write(text[pos:end].replace("\n", " "))
-                    out.write("\n")
-                    spool.file_of.append(fi)
-                    spool.record_of.append(record)
+                        obj, end = None, len(text)  # the rest of the line: reported as one bad record
+                    if keep is None or keep(_record_tenant(obj, default_tenant)):
+                        out.write(text[pos:end].replace("\n", " "))
+                        out.write("\n")
+                        spool.file_of.append(fi)
+                        spool.record_of.append(record)
                     pos = end
                     while pos < len(text) and text[pos] in " \t\r":
                         pos += 1
@@ -498,14 +513,17 @@ def replay_partitioned(
     with tempfile.TemporaryDirectory(prefix="guardian-replay-") as tmp:
         where: Callable[[int], str] = "line {}".format
         path = paths[0]
+        keep = None
+        if partition is not None:
+            mine, count = partition
+            keep = lambda t: tenant_partition(t, count) == mine  # noqa: E731
         if _is_archive(paths):
-            spool = spool_archive(paths, Path(tmp) / "spool.jsonl")
+            spool = spool_archive(paths, Path(tmp) / "spool.jsonl", keep, tenant)
             path, where = spool.path, spool.where
-        index = index_file(path, tenant)
+        index = index_file(path, tenant, keep)
         split = split_tenants(pipeline_factory(), sorted({t for t, _ in index.units}))
-        tasks = plan(index, workers, path, tmp, chunk_size, pipeline_factory, partition, split)
-        mine = sum(len(t.ranks) for t in tasks)
-        lines = len(index.offsets) if partition is None else mine
+        tasks = plan(index, workers, path, tmp, chunk_size, pipeline_factory, split)
+        lines = index.lines if partition is None else len(index.offsets)
         summary = PartitionedSummary(lines=lines, sorted_input=index.ordered, workers=len(tasks))
         results: list[TaskResult] = []
         child_cpu = 0.0
