@@ -68,6 +68,18 @@ def test_given_noisy_series_when_evaluated_then_figures_are_sane():
     assert r.recall >= 0.6 and r.false_alarms_per_1000 < 1.0
 
 
+def test_given_noisy_series_when_the_chart_alone_is_evaluated_then_only_its_rules_alarm_and_seeds_report_the_worst():
+    from anomaly_guardian.scenario.noisy import format_seeds
+
+    both, chart = evaluate_noisy(seed=3, series=4), evaluate_noisy(seed=3, series=4, chart_only=True)
+    assert chart.points == both.points and chart.windows == both.windows
+    assert not {"novelty", "likelihood"} & set(chart.false_by_rule)
+    other = evaluate_noisy(seed=5, series=4)
+    text = format_seeds([(3, both, chart), (5, other, evaluate_noisy(seed=5, series=4, chart_only=True))])
+    worst = max((3, both), (5, other), key=lambda x: x[1].false_alarms_per_1000)
+    assert f"false alarms {worst[1].false_alarms_per_1000:.2f} per 1,000 points (seed {worst[0]};" in text
+
+
 def _gap_cv_median(scenario):
     import itertools
     import statistics

@@ -101,9 +101,16 @@ def run(args: argparse.Namespace) -> int:
         _report(result)
         passed = result.passed
     if not args.skip_noisy:
-        from anomaly_guardian.scenario.noisy import evaluate_noisy, format_noisy
+        from anomaly_guardian.scenario.noisy import evaluate_noisy, format_noisy, format_seeds
 
         print("\n== system detector on noisy NAB-like metric series")
         print(format_noisy(evaluate_noisy(seed=args.seed)))
+        if args.variants:
+            seeds = (args.seed, *VARIANT_SEEDS)
+            print(
+                f"\n== the same over seeds {', '.join(map(str, seeds))} (worst reported), beside the control chart"
+            )
+            rows = [(s, evaluate_noisy(seed=s), evaluate_noisy(seed=s, chart_only=True)) for s in seeds]
+            print(format_seeds(rows))
     sys.stdout.flush()
     return 0 if passed else 1

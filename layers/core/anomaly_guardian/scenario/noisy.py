@@ -110,7 +110,11 @@ def make_series(rng: random.Random) -> tuple[list[tuple[float, float]], list[tup
     return values, anomalies
 
 
-def evaluate_noisy(seed: int = 7, series: int = 40, config: DetectionConfig | None = None) -> NoisyResult:
+def evaluate_noisy(
+    seed: int = 7, series: int = 40, config: DetectionConfig | None = None, chart_only: bool = False
+) -> NoisyResult:
+    """Both members over `series` generated series; `chart_only`: the control chart alone (the reference the
+    ensemble must not fall behind: docs/evaluation.md)."""
     rng = random.Random(seed * 7919 + 1)
     monitor = SeriesMonitor(config or DetectionConfig())
     result = NoisyResult()
@@ -121,7 +125,11 @@ def evaluate_noisy(seed: int = 7, series: int = 40, config: DetectionConfig | No
         state: dict = {}
         alarm_idx: list[int] = []
         for t, x in points:
-            found = ensemble_update(monitor, state, t, x)
+            if chart_only:
+                rule = monitor.update(state, t, x)
+                found = (rule, None) if rule is not None else None
+            else:
+                found = ensemble_update(monitor, state, t, x)
             if found is not None:
                 alarm = found[0]
                 i = int(t // STEP)
@@ -137,6 +145,25 @@ def evaluate_noisy(seed: int = 7, series: int = 40, config: DetectionConfig | No
         result.alarms += len(alarm_idx)
         result.alarms_in_windows += sum(1 for a in alarm_idx if any(o <= a < o + WINDOW for o, _ in anomalies))
     return result
+
+
+def format_seeds(rows: list[tuple[int, NoisyResult, NoisyResult]]) -> str:
+    """One line per seed (the ensemble beside the control chart alone), then the worst seed of each figure."""
+    out = [f"{'seed':>6} {'windows':>9} {'false/1k':>9} {'precision':>9}   control chart alone: windows, false/1k"]
+    for seed, r, chart in rows:
+        out.append(
+            f"{seed:>6} {sum(r.detected.values()):>4}/{sum(r.windows.values()):<4} {r.false_alarms_per_1000:>9.2f} "
+            f"{r.precision:>9.3f}   {sum(chart.detected.values())}/{sum(chart.windows.values())}, "
+            f"{chart.false_alarms_per_1000:.2f}"
+        )
+    worst_fa = max(rows, key=lambda x: x[1].false_alarms_per_1000)
+    worst_recall = min(rows, key=lambda x: x[1].recall)
+    out.append(
+        f"worst seed: false alarms {worst_fa[1].false_alarms_per_1000:.2f} per 1,000 points (seed {worst_fa[0]}; "
+        f"chart alone {max(c.false_alarms_per_1000 for _, _, c in rows):.2f}), recall {worst_recall[1].recall:.3f} "
+        f"(seed {worst_recall[0]}; chart alone {min(c.recall for _, _, c in rows):.3f})"
+    )
+    return "\n".join(out)
 
 
 def format_noisy(r: NoisyResult) -> str:
