@@ -107,9 +107,7 @@ def run(args: argparse.Namespace) -> int:
         print(format_noisy(evaluate_noisy(seed=args.seed)))
         if args.variants:
             seeds = (args.seed, *VARIANT_SEEDS)
-            print(
-                f"\n== the same over seeds {', '.join(map(str, seeds))} (worst reported), beside the control chart"
-            )
+            print(f"\n== the same over seeds {', '.join(map(str, seeds))} (worst reported), beside the control chart")
             rows = [(s, evaluate_noisy(seed=s), evaluate_noisy(seed=s, chart_only=True)) for s in seeds]
             print(format_seeds(rows))
     sys.stdout.flush()
