@@ -74,9 +74,11 @@ def test_given_every_statistic_and_a_budgets_scores_when_stored_then_a_fresh_rea
     store.add("acme", EVENTS, events_histogram(12_000))
     store.add("acme", EVENTS, events_histogram(3_000))
     store.add("acme", score_statistic("system"), histogram([0.6, 0.7, 0.99], SCORES))
-    # When: another container reads the tenant (one BatchGetItem of 12 statistics x 7 days)
-    got = DynamoDBCalibration("test-state", clock=lambda: clock[0]).histograms("acme")
-    # Then: everything is there, merged
+    # When: another container reads the tenant, as for a tenant with an alert budget (12 statistics x 7 days)
+    reader = DynamoDBCalibration("test-state", clock=lambda: clock[0])
+    got = reader.histograms("acme", budgets=True)
+    # Then: everything is there, merged; without a budget only the cut-off statistics are read
     assert set(got) == {*STATS, EVENTS, score_statistic("system")}
+    assert set(reader.histograms("acme")) == set(STATS)
     assert sum(got[EVENTS]) == 15_000 and sum(got[score_statistic("system")]) == 3
     assert all(sum(got[name]) == 50 for name in STATS)

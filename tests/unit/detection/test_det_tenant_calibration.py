@@ -223,9 +223,9 @@ def test_given_a_budget_when_traffic_flows_then_the_pipeline_refits_the_floor_to
     # When: traffic with findings flows (20,000 events in all)
     for k in range(1, 9):
         batch(2000 * k)
-    raw_before = sum(h.pipeline.calibration.histograms("t1")[score_statistic("value")])
+    raw_before = sum(h.pipeline.calibration.histograms("t1", budgets=True)[score_statistic("value")])
     later = batch(18_000)
-    raw = sum(h.pipeline.calibration.histograms("t1")[score_statistic("value")]) - raw_before
+    raw = sum(h.pipeline.calibration.histograms("t1", budgets=True)[score_statistic("value")]) - raw_before
     # Then: the floor follows the tenant's scores and the alerts of a 2,000-event batch are back near the
     # budget (10), from the ~50 findings the stale floor let through
     assert floor() > 0.55 and raw > 30

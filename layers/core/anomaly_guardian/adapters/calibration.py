@@ -21,8 +21,9 @@ from anomaly_guardian.detection.builtin import BUILTINS
 from anomaly_guardian.detection.calibration import BINS, EVENTS, STATISTICS, merge, score_statistic
 
 WINDOW_DAYS = 7
-# The cut-off statistics, the event count and the score histogram of each built-in detector (alert budgets).
-NAMES = (*STATISTICS, EVENTS, *sorted({score_statistic(s.section) for s in BUILTINS.values()}))
+# The event count and the score histogram of each built-in detector: read only for tenants with an alert budget
+# (4 statistics x 7 days = 28 keys per read otherwise, 84 with them).
+BUDGET_NAMES = (EVENTS, *sorted({score_statistic(s.section) for s in BUILTINS.values()}))
 CACHE_SECONDS = 60.0
 
 
@@ -42,7 +43,7 @@ class DynamoDBCalibration:
         self._ddb = ddb
         self._clock = clock
         self._logger = logger
-        self._cache: dict[str, tuple[float, dict[str, list[int]]]] = {}
+        self._cache: dict[tuple[str, bool], tuple[float, dict[str, list[int]]]] = {}
         self._lock = threading.Lock()
 
     @property
@@ -54,15 +55,16 @@ class DynamoDBCalibration:
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), UTC)
 
-    def histograms(self, tenant: str) -> dict[str, list[int]]:
+    def histograms(self, tenant: str, budgets: bool = False) -> dict[str, list[int]]:
         now = self._clock()
-        hit = self._cache.get(tenant)
+        names = (*STATISTICS, *BUDGET_NAMES) if budgets else STATISTICS
+        hit = self._cache.get((tenant, budgets))
         if hit is not None and now - hit[0] < CACHE_SECONDS:
             return hit[1]
         today = self._now()
         keys = [
             {"pk": {"S": calibration_key(tenant, s, today - timedelta(days=d))}}
-            for s in NAMES
+            for s in names
             for d in range(WINDOW_DAYS)
         ]
         found: dict[str, list[int]] = {}
@@ -77,7 +79,7 @@ class DynamoDBCalibration:
                 self._logger.warning("calibration unreadable", extra={"error": type(exc).__name__})
             found = hit[1] if hit is not None else {}
         with self._lock:
-            self._cache[tenant] = (now, found)
+            self._cache[(tenant, budgets)] = (now, found)
         return found
 
     def add(self, tenant: str, statistic: str, counts: Sequence[int]) -> None:
@@ -100,11 +102,12 @@ class DynamoDBCalibration:
                 self._logger.warning("calibration not stored", extra={"error": type(exc).__name__})
             return
         with self._lock:  # this container sees its own additions before the cache expires
-            cached = self._cache.get(tenant)
-            if cached is not None:
-                data = dict(cached[1])
-                data[statistic] = merge(data.get(statistic, [0] * BINS), counts)
-                self._cache[tenant] = (cached[0], data)
+            for key in ((tenant, False), (tenant, True)):
+                cached = self._cache.get(key)
+                if cached is not None and (key[1] or statistic in STATISTICS):
+                    data = dict(cached[1])
+                    data[statistic] = merge(data.get(statistic, [0] * BINS), counts)
+                    self._cache[key] = (cached[0], data)
 
 
 __all__ = ["DynamoDBCalibration", "calibration_key"]

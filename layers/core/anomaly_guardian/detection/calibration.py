@@ -181,8 +181,9 @@ def budget_floor(counts: Sequence[int] | None, events: int, per_10k: float) -> f
 
 
 class CalibrationStore(Protocol):
-    def histograms(self, tenant: str) -> dict[str, list[int]]:
-        """The tenant's recent histograms by statistic (merged over the store's writers and days)."""
+    def histograms(self, tenant: str, budgets: bool = False) -> dict[str, list[int]]:
+        """The tenant's recent histograms by statistic (merged over the store's writers and days); with
+        `budgets`, the event count and the detectors' score histograms too (tenants with an alert budget)."""
 
     def add(self, tenant: str, statistic: str, counts: Sequence[int]) -> None:
         """Add one batch's observations (commutative: concurrent writers never conflict)."""
@@ -194,8 +195,8 @@ class InMemoryCalibration:
     def __init__(self) -> None:
         self.data: dict[tuple[str, str], list[int]] = {}
 
-    def histograms(self, tenant: str) -> dict[str, list[int]]:
-        return {s: list(h) for (t, s), h in self.data.items() if t == tenant}
+    def histograms(self, tenant: str, budgets: bool = False) -> dict[str, list[int]]:
+        return {s: list(h) for (t, s), h in self.data.items() if t == tenant and (budgets or s in STATS)}
 
     def add(self, tenant: str, statistic: str, counts: Sequence[int]) -> None:
         key = (tenant, statistic)

@@ -180,7 +180,7 @@ class DetectionPipeline:
 
     def _calibrated(self, tenant: str, config: DetectionConfig) -> DetectionConfig:
         """The tenant's config with cut-offs calibrated on its own recent traffic (only ever fewer alerts)."""
-        hists = self.calibration.histograms(tenant)
+        hists = self.calibration.histograms(tenant, budgets=bool(config.alert_budgets))
         if not hists:
             return config
         sections: dict[str, dict[str, float]] = {}
