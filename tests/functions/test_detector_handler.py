@@ -241,7 +241,9 @@ def test_failed_anomaly_write_is_retried_without_updating_state_twice(detector, 
     failed = {f["itemIdentifier"] for f in resp["batchItemFailures"]}
     assert failed
     state_after_first = {
-        i["pk"]["S"]: int(i["version"]["N"]) for i in client("dynamodb").scan(TableName="test-state")["Items"]
+        i["pk"]["S"]: int(i["version"]["N"])
+        for i in client("dynamodb").scan(TableName="test-state")["Items"]
+        if "#cal#" not in i["pk"]["S"]  # calibration histograms: counts added per batch, not versioned state
     }
     assert state_after_first  # the default detectors keep per-user/per-IP state
     # And Kinesis redelivers the batch
@@ -251,7 +253,9 @@ def test_failed_anomaly_write_is_retried_without_updating_state_twice(detector, 
     assert "evt-1002" in {a["originalEvent"]["eventId"] for a in all_anomalies("acme")}
     assert "evt-2001" in {a["originalEvent"]["eventId"] for a in all_anomalies("globex")}
     state_after_retry = {
-        i["pk"]["S"]: int(i["version"]["N"]) for i in client("dynamodb").scan(TableName="test-state")["Items"]
+        i["pk"]["S"]: int(i["version"]["N"])
+        for i in client("dynamodb").scan(TableName="test-state")["Items"]
+        if "#cal#" not in i["pk"]["S"]  # calibration histograms: counts added per batch, not versioned state
     }
     assert state_after_retry == state_after_first
     assert set(DynamoDBEventDedupe("test-idempotency").seen(["acme#evt-1002", "globex#evt-2001"]).values()) == {None}
