@@ -281,3 +281,26 @@ def test_given_a_partition_when_indexing_and_spooling_then_only_its_tenants_line
     spool = spool_archive([path], tmp_path / "spool.jsonl", keep)
     assert spool.path.read_text().splitlines() == [lines[n - 1] for n in wanted]
     assert spool.where(1) == f"{path}: record {wanted[0]}"
+
+
+def test_given_pass_1_in_byte_ranges_when_replayed_then_line_numbers_order_and_output_unchanged(tmp_path, monkeypatch):
+    import anomaly_guardian.replay_workers as rw
+
+    # Given a file indexed in shares of ~20 KB (so 2 and 3 workers each index a part), with bad lines
+    lines = multi_tenant_lines({"acme": 1500, "globex": 1000})
+    lines.insert(5, "{broken")
+    lines.insert(1800, '{"tenantId":"acme","receivedAt":"2026-03-02T00:00:00Z","event":{"userId":"u"}}')
+    random.Random(3).shuffle(lines)  # out of order across the shares too
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    baseline = run(path, 1, chunk_size=300)
+    monkeypatch.setattr(rw, "MIN_SEGMENT_BYTES", 20_000)
+    assert len(rw.segments_of([path], False, 3, str(tmp_path))) == 3
+    # When replayed on 2 and 3 workers
+    two, three = run(path, 2, chunk_size=300), run(path, 3, chunk_size=300)
+    # Then all is as with pass 1 in one piece
+    assert baseline[0] == two[0] == three[0] and baseline[1] == two[1] == three[1]
+    assert facts(baseline[2]) == facts(two[2]) == facts(three[2]) and not baseline[2].sorted_input
+    bad = sorted(n for n, x in enumerate(lines, start=1) if not x.startswith('{"tenantId":"') or '"userId":"u"}' in x)
+    assert sorted(int(e.split(":")[0].split()[1]) for e in baseline[2].errors) == bad
+    assert len(three[2].prepare_cpu_seconds) == 3

@@ -21,7 +21,8 @@ archive objects (spooled to one record per line first). The order is global even
 file order); each unit's events reach the pipeline in chunks of `chunk_size` of *that unit's* events,
 so a unit's batches, and with them a tenant's calibration, are the same whatever N is. Plan, for every
 N (N=1 included, in process): pass 1 indexes the file (offset, event time, tenant and stream per line,
-read from the raw text when it has no escapes, JSON-decoded otherwise); units go to the least-loaded
+read from the raw text when it has no escapes, JSON-decoded otherwise), in shares on the workers (byte
+ranges, or groups of archive objects), merged in file order by the parent; units go to the least-loaded
 worker, largest first; each worker reads its lines by offset, in global order, and writes its anomalies
 and rejected lines to files, tagged with the global position of the event that closed each batch; the
 parent merges them by that tag. So the output (anomaly ids included: derived from tenant, eventId,
@@ -47,6 +48,7 @@ from array import array
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -62,6 +64,7 @@ from anomaly_guardian.state.store import InMemoryStateStore
 from anomaly_guardian.usage.cloudtrail import EVENT_TYPE as USAGE_EVENT_TYPE
 
 BARE, ENVELOPE = 0, 1
+MIN_SEGMENT_BYTES = 8 << 20  # a file is indexed in shares of at least this size
 _NEG_INF = float("-inf")
 # The ingest's own layout (ingest.envelope.encode_record): the tenant is the record's first key.
 _HEAD = re.compile(rb'\{"tenantId":"([A-Za-z0-9][A-Za-z0-9_.\-]{0,63})","receivedAt":"[^"]*","event":\{')
@@ -80,7 +83,8 @@ class PartitionedSummary(ReplaySummary):
     workers: int = 1  # processes that ran (at most one per tenant)
     tenants: int = 0  # with at least one valid event
     worker_cpu_seconds: list[float] = field(default_factory=list)  # each worker's own CPU time
-    parent_cpu_seconds: float = 0.0  # index, plan and merge: the serial part
+    parent_cpu_seconds: float = 0.0  # index (unless in workers), plan and merge: the serial part
+    prepare_cpu_seconds: list[float] = field(default_factory=list)  # pass 1 shares run in workers
 
 
 def classify(line: bytes, default_tenant: str) -> tuple[int, str]:
@@ -180,17 +184,33 @@ class FileIndex:
     unit_codes: array
     units: list[tuple[str, str]]  # code -> (tenant id, stream)
     ordered: bool
-    lines: int = 0  # every line of the file, kept or not
+    lines: int = 0  # every line of the range, kept or not
+    first: float = _NEG_INF  # first readable event time
+    last: float = _NEG_INF  # latest readable event time
+    segments: array = field(default_factory=lambda: array("H"))  # per line: which file (merged indexes)
 
 
-def index_file(path: Path, default_tenant: str, keep: Callable[[str], bool] | None = None) -> FileIndex:
-    """Pass 1. `keep(tenant)`: only those tenants' lines are indexed (a partition's memory is its share)."""
+def index_file(
+    path: Path,
+    default_tenant: str,
+    keep: Callable[[str], bool] | None = None,
+    start: int = 0,
+    end: int | None = None,
+) -> FileIndex:
+    """Pass 1 over the lines that start in [start, end). `keep(tenant)`: only those tenants' lines are
+    indexed (a partition's memory is its share). Line numbers count from the range's first line."""
     offsets, numbers, epochs, kinds, codes = array("q"), array("q"), array("d"), array("b"), array("I")
     code_of: dict[tuple[str, str], int] = {}
-    ordered, last, pos, number = True, _NEG_INF, 0, 0
+    ordered, first, last, number = True, _NEG_INF, _NEG_INF, 0
     with path.open("rb") as f:
+        pos = start
+        if start > 0:  # the line that starts at or after `start`
+            f.seek(start - 1)
+            pos += len(f.readline()) - 1
         for line in f:
-            start = pos
+            if end is not None and pos >= end:
+                break
+            line_start = pos
             pos += len(line)
             number += 1
             if not line.strip():  # skipped, as replay skips it; no worker reads it
@@ -198,7 +218,7 @@ def index_file(path: Path, default_tenant: str, keep: Callable[[str], bool] | No
             kind, tenant = classify(line, default_tenant)
             if keep is not None and not keep(tenant):
                 continue
-            offsets.append(start)
+            offsets.append(line_start)
             numbers.append(number)
             unit = (tenant, line_stream(line, kind))
             code = code_of.get(unit)
@@ -210,12 +230,81 @@ def index_file(path: Path, default_tenant: str, keep: Callable[[str], bool] | No
             epochs.append(e)
             if e == _NEG_INF:
                 continue
+            if first == _NEG_INF:
+                first = e
             if e < last:
                 ordered = False
             elif e > last:
                 last = e
     units = sorted(code_of, key=code_of.__getitem__) or [(default_tenant, BUSINESS)]
-    return FileIndex(offsets, numbers, epochs, kinds, codes, units, ordered, number)
+    return FileIndex(offsets, numbers, epochs, kinds, codes, units, ordered, number, first, last)
+
+
+def merge_indexes(parts: Sequence[FileIndex]) -> FileIndex:
+    """Consecutive ranges (or files) as one index: line numbers run on, units get one code table."""
+    merged = FileIndex(array("q"), array("q"), array("d"), array("b"), array("I"), [], True)
+    code_of: dict[tuple[str, str], int] = {}
+    for seg, part in enumerate(parts):
+        remap = [code_of.setdefault(u, len(code_of)) for u in part.units]
+        merged.offsets.extend(part.offsets)
+        merged.numbers.extend(n + merged.lines for n in part.numbers)
+        merged.epochs.extend(part.epochs)
+        merged.kinds.extend(part.kinds)
+        merged.unit_codes.extend(remap[c] for c in part.unit_codes)
+        merged.segments.extend([seg] * len(part.offsets))
+        if not part.ordered or (part.first != _NEG_INF and part.first < merged.last):
+            merged.ordered = False
+        merged.last = max(merged.last, part.last)
+        merged.lines += part.lines
+    merged.units = sorted(code_of, key=code_of.__getitem__) or (parts[0].units if parts else [])
+    return merged
+
+
+@dataclass
+class Segment:
+    """One share of pass 1: a byte range of a file, or archive objects spooled into `path` first."""
+
+    path: str
+    start: int = 0
+    end: int | None = None
+    objects: list[str] | None = None
+
+
+def prepare(
+    segment: Segment, default_tenant: str, partition: tuple[int, int] | None
+) -> tuple[FileIndex, Spool | None, float]:
+    """Pass 1 of one segment (in a worker when there are several): spool if archive objects, then index.
+    Returns the CPU seconds it took, for the summary."""
+    started = time.process_time()
+    keep = None
+    if partition is not None:
+        mine, count = partition
+
+        def keep(t: str) -> bool:
+            return tenant_partition(t, count) == mine
+
+    spool = None
+    if segment.objects is not None:
+        spool = spool_archive(segment.objects, Path(segment.path), keep, default_tenant)
+    index = index_file(Path(segment.path), default_tenant, keep, segment.start, segment.end)
+    return index, spool, time.process_time() - started
+
+
+def segments_of(paths: Sequence[Path], archive: bool, count: int, tmp: str) -> list[Segment]:
+    """`count` shares of pass 1: archive objects in consecutive groups of about equal size, or a file in
+    byte ranges (files under 8 MB in one)."""
+    if archive:
+        objects = archive_files(paths)
+        sizes = [o.stat().st_size for o in objects]
+        total, groups, acc = sum(sizes) or 1, [[] for _ in range(max(1, count))], 0
+        for o, size in zip(objects, sizes, strict=True):
+            groups[min(len(groups) - 1, acc * len(groups) // total)].append(str(o))
+            acc += size
+        return [Segment(str(Path(tmp) / f"spool-{g}.jsonl"), objects=grp) for g, grp in enumerate(groups) if grp]
+    size = paths[0].stat().st_size
+    count = max(1, min(count, size // MIN_SEGMENT_BYTES))
+    cuts = [size * i // count for i in range(count + 1)]
+    return [Segment(str(paths[0]), cuts[i], cuts[i + 1] if i + 1 < count else None) for i in range(count)]
 
 
 def assign(loads: dict[int, int], workers: int) -> dict[int, int]:
@@ -233,7 +322,7 @@ def assign(loads: dict[int, int], workers: int) -> dict[int, int]:
 @dataclass
 class Task:
     index: int
-    path: str
+    paths: list[str]  # the indexed files (segments)
     out_dir: str
     units: list[tuple[str, str | None]]  # code -> (tenant, stream; None: the whole tenant)
     ranks: array  # global position of each line (event-time order)
@@ -241,6 +330,7 @@ class Task:
     offsets: array
     kinds: array
     unit_codes: array
+    segments: array
     chunk_size: int
     pipeline_factory: PipelineFactory
 
@@ -296,8 +386,17 @@ def _run_task(task: Task) -> TaskResult:
     result = TaskResult(task.index)
     pending: dict[int, list[tuple[Event, int]]] = defaultdict(list)  # tenant code -> (event, received ms)
     last_rank: dict[int, int] = {}
+    sources = [open(p, "rb") for p in task.paths]  # noqa: SIM115 (closed below)
+    try:
+        _read_task(task, sources, pipeline, result, pending, last_rank)
+    finally:
+        for f in sources:
+            f.close()
+    return result
+
+
+def _read_task(task, sources, pipeline, result, pending, last_rank) -> None:
     with (
-        open(task.path, "rb") as src,
         anomalies_path(task.out_dir, task.index).open("w", encoding="utf-8") as out,
         errors_path(task.out_dir, task.index).open("w", encoding="utf-8") as err,
     ):
@@ -318,6 +417,7 @@ def _run_task(task: Task) -> TaskResult:
             result.tenants.add(tenant)
 
         for j in range(len(task.ranks)):
+            src = sources[task.segments[j]]
             src.seek(task.offsets[j])
             line = src.readline()
             rank, code = task.ranks[j], task.unit_codes[j]
@@ -357,7 +457,7 @@ def tenant_partition(tenant: str, count: int) -> int:
 def plan(
     index: FileIndex,
     workers: int,
-    path: Path,
+    paths: list[str],
     out_dir: str,
     chunk_size: int,
     factory,
@@ -375,18 +475,20 @@ def plan(
     loads = Counter(remap[c] for c in index.unit_codes)
     worker_of = assign(dict(loads), workers)
     used = max(worker_of.values(), default=-1) + 1
-    parts = [tuple(array(t) for t in ("q", "q", "q", "b", "I")) for _ in range(used)]
+    parts = [tuple(array(t) for t in ("q", "q", "q", "b", "I", "H")) for _ in range(used)]
     order = range(n) if index.ordered else sorted(range(n), key=index.epochs.__getitem__)
     offsets, codes = index.offsets, index.unit_codes
+    segs = index.segments if len(index.segments) == n else array("H", bytes(2 * n))
     for rank, i in enumerate(order):
         code = remap[codes[i]]
-        ranks, numbers, offs, ks, cs = parts[worker_of[code]]
+        ranks, numbers, offs, ks, cs, ss = parts[worker_of[code]]
         ranks.append(rank)
         numbers.append(index.numbers[i])
         offs.append(offsets[i])
         ks.append(kinds[i])
         cs.append(code)
-    return [Task(w, str(path), out_dir, units, *parts[w], chunk_size, factory) for w in range(used)]
+        ss.append(segs[i])
+    return [Task(w, paths, out_dir, units, *parts[w], chunk_size, factory) for w in range(used)]
 
 
 def _merged_errors(out_dir: str, count: int, where: Callable[[int], str]) -> Iterator[str]:
@@ -510,38 +612,52 @@ def replay_partitioned(
         errors = sys.stderr
     paths = [Path(input_path)] if isinstance(input_path, str | Path) else [Path(p) for p in input_path]
     started = (time.perf_counter(), time.process_time())
-    with tempfile.TemporaryDirectory(prefix="guardian-replay-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="guardian-replay-") as tmp, ExitStack() as stack:
+        pool = None
+        if workers > 1:
+            context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+            pool = stack.enter_context(ProcessPoolExecutor(max_workers=workers, mp_context=context))
+        # Pass 1 in shares (byte ranges of the file, or groups of archive objects), in the workers.
+        archive = _is_archive(paths)
+        segments = segments_of(paths, archive, workers, tmp)
+        child_cpu = 0.0
+        summary_prepare: list[float] = []
+        if pool is None or len(segments) == 1:
+            prepared = [prepare(seg, tenant, partition) for seg in segments]
+        else:
+            prepared = list(pool.map(prepare, segments, [tenant] * len(segments), [partition] * len(segments)))
+            summary_prepare = [cpu for _, _, cpu in prepared]
+            child_cpu += sum(summary_prepare)
+        index = merge_indexes([ix for ix, _, _ in prepared])
         where: Callable[[int], str] = "line {}".format
-        path = paths[0]
-        keep = None
-        if partition is not None:
-            mine, count = partition
-            keep = lambda t: tenant_partition(t, count) == mine  # noqa: E731
-        if _is_archive(paths):
-            spool = spool_archive(paths, Path(tmp) / "spool.jsonl", keep, tenant)
-            path, where = spool.path, spool.where
-        index = index_file(path, tenant, keep)
+        if archive:
+            spool = Spool(Path(tmp))
+            for _, part, _ in prepared:
+                if part is not None:
+                    spool.file_of.extend(f + len(spool.files) for f in part.file_of)
+                    spool.files += part.files
+                    spool.record_of.extend(part.record_of)
+            where = spool.where
         split = split_tenants(pipeline_factory(), sorted({t for t, _ in index.units}))
-        tasks = plan(index, workers, path, tmp, chunk_size, pipeline_factory, split)
+        tasks = plan(index, workers, [seg.path for seg in segments], tmp, chunk_size, pipeline_factory, split)
         lines = index.lines if partition is None else len(index.offsets)
         summary = PartitionedSummary(lines=lines, sorted_input=index.ordered, workers=len(tasks))
+        summary.prepare_cpu_seconds = summary_prepare
+        del index, prepared
         results: list[TaskResult] = []
-        child_cpu = 0.0
-        if len(tasks) <= 1:
+        if pool is None or len(tasks) <= 1:
             bar = _progress_bar(summary.lines) if progress else _NoBar()
             for task in tasks:
                 results.append(run_task(task))
                 bar.update(len(task.ranks))
         else:
-            context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
-            with ProcessPoolExecutor(max_workers=len(tasks), mp_context=context) as pool:
-                futures = {pool.submit(run_task, t): t for t in tasks}
-                # The bar after the workers are forked: its monitor thread must not be copied into them.
-                bar = _progress_bar(summary.lines) if progress else _NoBar()
-                for done in as_completed(futures):
-                    results.append(done.result())
-                    bar.update(len(futures[done].ranks))
-            child_cpu = sum(r.cpu_seconds for r in results)
+            futures = {pool.submit(run_task, t): t for t in tasks}
+            # The bar after the workers are forked: its monitor thread must not be copied into them.
+            bar = _progress_bar(summary.lines) if progress else _NoBar()
+            for done in as_completed(futures):
+                results.append(done.result())
+                bar.update(len(futures[done].ranks))
+            child_cpu += sum(r.cpu_seconds for r in results)
         bar.close()
         results.sort(key=lambda r: r.index)
         _merge(tmp, results, output)
@@ -560,7 +676,9 @@ def replay_partitioned(
     summary.seconds = time.perf_counter() - started[0]
     summary.cpu_seconds = time.process_time() - started[1] + child_cpu
     summary.worker_cpu_seconds = [r.cpu_seconds for r in results]
-    summary.parent_cpu_seconds = summary.cpu_seconds - sum(summary.worker_cpu_seconds)
+    summary.parent_cpu_seconds = time.process_time() - started[1]
+    if pool is None:  # in process: the workers' share is part of this process's time
+        summary.parent_cpu_seconds -= sum(summary.worker_cpu_seconds)
     return summary
 
 
