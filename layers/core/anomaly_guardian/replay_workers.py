@@ -103,7 +103,7 @@ def classify(line: bytes, default_tenant: str) -> tuple[int, str]:
         return BARE, default_tenant
     if isinstance(obj, dict) and isinstance(obj.get("event"), dict):
         tenant = obj.get("tenantId")
-        return ENVELOPE, tenant if valid_tenant(tenant) else default_tenant
+        return ENVELOPE, str(tenant) if valid_tenant(tenant) else default_tenant
     return BARE, default_tenant
 
 
@@ -296,7 +296,8 @@ def segments_of(paths: Sequence[Path], archive: bool, count: int, tmp: str) -> l
     if archive:
         objects = archive_files(paths)
         sizes = [o.stat().st_size for o in objects]
-        total, groups, acc = sum(sizes) or 1, [[] for _ in range(max(1, count))], 0
+        groups: list[list[str]] = [[] for _ in range(max(1, count))]
+        total, acc = sum(sizes) or 1, 0
         for o, size in zip(objects, sizes, strict=True):
             groups[min(len(groups) - 1, acc * len(groups) // total)].append(str(o))
             acc += size
@@ -488,7 +489,10 @@ def plan(
         ks.append(kinds[i])
         cs.append(code)
         ss.append(segs[i])
-    return [Task(w, paths, out_dir, units, *parts[w], chunk_size, factory) for w in range(used)]
+    return [
+        Task(w, paths, out_dir, units, *parts[w], chunk_size=chunk_size, pipeline_factory=factory)  # type: ignore[misc,arg-type]
+        for w in range(used)
+    ]
 
 
 def _merged_errors(out_dir: str, count: int, where: Callable[[int], str]) -> Iterator[str]:
@@ -528,7 +532,7 @@ def _record_tenant(obj: object, default_tenant: str) -> str:
     """`classify`'s tenant of a decoded record."""
     if isinstance(obj, dict) and isinstance(obj.get("event"), dict):
         tenant = obj.get("tenantId")
-        return tenant if valid_tenant(tenant) else default_tenant
+        return str(tenant) if valid_tenant(tenant) else default_tenant
     return default_tenant
 
 
@@ -672,7 +676,7 @@ def replay_partitioned(
             if len(summary.errors) < MAX_REPORTED_ERRORS:
                 summary.errors.append(message)
             if errors is not None:
-                print(f"guardian replay: {message}", file=errors)
+                errors.write(f"guardian replay: {message}\n")  # type: ignore[attr-defined]
     summary.seconds = time.perf_counter() - started[0]
     summary.cpu_seconds = time.process_time() - started[1] + child_cpu
     summary.worker_cpu_seconds = [r.cpu_seconds for r in results]
