@@ -298,6 +298,24 @@ data "aws_iam_policy_document" "deploy" {
       values   = ["anomaly-guardian"]
     }
   }
+  # Cost Anomaly Detection (modules/cost_anomaly): monitor and subscription ARNs carry ids, not names.
+  statement {
+    sid = "CostAnomalyDetection"
+    actions = [
+      "ce:CreateAnomalyMonitor", "ce:UpdateAnomalyMonitor", "ce:DeleteAnomalyMonitor", "ce:GetAnomalyMonitors",
+      "ce:CreateAnomalySubscription", "ce:UpdateAnomalySubscription", "ce:DeleteAnomalySubscription",
+      "ce:GetAnomalySubscriptions", "ce:TagResource", "ce:UntagResource", "ce:ListTagsForResource",
+    ]
+    resources = [
+      "${local.arn}:ce::${local.account_id}:anomalymonitor/*",
+      "${local.arn}:ce::${local.account_id}:anomalysubscription/*",
+    ]
+  }
+  statement {
+    sid       = "CostAllocationTags" # cost_allocation_tag_keys (payer account only)
+    actions   = ["ce:UpdateCostAllocationTagsStatus", "ce:ListCostAllocationTags"]
+    resources = ["*"] # these actions do not support resource-level permissions
+  }
   statement {
     sid = "ProjectRoles"
     actions = [

@@ -44,4 +44,5 @@ module "platform" {
   console_domain_name          = var.console_domain_name
   console_certificate_arn      = var.console_certificate_arn
   console_mfa                  = var.console_mfa
+  cost_allocation_tag_keys     = var.cost_allocation_tag_keys
 }

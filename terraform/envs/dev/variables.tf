@@ -1,3 +1,9 @@
+variable "cost_allocation_tag_keys" {
+  description = "Tag keys activated as cost allocation tags (payer account only, once they appear in billing data; e.g. [\"project\", \"environment\"]): the monthly report's system cost filters by them."
+  type        = list(string)
+  default     = []
+}
+
 variable "region" {
   description = "AWS region of the deployment."
   type        = string

@@ -14,3 +14,7 @@ force_destroy                = false
 # an ACM certificate in us-east-1 covering the name, e.g.
 # console_domain_name     = "console.example.com"
 # console_certificate_arn = "arn:aws:acm:us-east-1:111122223333:certificate/..."
+
+# From the account that pays the bill (standalone or the organization's management account), once the tags
+# appear in billing data: lets the monthly report's system_cost filter Cost Explorer by the stack's tags.
+# cost_allocation_tag_keys = ["project", "environment"]

@@ -133,3 +133,11 @@ resource "aws_ce_anomaly_subscription" "digest" {
 
   tags = var.tags
 }
+
+# The monthly report filters GetCostAndUsage by the stack's tags: Cost Explorer only knows activated keys.
+resource "aws_ce_cost_allocation_tag" "this" {
+  for_each = toset(var.cost_allocation_tag_keys)
+
+  tag_key = each.value
+  status  = "Active"
+}

@@ -31,6 +31,12 @@ variable "digest_emails" {
   default     = []
 }
 
+variable "cost_allocation_tag_keys" {
+  description = "Tag keys to activate as cost allocation tags (e.g. [\"project\", \"environment\"]), so Cost Explorer can filter the system's own cost by them (the monthly report's system_cost). Only from the payer (management or standalone) account, and only once the keys appear in billing data (up to 24 h after first use)."
+  type        = list(string)
+  default     = []
+}
+
 variable "tags" {
   description = "Tags for every resource."
   type        = map(string)

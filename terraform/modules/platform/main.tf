@@ -85,6 +85,7 @@ module "cost_anomaly" {
   total_impact_threshold_usd = var.cost_impact_threshold_usd
   linked_account_ids         = var.cost_linked_account_ids
   digest_emails              = var.cost_digest_emails
+  cost_allocation_tag_keys   = var.cost_allocation_tag_keys
   tags                       = local.tags
 }
 

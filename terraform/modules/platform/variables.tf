@@ -109,6 +109,12 @@ variable "cost_digest_emails" {
   default     = []
 }
 
+variable "cost_allocation_tag_keys" {
+  description = "Tag keys activated as cost allocation tags (payer account only; e.g. [\"project\", \"environment\"]): the monthly report's system cost filters by them."
+  type        = list(string)
+  default     = []
+}
+
 variable "cloudtrail_enabled" {
   description = "Create (or adopt) the usage trail; false disables usage monitoring."
   type        = bool
