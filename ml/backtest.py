@@ -26,7 +26,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ml.pipeline import MlSettings, SsmReader, _execution_id, boto_ssm_reader, stage_source
+from ml.pipeline import MlSettings, SsmReader, _execution_id, boto_ssm_reader, contract_session, stage_source
 
 INPUT = "/opt/ml/processing/input/archive"
 OUTPUT = "/opt/ml/processing/output"
@@ -129,8 +129,6 @@ def get_backtest_pipeline(
 
 
 def main(argv: list[str] | None = None) -> int:
-    import boto3
-
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--env", required=True, choices=("dev", "staging", "prod"))
     p.add_argument("--region", default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"))
@@ -139,14 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--instance-type", default=None)
     p.add_argument("--start", action="store_true", help="start an execution after the upsert")
     args = p.parse_args(argv)
-    if not args.region:
-        p.error("no region: pass --region or set AWS_REGION")
-    session = boto3.Session(region_name=args.region)
-    read = boto_ssm_reader(session)
-    role_param = f"/anomaly-guardian/{args.env}/sagemaker/role-arn"
-    role = read(role_param)
-    if not role:
-        p.error(f"SSM parameter {role_param} is missing: deploy the Terraform environment first")
+    session, read, role = contract_session(p, args)
     pipeline = get_backtest_pipeline(args.region, role, env=args.env, ssm_reader=read, boto_session=session)
     result = pipeline.upsert(role_arn=role, description="Anomaly Guardian backtest: guardian replay over the archive")
     out: dict[str, Any] = {"pipelineArn": result.get("PipelineArn")}

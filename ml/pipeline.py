@@ -100,6 +100,22 @@ def boto_ssm_reader(boto_session: Any) -> SsmReader:
     return read
 
 
+def contract_session(parser: Any, args: Any) -> tuple[Any, SsmReader, str]:
+    """The CLIs' (make ml-pipeline, make ml-backtest) boto3 session, SSM contract reader and SageMaker role,
+    or a parser error that says what to do."""
+    import boto3
+
+    if not args.region:
+        parser.error("no region: pass --region or set AWS_REGION")
+    session = boto3.Session(region_name=args.region)
+    read = boto_ssm_reader(session)
+    role_param = f"/anomaly-guardian/{args.env}/sagemaker/role-arn"
+    role = read(role_param)
+    if not role:
+        parser.error(f"SSM parameter {role_param} is missing: deploy the Terraform environment first")
+    return session, read, role
+
+
 def stage_source(target: Path | None = None) -> Path:
     """ml/src scripts plus the anomaly_guardian package in one directory: what each job runs."""
     target = target or Path(tempfile.mkdtemp(prefix="guardian-ml-src-"))

@@ -16,23 +16,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def main(argv: list[str] | None = None) -> int:
-    import boto3
-
-    from ml.pipeline import boto_ssm_reader, get_pipeline
+    from ml.pipeline import contract_session, get_pipeline
 
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--env", required=True, choices=("dev", "staging", "prod"))
     p.add_argument("--region", default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"))
     p.add_argument("--start", action="store_true", help="start an execution after the upsert")
     args = p.parse_args(argv)
-    if not args.region:
-        p.error("no region: pass --region or set AWS_REGION")
-    session = boto3.Session(region_name=args.region)
-    read = boto_ssm_reader(session)
-    role_param = f"/anomaly-guardian/{args.env}/sagemaker/role-arn"
-    role = read(role_param)
-    if not role:
-        p.error(f"SSM parameter {role_param} is missing: deploy the Terraform environment first")
+    session, read, role = contract_session(p, args)
     pipeline = get_pipeline(args.region, role, env=args.env, ssm_reader=read, boto_session=session)
     result = pipeline.upsert(role_arn=role, description="Anomaly Guardian retraining (ml/pipeline.py)")
     out = {"pipelineArn": result.get("PipelineArn")}
