@@ -8,7 +8,7 @@ import io
 import numpy as np
 import pytest
 
-from anomaly_guardian.adapters.ml_artifacts import S3_ARTIFACTS  # what wiring.detector passes
+from anomaly_guardian.adapters.ml_artifacts import S3ModelArtifacts  # what wiring.detector passes
 from anomaly_guardian.ml.synth import Generator
 from anomaly_guardian.ml.training import fit_bundle, parse_stream, replay_features
 
@@ -59,7 +59,7 @@ def test_model_is_loaded_from_s3_and_samples_are_written_back(s3, bundle, monkey
     monkeypatch.setenv("FEATURE_SAMPLE_BUCKET", BUCKET)
     monkeypatch.setenv("FEATURE_SAMPLE_RATE", "1.0")
 
-    detectors = build_detectors(model_artifacts=S3_ARTIFACTS, model=model_config())
+    detectors = build_detectors(model_artifacts=S3ModelArtifacts(), model=model_config())
     ml = detectors[-1]
     assert ml.name == "ml" and ml.bundle.version == bundle.version
     events = [parse_event(e) for e, _ in Generator(users=10, days=2, seed=1).events()]
@@ -84,7 +84,7 @@ def test_missing_model_object_leaves_the_statistical_detectors_running_until_one
     from anomaly_guardian.state.store import InMemoryStateStore
 
     monkeypatch.setenv("MODEL_REFRESH_SECONDS", "0")
-    detectors = build_detectors(model_artifacts=S3_ARTIFACTS, model=model_config())
+    detectors = build_detectors(model_artifacts=S3ModelArtifacts(), model=model_config())
     ml = detectors[-1]
     assert ml.name == "ml" and ml.bundle is None and len(detectors) >= 6
     events = _stream()
@@ -104,7 +104,7 @@ def test_a_broken_new_object_keeps_the_old_model_scoring(s3, bundle, monkeypatch
 
     monkeypatch.setenv("MODEL_REFRESH_SECONDS", "0")
     s3.put_object(Bucket=BUCKET, Key="detector/model.npz", Body=bundle.to_bytes())
-    ml = build_detectors(model_artifacts=S3_ARTIFACTS, model=model_config())[-1]
+    ml = build_detectors(model_artifacts=S3ModelArtifacts(), model=model_config())[-1]
     loaded_etag = ml.etag
     s3.put_object(Bucket=BUCKET, Key="detector/model.npz", Body=b"half-written junk")
     found = DetectionPipeline(InMemoryStateStore(), detectors=[ml]).process("t1", _stream())

@@ -17,21 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 from anomaly_guardian.adapters.dynamodb import boto3_client
 from anomaly_guardian.ids import new_ulid
-from anomaly_guardian.settings import process_environment
 
 if TYPE_CHECKING:  # NumPy and boto3 are imported where used: the detector's cold start without a model needs neither
     import numpy as np
 
 
-def _region() -> str:
-    return process_environment().region
-
-
 @cache
 def _client(service: str) -> Any:
-    return boto3_client(
-        service, _region(), retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=3, read_timeout=20
-    )
+    return boto3_client(service, retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=3, read_timeout=20)
 
 
 def reset_clients() -> None:
@@ -65,7 +58,6 @@ def runtime_client(timeout_s: float) -> Any:
     """sagemaker-runtime with a hard timeout and a single attempt: the circuit breaker decides retries."""
     return boto3_client(
         "sagemaker-runtime",
-        _region(),
         connect_timeout=timeout_s,
         read_timeout=timeout_s,
         retries={"total_max_attempts": 1, "mode": "standard"},
@@ -246,6 +238,3 @@ class S3ModelArtifacts:
 
     def sample_sink(self, bucket: str, prefix: str, rate: float) -> S3SampleSink:
         return S3SampleSink(bucket, prefix=prefix, rate=rate, kms_key_id=self.sample_kms_key_id)
-
-
-S3_ARTIFACTS = S3ModelArtifacts()

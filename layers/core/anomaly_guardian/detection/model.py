@@ -248,7 +248,7 @@ _CACHE: dict[str, ModelDetector | None] = {}
 
 class ModelArtifacts(Protocol):
     """Where an S3-hosted model, a SageMaker endpoint and the feature-sample sink come from: the
-    adapter `adapters.ml_artifacts.S3_ARTIFACTS`, passed in by `wiring` (detection never imports
+    adapter `adapters.ml_artifacts.S3ModelArtifacts`, passed in by `wiring` (detection never imports
     adapters). A model at a local MODEL_PATH needs none."""
 
     def read_bytes(self, bucket: str, key: str) -> bytes: ...
