@@ -84,11 +84,15 @@ def _range(stat: Statistic | None) -> tuple[float, float]:
     return math.log(s.lo), math.log(s.hi) - math.log(s.lo)
 
 
-def bin_of(value: float, stat: Statistic | None = None) -> int:
-    log_lo, span = _range(stat)
-    if value <= 0 or math.log(value) <= log_lo:
+def _bin(value: float, log_lo: float, span: float) -> int:
+    if value <= 0:
         return 0
-    return min(BINS - 1, int((math.log(value) - log_lo) / span * BINS))
+    log_v = math.log(value)
+    return 0 if log_v <= log_lo else min(BINS - 1, int((log_v - log_lo) / span * BINS))
+
+
+def bin_of(value: float, stat: Statistic | None = None) -> int:
+    return _bin(value, *_range(stat))
 
 
 def bin_edges(i: int, stat: Statistic | None = None) -> tuple[float, float]:
@@ -97,10 +101,10 @@ def bin_edges(i: int, stat: Statistic | None = None) -> tuple[float, float]:
 
 
 def histogram(values: Iterable[float], stat: Statistic | str | None = None) -> list[int]:
-    spec = STATS[stat] if isinstance(stat, str) else stat
+    log_lo, span = _range(STATS[stat] if isinstance(stat, str) else stat)  # once, not per value
     counts = [0] * BINS
     for v in values:
-        counts[bin_of(v, spec)] += 1
+        counts[_bin(v, log_lo, span)] += 1
     return counts
 
 
