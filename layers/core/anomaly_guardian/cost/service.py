@@ -53,7 +53,7 @@ class CostPorts:
     anomalies: AnomalyWriter
     dispatch: Callable[[list[Anomaly]], int]
     # The tenant's effective detection config (its cost-check threshold, `PUT /rules/cost-check`).
-    config_for: Callable[[str], DetectionConfig] | None = None
+    config_for: Callable[[str], DetectionConfig]
 
 
 def _iso_ms(ms: int) -> str:
