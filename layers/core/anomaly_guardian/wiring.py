@@ -262,6 +262,7 @@ def signing_key() -> bytes:
 
 
 def _key_or(explicit: str | None, signing: Callable[[], bytes]) -> bytes:
+    """The base of a derived MAC key: its explicit variable when set, else the signing key (read only then)."""
     return explicit.encode() if explicit else signing()
 
 
@@ -288,7 +289,7 @@ def api_services(settings: ApiSettings | None = None) -> Services:
         s.anomalies_table,
         ddb=ddb,
         retention_days=s.anomaly_retention_days,
-        token_key=lambda: pagination_key(s.pagination_key, signing_key),  # read on the first page token
+        token_key=lambda: pagination_key(_key_or(s.pagination_key, signing_key)),  # read on the first page token
     )
     state = DynamoDBStateStore(s.state_table, ddb=ddb)
     pseudonymiser = pseudonymiser_from_param(s.pseudonym_key_param, s.pseudonym_key)  # as ingest, the detector

@@ -72,10 +72,9 @@ def _iso_ms(value: datetime | str | None) -> int | None:
     return int(value.timestamp() * 1000)
 
 
-def pagination_key(explicit: str | None, signing_key: Callable[[], bytes]) -> bytes:
-    """The page-token MAC key: `GUARDIAN_PAGINATION_KEY` when set, else derived from the token signing key
-    (read only then); wiring passes both."""
-    base = explicit.encode() if explicit else signing_key()
+def pagination_key(base: bytes) -> bytes:
+    """The page-token MAC key, derived from `base`: GUARDIAN_PAGINATION_KEY when set, else the token signing
+    key (wiring passes one of them, as for auth.action_links.link_key)."""
     return hmac.new(base, _TOKEN_DOMAIN, hashlib.sha256).digest()
 
 
