@@ -31,8 +31,9 @@ def bearer_for(tenant: str | None) -> str:
         return token
     if not tenant:
         raise ValueError("set GUARDIAN_TOKEN or pass --tenant")
-    key = load_signing_key(settings=AuthorizerSettings.from_env())
-    settings = TokenSettings.from_settings(AuthorizerSettings.from_env(), key)
+    auth = AuthorizerSettings.from_env()
+    key = load_signing_key(settings=auth)
+    settings = TokenSettings.from_settings(auth, key)
     return sign_token(key, tenant, ttl_seconds=300, issuer=settings.issuer, audience=settings.audience)
 
 
