@@ -256,9 +256,7 @@ def execute(ports: Ports, event: Mapping[str, Any], now: float | None = None) ->
     """Run one planned action through the rails; returns the `actionsPerformed` entry."""
     req = Request.parse(event)
     now = time.time() if now is None else now
-    settings = ResponseSettings.from_item(
-        ports.config.get_settings(req.tenant), getattr(ports, "global_dry_run", False)
-    )
+    settings = ResponseSettings.from_item(ports.config.get_settings(req.tenant), ports.global_dry_run)
     dry = settings.dry_run_for(req.action, bool(req.parameters.get("dryRun", False)))
     base = {"type": req.action, "source": req.source, "dryRun": dry, "at": utc_now_iso()}
     audit = {
