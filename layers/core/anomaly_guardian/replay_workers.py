@@ -387,12 +387,9 @@ def _run_task(task: Task) -> TaskResult:
     result = TaskResult(task.index)
     pending: dict[int, list[tuple[Event, int]]] = defaultdict(list)  # tenant code -> (event, received ms)
     last_rank: dict[int, int] = {}
-    sources = [open(p, "rb") for p in task.paths]  # noqa: SIM115 (closed below)
-    try:
+    with ExitStack() as stack:  # every file opened so far is closed, also when a later one fails to open
+        sources = [stack.enter_context(open(p, "rb")) for p in task.paths]
         _read_task(task, sources, pipeline, result, pending, last_rank)
-    finally:
-        for f in sources:
-            f.close()
     return result
 
 
@@ -688,16 +685,13 @@ def replay_partitioned(
 
 def _merge(out_dir: str, results: list[TaskResult], output: IO[str]) -> None:
     """Copy the workers' anomaly blocks into `output` in tag order (the single-worker order)."""
-    files = [anomalies_path(out_dir, r.index).open(encoding="utf-8") for r in results]
-    try:
+    with ExitStack() as stack:
+        files = [stack.enter_context(anomalies_path(out_dir, r.index).open(encoding="utf-8")) for r in results]
         blocks = heapq.merge(*([(tag, k, count) for tag, count in r.blocks] for k, r in enumerate(results)))
         for _tag, k, count in blocks:
             f = files[k]
             for _ in range(count):
                 output.write(f.readline())
-    finally:
-        for f in files:
-            f.close()
 
 
 __all__ = [
