@@ -82,6 +82,10 @@ def test_an_anomaly_without_its_impact_or_dates_is_refused():
     no_total["Impact"] = {"MaxImpact": 1.0}
     with pytest.raises(InvalidAnomaly, match="TotalImpact"):
         cost_explorer.check(no_total)
+    s = AnomalyStore()  # a feed with one invalid anomaly (answered 400) stores none of it
+    with pytest.raises(InvalidAnomaly):
+        s.put([item("ok", "2026-11-05", "2026-11-06"), no_total])
+    assert s.items == {}
 
 
 @pytest.fixture

@@ -68,8 +68,8 @@ class AnomalyStore:
         self.items: dict[str, dict[str, Any]] = {}
 
     def put(self, anomalies: list[Any]) -> int:
-        for item in anomalies:
-            checked = check(item)
+        """Store all of `anomalies` or, when one is invalid (InvalidAnomaly, a 400), none of them."""
+        for checked in [check(item) for item in anomalies]:
             self.items.pop(str(checked["AnomalyId"]), None)
             self.items[str(checked["AnomalyId"])] = checked
         return len(anomalies)
