@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 
-from anomaly_guardian.adapters.dynamodb import client
+from anomaly_guardian.adapters.dynamodb import boto3_client, client
 from anomaly_guardian.settings import process_environment
 
 PREFIX = "reports"
@@ -93,15 +93,7 @@ class ReportStore:
     def signer(self) -> Any:
         """SigV4 presigning (SSE-KMS objects refuse SigV2 URLs)."""
         if getattr(self, "_signer", None) is None:
-            import boto3
-            from botocore.config import Config
-
-            self._signer = boto3.client(
-                "s3",
-                endpoint_url=process_environment().endpoint_url,
-                region_name=process_environment().region,
-                config=Config(signature_version="s3v4"),
-            )
+            self._signer = boto3_client("s3", signature_version="s3v4")  # the process's region and endpoint
         return self._signer
 
     def links(self, tenant: str, report_id: str) -> dict[str, str]:
