@@ -144,7 +144,9 @@ def test_a_lost_condition_is_a_conflict_and_other_errors_raise(store):
     real = store.ddb
     items = store.load(["t#k#a", "t#k#b"])
     later = store.load(["t#k#c", "t#k#d"])
-    for item in [*items.values(), *later.values()]:
+    alone = store.load(["t#k#e"])
+    more = store.load(["t#k#f", "t#k#g"])
+    for item in [*items.values(), *later.values(), *alone.values(), *more.values()]:
         item.state = {"x": 1}
 
     def failing(key, code):
@@ -166,9 +168,20 @@ def test_a_lost_condition_is_a_conflict_and_other_errors_raise(store):
     with pytest.raises(PartialStateConflict) as err:
         store.save(items)
     assert err.value.keys == ["t#k#b"] and err.value.saved == {"t#k#a"}
+    # A throttled write once another key was committed is re-run like a lost race, not failed into a
+    # Kinesis retry that would apply the batch twice to the committed key
     store._ddb.put_item = failing("t#k#c", "ThrottlingException")
-    with pytest.raises(ClientError, match="ThrottlingException"):
+    with pytest.raises(PartialStateConflict) as err:
         store.save(later)
+    assert err.value.keys == ["t#k#c"] and err.value.saved == {"t#k#d"}
+    # Nothing committed: the error itself (Kinesis retries the batch as it is)
+    store._ddb.put_item = failing("t#k#e", "ThrottlingException")
+    with pytest.raises(ClientError, match="ThrottlingException"):
+        store.save(alone)
+    # An error a retry cannot cure is raised even when other keys were committed
+    store._ddb.put_item = failing("t#k#f", "ValidationException")
+    with pytest.raises(ClientError, match="ValidationException"):
+        store.save(more)
 
 
 def test_given_a_race_on_one_key_when_the_batch_reruns_then_keys_committed_first_count_each_event_once(tables):
@@ -228,3 +241,60 @@ def test_given_a_race_on_one_key_when_the_batch_reruns_then_keys_committed_first
     users = [state_key("acme", "usercount", pseudonyms.user("acme", f"u{i}")) for i in range(3)]
     loaded = fresh.load(users)
     assert [loaded[k].state for k in users] == [{"n": 1}] * 3 and {loaded[k].version for k in users} == {2}
+
+
+def test_given_a_throttled_write_after_others_committed_when_the_batch_reruns_then_each_event_counts_once(tables):
+    # Given the real store under the batch detector, whose first save has one key's write throttled
+    # (after boto3's own retries) while the other keys are committed
+    from botocore.exceptions import ClientError
+
+    from anomaly_guardian.detection.batch import BatchDetector, InMemoryAnomalySink, InMemoryDedupe, ListPoisonSink
+    from anomaly_guardian.detection.pipeline import DetectionPipeline
+    from anomaly_guardian.privacy import Pseudonymiser
+    from anomaly_guardian.state.store import state_key
+
+    pseudonyms = Pseudonymiser(b"k")
+    throttled = state_key("acme", "usercount", pseudonyms.user("acme", "u1"))
+
+    class ThrottledOnce(DynamoDBStateStore):
+        done = False
+
+        def _put_all(self, puts):
+            if self.done:
+                return super()._put_all(puts)
+            self.done = True
+            rest = [p for p in puts if p["Item"]["pk"]["S"] != throttled]
+            outcomes = iter(super()._put_all(rest))
+            error = ClientError({"Error": {"Code": "ProvisionedThroughputExceededException"}}, "PutItem")
+            return [error if p["Item"]["pk"]["S"] == throttled else next(outcomes) for p in puts]
+
+    class PerUser:
+        name = "counting"
+
+        def state_keys(self, e):
+            return [state_key(e.tenant, "usercount", e.user)]
+
+        def detect(self, e, states, config):
+            for key in self.state_keys(e):
+                states[key].state["n"] = states[key].state.get("n", 0) + 1
+            return []
+
+    def record(i):
+        event = {"eventId": f"e{i}", "userId": f"u{i % 3}", "timestamp": "2026-03-01T12:00:00Z", "eventType": "login"}
+        data = json.dumps({"tenantId": "acme", "receivedAt": "2026-03-01T12:00:05.000Z", "event": event}).encode()
+        return {"kinesis": {"sequenceNumber": str(i), "data": base64.b64encode(data).decode()}, "eventID": f"s:{i}"}
+
+    det = BatchDetector(
+        lambda s: DetectionPipeline(s, detectors=[PerUser()], pseudonymiser=pseudonyms),
+        ThrottledOnce("test-state"),
+        InMemoryAnomalySink(),
+        InMemoryDedupe(),
+        ListPoisonSink(),
+    )
+    # When a batch of six events of three users is processed
+    result = det.process([record(i) for i in range(6)])
+    # Then the tenant was re-run in place (not failed into a Kinesis retry), every key counts its two events
+    assert result.failed == set() and result.conflict_retries == 1
+    users = [state_key("acme", "usercount", pseudonyms.user("acme", f"u{i}")) for i in range(3)]
+    loaded = DynamoDBStateStore("test-state").load(users)
+    assert [loaded[k].state for k in users] == [{"n": 2}] * 3

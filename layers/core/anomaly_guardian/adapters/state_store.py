@@ -11,7 +11,10 @@ Item: `pk` = `{tenant}#{kind}#{entity}`, `state` = JSON string, `version` (numbe
   them from the pre-batch snapshot and overwrites them at their new version). Not TransactWriteItems:
   a transactional write bills twice per item, and its all-or-nothing chunk bought nothing here, since
   the caller already handles keys committed before a conflict (issue 16: half the state table's
-  write units).
+  write units). A write that failed transiently (throttled after boto3's retries) once other keys were
+  committed is reported the same way, as a conflict on that key: failing into a Kinesis retry would
+  apply the batch a second time to the committed keys. Nothing committed, or an error a retry cannot
+  cure: the error itself is raised.
   Items whose JSON did not change since `load` are not written (no WCU spent on read-only state).
 - A batch therefore costs at most one read and one write per entity.
 - Erasure: the table has no sort key, so "every key starting with a prefix" cannot be queried without a
@@ -29,6 +32,7 @@ from typing import Any
 
 from anomaly_guardian.adapters.dynamodb import batch_get, batch_write, client
 from anomaly_guardian.state.store import StateConflict, StateItem, state_key
+from anomaly_guardian.transient import is_transient
 
 WRITE_THREADS = 16  # conditional PutItems in flight per save (boto3 clients are thread-safe)
 DEFAULT_TTL_DAYS = 90
@@ -54,6 +58,7 @@ class DynamoDBStateStore:
         # JSON as loaded, per key: lets `save` skip unchanged items and `snapshot` rebuild the
         # pre-batch state after a conflict without another read. Bounded by `forget()` per batch.
         self._loaded: dict[str, tuple[str | None, int, int | None]] = {}
+        self._pool: ThreadPoolExecutor | None = None
 
     @property
     def ddb(self) -> Any:
@@ -128,6 +133,7 @@ class DynamoDBStateStore:
 
         conflicts: list[str] = []
         saved: list[str] = []
+        transient: list[str] = []
         failures: list[BaseException] = []
         lost_race = self.ddb.exceptions.ConditionalCheckFailedException
         for (key, item, _text, put), outcome in zip(writes, self._put_all([w[3] for w in writes]), strict=True):
@@ -139,13 +145,19 @@ class DynamoDBStateStore:
                 conflicts.append(key)
             else:
                 failures.append(outcome)
-        if failures:
-            raise failures[0]  # throttling or a validation error: let the batch fail and Kinesis retry it
-        if conflicts:
-            raise PartialStateConflict(conflicts, saved)
+                if is_transient(outcome):
+                    transient.append(key)
+        if failures and (not saved or len(transient) < len(failures)):
+            # nothing committed (Kinesis may retry the batch as it is), or an error a retry cannot cure
+            raise failures[0]
+        if conflicts or transient:
+            # Keys already committed must not take this batch's events twice: re-run the tenant here (the
+            # keys that failed to write, like lost races, re-read) instead of failing into a Kinesis retry.
+            raise PartialStateConflict(conflicts + transient, saved)
 
     def _put_all(self, puts: list[dict[str, Any]]) -> list[BaseException | None]:
-        """Every PutItem, concurrently; the outcome of each (None when written) in the order given."""
+        """Every PutItem, concurrently (one pool per store, kept for the warm container); the outcome of
+        each (None when written) in the order given."""
 
         def put(request: dict[str, Any]) -> BaseException | None:
             try:
@@ -156,8 +168,9 @@ class DynamoDBStateStore:
 
         if len(puts) <= 1:
             return [put(p) for p in puts]
-        with ThreadPoolExecutor(max_workers=min(WRITE_THREADS, len(puts))) as pool:
-            return list(pool.map(put, puts))
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=WRITE_THREADS, thread_name_prefix="state-put")
+        return list(self._pool.map(put, puts))
 
     def delete_keys(self, keys: Sequence[str]) -> int:
         """Delete exact keys; returns how many existed."""
