@@ -193,6 +193,19 @@ def test_system_cost_asks_cost_explorer_for_the_stacks_tags_and_pages():
     assert cost["byService"][0]["usd"] == 41.2 and cost["tags"] == tags
 
 
+def test_a_refused_cost_explorer_call_leaves_the_system_cost_empty_with_a_short_reason():
+    # Given Cost Explorer refusing the call (no permission, or Cost Explorer not enabled)
+    ce = boto3.client("ce", region_name="us-east-1")
+    with Stubber(ce) as stub:
+        stub.add_client_error("get_cost_and_usage", "AccessDeniedException", "User is not authorized\nrequest id: abc")
+        # When the system cost is read
+        cost = SystemCost({"project": "anomaly-guardian"}, ce=ce).read("2026-11-01", "2026-12-01")
+    # Then the report gets no figure and the first line of the refusal, not the whole error
+    assert cost["value"] is None
+    assert cost["reason"].startswith("Cost Explorer GetCostAndUsage failed: An error occurred (AccessDenied")
+    assert "AccessDeniedException" in cost["reason"] and "request id" not in cost["reason"]
+
+
 def test_the_scheduled_monthly_admin_report_carries_capacity_and_cost_in_json_and_html(
     capacity_aws, lambda_context, monkeypatch
 ):

@@ -106,3 +106,18 @@ def test_correlator_window_comes_from_its_settings():
     assert CorrelatorSettings.from_env(base | {"CORRELATION_WINDOW_SECONDS": "600"}).correlation_window_seconds == 600
     with pytest.raises(SettingsError, match="CORRELATION_WINDOW_SECONDS: Input should be greater than 0"):
         CorrelatorSettings.from_env(base | {"CORRELATION_WINDOW_SECONDS": "0"})
+
+
+def test_the_webhook_loopback_switch_is_refused_outside_the_local_stack():
+    from anomaly_guardian.settings import ApiSettings
+
+    # Given the switch that lets webhooks reach 127.0.0.1 (part of the SSRF guard off)
+    response = {"CONFIG_TABLE": "c", "AUDIT_TABLE": "a", "BLOCKLIST_TABLE": "b", "INCIDENTS_TABLE": "i",
+                "ANOMALIES_TABLE": "n", "GUARDIAN_WEBHOOK_ALLOW_LOOPBACK": "true"}  # fmt: skip
+    api = {**response, "STATE_TABLE": "s", "SECRETS_KMS_KEY_ID": "alias/k"}
+    # Then the local stack and tests may set it, a deployed environment may not
+    assert ResponseSettings.from_env({**response, "ENVIRONMENT": "local"}).webhook_allow_loopback is True
+    assert ApiSettings.from_env({**api, "ENVIRONMENT": "test"}).webhook_allow_loopback is True
+    for model, env in ((ResponseSettings, response), (ApiSettings, api)):
+        with pytest.raises(SettingsError, match="GUARDIAN_WEBHOOK_ALLOW_LOOPBACK: only on the local stack"):
+            model.from_env({**env, "ENVIRONMENT": "prod"})

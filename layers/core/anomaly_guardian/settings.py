@@ -57,6 +57,12 @@ def follow_local_endpoint(environ: MutableMapping[str, str] | None = None) -> No
         env.setdefault("AWS_ENDPOINT_URL", env["LOCAL_AWS_ENDPOINT_URL"])
 
 
+def _loopback_only_locally(settings: Any) -> None:
+    """The webhook loopback switch disables part of the SSRF guard: refused outside the local stack."""
+    if settings.webhook_allow_loopback and settings.environment not in LOCAL_ENVIRONMENTS:
+        raise ValueError("GUARDIAN_WEBHOOK_ALLOW_LOOPBACK: only on the local stack and in tests")
+
+
 class SettingsError(ValueError):
     """A function's environment does not validate; the message names every bad variable."""
 
@@ -242,6 +248,11 @@ class ResponseSettings(FunctionSettings):
     webhook_allow_loopback: bool = Field(False, alias="GUARDIAN_WEBHOOK_ALLOW_LOOPBACK")
     response_dry_run: bool = Field(False, alias="RESPONSE_DRY_RUN")  # forces dry-run for every tenant
 
+    @model_validator(mode="after")
+    def _loopback_locally(self) -> Self:
+        _loopback_only_locally(self)
+        return self
+
 
 class CorrelatorSettings(ResponseSettings):
     """functions/correlator: the response ports, and how far apart anomalies may be to join one incident."""
@@ -315,6 +326,7 @@ class ApiSettings(FunctionSettings):
     def _kms_outside_local(self) -> Self:
         if not self.secrets_kms_key_id and self.environment not in LOCAL_ENVIRONMENTS:
             raise ValueError("SECRETS_KMS_KEY_ID: required outside the local stack")
+        _loopback_only_locally(self)
         return self
 
 

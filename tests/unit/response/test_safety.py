@@ -38,6 +38,7 @@ def test_the_response_functions_get_the_global_switch_from_their_settings():
         "AWS_DEFAULT_REGION": "us-east-1",
         "RESPONSE_DRY_RUN": "true",
         "GUARDIAN_WEBHOOK_ALLOW_LOOPBACK": "1",
+        "ENVIRONMENT": "test",  # the loopback switch is refused in a deployed environment
     }
     ports = wiring.response_ports(FunctionSettings.from_env(env))
     assert ports.global_dry_run and ports.allow_loopback

@@ -26,7 +26,7 @@ WARN_UTILISATION = 0.8  # a resource above this share of its limit at its peak g
 _FAILURES = (ClientError, BotoCoreError, NotImplementedError, KeyError)
 
 
-def _why(exc: BaseException) -> str:
+def why(exc: BaseException) -> str:
     """The first line of an error, short (an emulation's 404 page is not a reason)."""
     return (str(exc).splitlines() or [type(exc).__name__])[0][:200]
 
@@ -191,22 +191,22 @@ class CapacityReader:
             try:
                 streams.append(self._stream(name, i, start, end))
             except _FAILURES as exc:
-                errors.append(f"stream {name}: {_why(exc)}")
+                errors.append(f"stream {name}: {why(exc)}")
         account_max: Any = (None, None)
         try:
             account_max = self._account_table_max()
         except _FAILURES as exc:
-            errors.append(f"DynamoDB DescribeLimits: {_why(exc)}")
+            errors.append(f"DynamoDB DescribeLimits: {why(exc)}")
         for i, name in enumerate(self.tables):
             try:
                 tables.append(self._table(name, i, start, end, account_max))
             except _FAILURES as exc:
-                errors.append(f"table {name}: {_why(exc)}")
+                errors.append(f"table {name}: {why(exc)}")
         lam: dict[str, Any] | None = None
         try:
             lam = self._lambda(start, end)
         except _FAILURES as exc:
-            errors.append(f"Lambda concurrency: {_why(exc)}")
+            errors.append(f"Lambda concurrency: {why(exc)}")
         warnings = [
             f"stream {s['name']} peaked at {s['utilisation']:.0%} of its {s['openShards']} shard(s)' write limit"
             for s in streams

@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
+from anomaly_guardian.adapters.capacity import why
 from anomaly_guardian.adapters.dynamodb import client
 
 PAGE_SIZE = 100
@@ -56,7 +59,10 @@ class SystemCost:
         by_service: dict[str, float] = {}
         units, estimated, periods = set(), False, 0
         while True:
-            resp = self.ce.get_cost_and_usage(**kwargs)
+            try:
+                resp = self.ce.get_cost_and_usage(**kwargs)
+            except (ClientError, BotoCoreError) as exc:  # Cost Explorer off or denied: the report still goes out
+                return {"value": None, "reason": f"Cost Explorer GetCostAndUsage failed: {why(exc)}"}
             for result in resp.get("ResultsByTime", []):
                 periods += 1
                 estimated = estimated or bool(result.get("Estimated"))

@@ -174,8 +174,8 @@ def system_figures(ports: ReportPorts, tenant: str, start: datetime, end: dateti
     else:
         try:
             out["systemCost"] = ports.system_cost.read(start.date().isoformat(), end.date().isoformat())
-        except Exception as exc:  # Cost Explorer off or denied: the report still goes out
-            out["systemCost"] = {"value": None, "reason": f"Cost Explorer GetCostAndUsage failed: {exc}"}
+        except Exception as exc:  # the reader reports Cost Explorer's own refusals; anything else: named only
+            out["systemCost"] = {"value": None, "reason": f"system cost not read: {type(exc).__name__}"}
     return out
 
 
