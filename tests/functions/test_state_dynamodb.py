@@ -184,11 +184,49 @@ def test_a_lost_condition_is_a_conflict_and_other_errors_raise(store):
         store.save(more)
 
 
+class CountingDetector:
+    """Counts each event once on the keys `kinds` names ("ip", "user"): what a re-run must not double."""
+
+    name = "counting"
+
+    def __init__(self, *kinds: str):
+        self.kinds = kinds
+
+    def state_keys(self, e):
+        from anomaly_guardian.state.store import state_key
+
+        return [state_key(e.tenant, f"{kind}count", getattr(e, kind)) for kind in self.kinds]
+
+    def detect(self, e, states, config):
+        for key in self.state_keys(e):
+            states[key].state["n"] = states[key].state.get("n", 0) + 1
+        return []
+
+
+def kinesis_record(i: int, user: str, ip: str | None = None) -> dict:
+    event = {"eventId": f"e{i}", "userId": user, "timestamp": "2026-03-01T12:00:00Z", "eventType": "login"}
+    if ip:
+        event["ipAddress"] = ip
+    data = json.dumps({"tenantId": "acme", "receivedAt": "2026-03-01T12:00:05.000Z", "event": event}).encode()
+    return {"kinesis": {"sequenceNumber": str(i), "data": base64.b64encode(data).decode()}, "eventID": f"s:{i}"}
+
+
+def batch_detector(store, detector, pseudonyms):
+    from anomaly_guardian.detection.batch import BatchDetector, InMemoryAnomalySink, InMemoryDedupe, ListPoisonSink
+    from anomaly_guardian.detection.pipeline import DetectionPipeline
+
+    return BatchDetector(
+        lambda s: DetectionPipeline(s, detectors=[detector], pseudonymiser=pseudonyms),
+        store,
+        InMemoryAnomalySink(),
+        InMemoryDedupe(),
+        ListPoisonSink(),
+    )
+
+
 def test_given_a_race_on_one_key_when_the_batch_reruns_then_keys_committed_first_count_each_event_once(tables):
     # Given the real store under the batch detector, and another shard that bumps the shared IP key
     # between this batch's load and its save (first attempt only)
-    from anomaly_guardian.detection.batch import BatchDetector, InMemoryAnomalySink, InMemoryDedupe, ListPoisonSink
-    from anomaly_guardian.detection.pipeline import DetectionPipeline
     from anomaly_guardian.privacy import Pseudonymiser
     from anomaly_guardian.state.store import state_key
 
@@ -207,33 +245,9 @@ def test_given_a_race_on_one_key_when_the_batch_reruns_then_keys_committed_first
                 other.save(theirs)
             return super().save(items)
 
-    class PerUserAndIp:
-        name = "counting"
-
-        def state_keys(self, e):
-            return [state_key(e.tenant, "ipcount", e.ip), state_key(e.tenant, "usercount", e.user)]
-
-        def detect(self, e, states, config):
-            for key in self.state_keys(e):
-                states[key].state["n"] = states[key].state.get("n", 0) + 1
-            return []
-
-    def record(i):
-        event = {"eventId": f"e{i}", "userId": f"u{i}", "timestamp": "2026-03-01T12:00:00Z", "eventType": "login"}
-        data = json.dumps({"tenantId": "acme", "receivedAt": "2026-03-01T12:00:05.000Z", "event": event | {
-            "ipAddress": "203.0.113.1"}}).encode()  # fmt: skip
-        return {"kinesis": {"sequenceNumber": str(i), "data": base64.b64encode(data).decode()}, "eventID": f"s:{i}"}
-
-    store = RacedStore("test-state")
-    det = BatchDetector(
-        lambda s: DetectionPipeline(s, detectors=[PerUserAndIp()], pseudonymiser=pseudonyms),
-        store,
-        InMemoryAnomalySink(),
-        InMemoryDedupe(),
-        ListPoisonSink(),
-    )
+    det = batch_detector(RacedStore("test-state"), CountingDetector("ip", "user"), pseudonyms)
     # When a batch of three users' events is processed (the first save loses the race on the IP key only)
-    result = det.process([record(i) for i in range(3)])
+    result = det.process([kinesis_record(i, f"u{i}", "203.0.113.1") for i in range(3)])
     # Then it was re-run once, and every key holds each event exactly once
     assert result.failed == set() and result.conflict_retries == 1
     fresh = DynamoDBStateStore("test-state")
@@ -248,8 +262,6 @@ def test_given_a_throttled_write_after_others_committed_when_the_batch_reruns_th
     # (after boto3's own retries) while the other keys are committed
     from botocore.exceptions import ClientError
 
-    from anomaly_guardian.detection.batch import BatchDetector, InMemoryAnomalySink, InMemoryDedupe, ListPoisonSink
-    from anomaly_guardian.detection.pipeline import DetectionPipeline
     from anomaly_guardian.privacy import Pseudonymiser
     from anomaly_guardian.state.store import state_key
 
@@ -268,31 +280,9 @@ def test_given_a_throttled_write_after_others_committed_when_the_batch_reruns_th
             error = ClientError({"Error": {"Code": "ProvisionedThroughputExceededException"}}, "PutItem")
             return [error if p["Item"]["pk"]["S"] == throttled else next(outcomes) for p in puts]
 
-    class PerUser:
-        name = "counting"
-
-        def state_keys(self, e):
-            return [state_key(e.tenant, "usercount", e.user)]
-
-        def detect(self, e, states, config):
-            for key in self.state_keys(e):
-                states[key].state["n"] = states[key].state.get("n", 0) + 1
-            return []
-
-    def record(i):
-        event = {"eventId": f"e{i}", "userId": f"u{i % 3}", "timestamp": "2026-03-01T12:00:00Z", "eventType": "login"}
-        data = json.dumps({"tenantId": "acme", "receivedAt": "2026-03-01T12:00:05.000Z", "event": event}).encode()
-        return {"kinesis": {"sequenceNumber": str(i), "data": base64.b64encode(data).decode()}, "eventID": f"s:{i}"}
-
-    det = BatchDetector(
-        lambda s: DetectionPipeline(s, detectors=[PerUser()], pseudonymiser=pseudonyms),
-        ThrottledOnce("test-state"),
-        InMemoryAnomalySink(),
-        InMemoryDedupe(),
-        ListPoisonSink(),
-    )
+    det = batch_detector(ThrottledOnce("test-state"), CountingDetector("user"), pseudonyms)
     # When a batch of six events of three users is processed
-    result = det.process([record(i) for i in range(6)])
+    result = det.process([kinesis_record(i, f"u{i % 3}") for i in range(6)])
     # Then the tenant was re-run in place (not failed into a Kinesis retry), every key counts its two events
     assert result.failed == set() and result.conflict_retries == 1
     users = [state_key("acme", "usercount", pseudonyms.user("acme", f"u{i}")) for i in range(3)]
