@@ -31,6 +31,11 @@ def why(exc: BaseException) -> str:
     return (str(exc).splitlines() or [type(exc).__name__])[0][:200]
 
 
+def _peak_per_second(sums: list[float], digits: int = 3) -> float:
+    """The busiest PERIOD_S bucket of a Sum series as a per-second rate."""
+    return round(max(sums, default=0.0) / PERIOD_S, digits)
+
+
 def _ratio(value: float | None, limit: float | None) -> float | None:
     return None if value is None or not limit else round(value / limit, 4)
 
@@ -98,8 +103,8 @@ class CapacityReader:
             start,
             end,
         )
-        peak_records = round(max(s[f"s{i}r"], default=0.0) / PERIOD_S, 3)
-        peak_bytes = round(max(s[f"s{i}b"], default=0.0) / PERIOD_S, 1)
+        peak_records = _peak_per_second(s[f"s{i}r"])
+        peak_bytes = _peak_per_second(s[f"s{i}b"], 1)
         records_limit, bytes_limit = shards * SHARD_RECORDS_PER_S, shards * SHARD_BYTES_PER_S
         return {
             "name": name,
@@ -145,8 +150,8 @@ class CapacityReader:
             start,
             end,
         )
-        peak_read = round(max(s[f"t{i}r"], default=0.0) / PERIOD_S, 3)
-        peak_write = round(max(s[f"t{i}w"], default=0.0) / PERIOD_S, 3)
+        peak_read = _peak_per_second(s[f"t{i}r"])
+        peak_write = _peak_per_second(s[f"t{i}w"])
         return {
             "name": name,
             "billingMode": mode,
