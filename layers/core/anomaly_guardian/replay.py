@@ -18,7 +18,7 @@ import sys
 import time
 from array import array
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,8 +56,9 @@ class ReplaySummary:
         return self.events / self.cpu_seconds if self.cpu_seconds > 0 else 0.0
 
 
-def _epoch(line: bytes) -> float:
-    """Event time of a raw line, cheaply (regex + fromisoformat); -inf if it cannot be read here."""
+def _epoch(line: bytes, parse: Callable[[bytes], Event] = parse_event) -> float:
+    """Event time of a raw line, cheaply (regex + fromisoformat), else `parse` (the line's event);
+    -inf if it cannot be read here."""
     m = _TS.search(line)
     if m is not None:
         try:
@@ -68,7 +69,7 @@ def _epoch(line: bytes) -> float:
         except ValueError:
             pass
     try:  # rare: numeric timestamps and the like; a line that fails here is reported in pass 2
-        return parse_event(line).timestamp.timestamp()
+        return parse(line).timestamp.timestamp()
     except InvalidEvent:
         return _NEG_INF
 

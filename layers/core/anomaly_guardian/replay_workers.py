@@ -50,7 +50,6 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
@@ -59,7 +58,8 @@ from anomaly_guardian.detection.pipeline import DetectionPipeline
 from anomaly_guardian.ingest.envelope import decode_record, valid_tenant
 from anomaly_guardian.models.anomaly import Anomaly
 from anomaly_guardian.models.event import Event, InvalidEvent, parse_event
-from anomaly_guardian.replay import _TS, DEFAULT_CHUNK, MAX_REPORTED_ERRORS, ReplaySummary
+from anomaly_guardian.replay import DEFAULT_CHUNK, MAX_REPORTED_ERRORS, ReplaySummary
+from anomaly_guardian.replay import _epoch as line_epoch
 from anomaly_guardian.state.store import InMemoryStateStore
 from anomaly_guardian.usage.cloudtrail import EVENT_TYPE as USAGE_EVENT_TYPE
 
@@ -158,19 +158,13 @@ def split_tenants(pipeline: DetectionPipeline, tenants: Sequence[str]) -> set[st
     return {t for t in tenants if not any(r._checks(t)[0] for r in rules)}
 
 
+def _envelope_event(line: bytes) -> Event:
+    return decode_record(line).event
+
+
 def _epoch(line: bytes, kind: int) -> float:
-    m = _TS.search(line)
-    if m is not None:
-        try:
-            dt = datetime.fromisoformat(m.group(1).decode())
-            return (dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)).timestamp()
-        except ValueError:
-            pass
-    try:  # numeric timestamps and the like; a line that fails here is reported in pass 2
-        event = decode_record(line).event if kind == ENVELOPE else parse_event(line)
-        return event.timestamp.timestamp()
-    except InvalidEvent:
-        return _NEG_INF
+    """replay's pass-1 event time; an envelope line's event is inside it."""
+    return line_epoch(line, _envelope_event if kind == ENVELOPE else parse_event)
 
 
 @dataclass
